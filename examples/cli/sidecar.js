@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+// sidecar: the command-line tool, built only on sidecar-exec's public API.
+//
+//   sidecar start [--mode MODE] [--parents] PATH
+//   sidecar stop PATH
+//   sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...
+//
+// `exec` passes its own stdin, stdout and stderr to the remote program,
+// forwards the signals it can catch, and exits with the program's status
+// (128+N when signal N killed it). Its own failures follow coreutils' env and
+// timeout: 125 bad usage or no server, 126 found but cannot run, 127 not found.
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { createServer, remoteSpawn, stopServer } = require('../..');
+
+const EXIT_USAGE = 125;
+const EXIT_CANNOT_RUN = 126;
+const EXIT_NOT_FOUND = 127;
+
+/** Signals `exec` catches and forwards; SIGKILL and SIGSTOP cannot be caught. */
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT'];
+
+const USAGE = `usage:
+  sidecar start [--mode MODE] [--parents] PATH
+  sidecar stop PATH
+  sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...`;
+
+class UsageError extends Error {}
+
+function say(message) {
+  process.stderr.write(`sidecar: ${message}\n`);
+}
+
+/** Splits argv into flags (with the names that take a value) and operands. */
+function parse(argv, valueFlags, booleanFlags, stopAtFirstOperand) {
+  const flags = { __proto__: null };
+  const operands = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      i++;
+      break;
+    }
+    if (!arg.startsWith('--') || arg === '-') {
+      if (stopAtFirstOperand) break;
+      operands.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (booleanFlags.includes(name)) {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
+      flags[name] = true;
+    } else if (valueFlags.includes(name)) {
+      let value;
+      if (eq !== -1) value = arg.slice(eq + 1);
+      else if (i + 1 < argv.length) value = argv[++i];
+      else throw new UsageError(`--${name} needs a value`);
+      (flags[name] ??= []).push(value);
+    } else {
+      throw new UsageError(`unknown option --${name}`);
+    }
+  }
+  operands.push(...argv.slice(i));
+  return { flags, operands };
+}
+
+function single(flags, name) {
+  const values = flags[name];
+  if (values === undefined) return undefined;
+  if (values.length > 1) throw new UsageError(`--${name} given more than once`);
+  return values[0];
+}
+
+function start(argv) {
+  const { flags, operands } = parse(argv, ['mode'], ['parents'], false);
+  if (operands.length !== 1) throw new UsageError('start takes exactly one PATH');
+  const socketPath = operands[0];
+  const modeText = single(flags, 'mode');
+  let mode;
+  if (modeText !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(modeText)) throw new UsageError(`--mode must be octal, as 0660: ${modeText}`);
+    mode = Number.parseInt(modeText, 8);
+    if (mode > 0o777) throw new UsageError(`--mode must be at most 0777: ${modeText}`);
+  }
+  if (flags.parents) fs.mkdirSync(path.dirname(path.resolve(socketPath)), { recursive: true });
+
+  const server = createServer({ mode });
+  server.on('error', (error) => {
+    say(`cannot listen on ${socketPath}: ${error.message}`);
+    process.exitCode = 1;
+    server.close();
+  });
+  server.on('close', () => {
+    for (const signal of ['SIGINT', 'SIGTERM']) process.removeAllListeners(signal);
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close());
+  server.listen(socketPath);
+}
+
+async function stop(argv) {
+  const { operands } = parse(argv, [], [], false);
+  if (operands.length !== 1) throw new UsageError('stop takes exactly one PATH');
+  try {
+    await stopServer(operands[0]);
+  } catch (error) {
+    say(error.message);
+    process.exitCode = 1;
+  }
+}
+
+/** The env overlay of `--env NAME=VALUE` and `--env NAME` (the caller's own value). */
+function envOverlay(entries) {
+  const env = { __proto__: null };
+  for (const entry of entries ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq === 0) throw new UsageError(`--env needs NAME or NAME=VALUE: ${entry}`);
+    if (eq === -1) {
+      if (process.env[entry] !== undefined) env[entry] = process.env[entry];
+    } else {
+      env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+  }
+  return env;
+}
+
+/** Exit status and one stderr line for a failure to run the program at all. */
+function failureStatus(error, program, socketPath) {
+  if (error.code === 'ENOENT' && error.syscall === `spawn ${program}` && !/working directory/.test(error.message)) {
+    return [EXIT_NOT_FOUND, `${program}: command not found on the server at ${socketPath}`];
+  }
+  if (typeof error.code === 'string' && error.code.startsWith('ERR_SIDECAR_')) {
+    return [error.code === 'ERR_SIDECAR_DISCONNECTED' ? EXIT_CANNOT_RUN : EXIT_USAGE, error.message];
+  }
+  return [EXIT_CANNOT_RUN, `cannot run ${program}: ${error.message}`];
+}
+
+function exec(argv) {
+  const { flags, operands } = parse(argv, ['connect', 'workdir', 'env'], [], true);
+  const socketPath = single(flags, 'connect') ?? process.env.SIDECAR_SOCKET;
+  if (socketPath === undefined || socketPath === '') throw new UsageError('exec needs --connect PATH (or SIDECAR_SOCKET)');
+  if (operands.length === 0) throw new UsageError('exec needs a PROGRAM');
+  const [program, ...args] = operands;
+
+  const child = remoteSpawn(program, args, {
+    connect: socketPath,
+    cwd: single(flags, 'workdir') ?? process.cwd(),
+    env: envOverlay(flags.env),
+    serverEnv: true,
+    stdio: 'inherit',
+  });
+
+  const forward = (signal) => child.kill(signal);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+
+  let started = false;
+  child.on('spawn', () => {
+    started = true;
+  });
+  child.on('error', (error) => {
+    const [status, line] = failureStatus(error, program, socketPath);
+    say(line);
+    process.exitCode = status;
+  });
+  child.on('exit', (code, signal) => {
+    if (!started) return;
+    process.exitCode = signal === null ? code : 128 + os.constants.signals[signal];
+  });
+  child.on('close', () => {
+    for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
+  });
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start': return start(rest);
+      case 'stop': return await stop(rest);
+      case 'exec': return exec(rest);
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return undefined;
+      default:
+        throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`);
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError) && !(error && typeof error.code === 'string')) throw error;
+    say(error.message);
+    if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+    process.exitCode = EXIT_USAGE;
+    return undefined;
+  }
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,159 @@
+// The only module that touches the compiled addon. It declares the native
+// surface as a typed interface so that the rest of the code (and the tests,
+// through a fake) depend on the interface, not on the .node file.
+//
+// Every native call is one atomic OS operation (or a sequence that must not be
+// split across the JS boundary, such as recvmsg with its cmsg parsing, or the
+// child side of a spawn). None holds state, timers or protocol knowledge.
+//
+// Errors: a failing call throws an Error carrying `errno` (a positive Linux
+// errno number), `code` (its name, e.g. 'ENOENT') and `syscall`. The errors
+// module turns them into Node-shaped errors.
+
+import * as path from 'node:path';
+
+/** Result of one recvmsg(2). */
+export interface ReceivedMessage {
+  /** Bytes of the record copied into the caller's buffer (0 means end of stream). */
+  bytes: number;
+  /** Descriptors attached with SCM_RIGHTS, already close-on-exec. The caller owns them. */
+  fds: number[];
+  /** MSG_TRUNC: the record was larger than the buffer and its tail was dropped. */
+  truncated: boolean;
+  /** MSG_CTRUNC: some attached descriptors were dropped by the kernel. */
+  fdsTruncated: boolean;
+}
+
+/** Peer credentials of a connected AF_UNIX socket (SO_PEERCRED). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** How a waited-for process ended: exactly one of the two is non-null. */
+export interface WaitResult {
+  exitCode: number | null;
+  /** Signal number that killed it. */
+  signal: number | null;
+}
+
+/** Options of one spawn. Everything is already resolved and validated by TypeScript. */
+export interface NativeSpawnOptions {
+  /**
+   * Paths to try with execve(2), in order, with execvp(3)'s rules: ENOENT,
+   * ENOTDIR, ENODEV, ESTALE and ETIMEDOUT try the next one; EACCES is
+   * remembered and reported if nothing else succeeds; any other error stops.
+   */
+  candidates: string[];
+  /** argv of the program, argv[0] included. */
+  argv: string[];
+  /** The whole environment, as 'NAME=value' strings. */
+  env: string[];
+  /** Directory to chdir(2) into before exec, or null to keep the server's. */
+  cwd: string | null;
+  /**
+   * Child fd i is made a copy of fdMap[i]; -1 leaves fd i closed. Every mapped
+   * fd has O_NONBLOCK cleared (as libuv does for a child's stdio), and every
+   * other fd of the child is close-on-exec (close_range(CLOSE_RANGE_CLOEXEC)).
+   */
+  fdMap: number[];
+  /** setsid(2) (new session, which is also a new process group) instead of setpgid(0, 0). */
+  newSession: boolean;
+  /** prctl(PR_SET_PDEATHSIG) signal number, 0 for none. */
+  deathSignal: number;
+}
+
+/** A started program. */
+export interface SpawnedProcess {
+  pid: number;
+  /** A pidfd (CLOEXEC, non-blocking) that becomes readable when the program exits. */
+  pidfd: number;
+}
+
+/** Poll readiness mask bits, as libuv's uv_poll_event. */
+export const READABLE = 1;
+export const WRITABLE = 2;
+
+/** A uv_poll_t on the current environment's loop, watching one fd. */
+export interface NativePoller {
+  /**
+   * Start (or change) watching for the given events (READABLE | WRITABLE).
+   * The callback gets (status, events); status is 0 or a negative libuv error.
+   */
+  start(events: number): void;
+  /** Stop watching; the handle stays usable. */
+  stop(): void;
+  /** Stop and close the handle; the fd is not closed. Idempotent. */
+  close(): void;
+  /** uv_ref / uv_unref: whether this handle keeps the event loop alive. */
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+}
+
+export interface NativeBinding {
+  /**
+   * socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK), bind(path),
+   * chmod(path, mode), listen(backlog). Returns the listening fd. On failure
+   * nothing is left behind but a file bind(2) created, which it removes.
+   */
+  listen(path: string, mode: number, backlog: number): number;
+  /** accept4(SOCK_CLOEXEC | SOCK_NONBLOCK). Returns the fd, or -1 on EAGAIN. */
+  accept(fd: number): number;
+  /**
+   * A non-blocking, close-on-exec SOCK_SEQPACKET socket connected to path.
+   * Throws with EAGAIN when the listener's backlog is full (retry later),
+   * ECONNREFUSED when nothing listens, ENOENT when there is no such file.
+   */
+  connect(path: string): number;
+  /**
+   * sendmsg(MSG_NOSIGNAL) of data[offset, offset+length) as one record, with
+   * fds attached (SCM_RIGHTS) when the array is not empty. Returns the bytes
+   * sent, or -1 on EAGAIN. The fds stay open in this process.
+   */
+  send(fd: number, data: Uint8Array, offset: number, length: number, fds: number[]): number;
+  /**
+   * recvmsg(MSG_CMSG_CLOEXEC) of one record into buffer. Returns null on
+   * EAGAIN. Descriptors attached to a truncated record are returned too; the
+   * caller decides and closes them.
+   */
+  receive(fd: number, buffer: Uint8Array): ReceivedMessage | null;
+  /** getsockopt(SO_PEERCRED). */
+  peerCredentials(fd: number): PeerCredentials;
+  /** pipe2(O_CLOEXEC): [readEnd, writeEnd], both blocking. */
+  pipe(): [number, number];
+  /** open(path, O_RDWR | O_CLOEXEC); used for /dev/null. */
+  openReadWrite(path: string): number;
+  /** close(2). EINTR counts as closed. */
+  close(fd: number): void;
+  /** fcntl(F_DUPFD_CLOEXEC, 3): a close-on-exec copy of fd at 3 or above. */
+  dup(fd: number): number;
+  /** shutdown(SHUT_RDWR) of a socket: wakes every holder with end-of-stream. */
+  shutdown(fd: number): void;
+  /** Start a program without fork(2) of this process (clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execve). */
+  spawn(options: NativeSpawnOptions): SpawnedProcess;
+  /**
+   * waitid(P_PIDFD, pidfd, WEXITED | WNOHANG): reaps the program. Returns null
+   * if it has not exited yet.
+   */
+  waitPidfd(pidfd: number): WaitResult | null;
+  /** pidfd_send_signal(2); throws ESRCH once the program has been reaped. */
+  pidfdSignal(pidfd: number, signal: number): void;
+  /** kill(2); a negative pid names a process group. */
+  kill(pid: number, signal: number): void;
+  /** A poller for fd; callback(status, events) runs on this environment's loop. */
+  Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
+}
+
+let loaded: NativeBinding | undefined;
+
+/** Loads the addon once (build/Release or a prebuild, through node-gyp-build). */
+export function getBinding(): NativeBinding {
+  if (loaded === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+    loaded = load(path.join(__dirname, '..', '..'));
+  }
+  return loaded;
+}

@@ -1,0 +1,298 @@
+// RemoteChildProcess: child_process's ChildProcess for a program that runs
+// through a sidecar server. The state, stdio and event order follow Node's
+// lib/internal/child_process.js literally: 'spawn' once started; a failed
+// start emits 'error' then 'close' with a negative errno; 'exit' when the
+// program ends; 'close' after 'exit' once every readable pipe has closed.
+
+import * as net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { EventEmitter } from 'eventemitter3';
+import type {
+  RemoteChildProcess as RemoteChildProcessContract, RemoteChildProcessEvents,
+} from '../../types/index';
+import { type NativeBinding, getBinding } from '../binding';
+import {
+  type ExitReply, type FailedReply, MessageType, ProtocolError, decodeServerMessage, encodeExecPayload,
+  encodeExecRecords, encodeSignal, FD_IGNORE, MAX_FDS, MAX_REQUEST_BYTES,
+} from '../protocol';
+import { SeqpacketSocket } from '../transport/seqpacket';
+import {
+  type NativeError, SidecarError, errnoException, errnoNumber, isNativeError, unknownSignal,
+} from '../errors';
+import { type SpawnPlan, signalName, signalNumber } from './options';
+
+type StdioStream = Readable | Writable | null;
+
+/** How long to retry connect() while the server's backlog is full (EAGAIN). */
+const CONNECT_RETRY_LIMIT_MS = 5000;
+
+export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> implements RemoteChildProcessContract {
+  pid: number | undefined = undefined;
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  killed = false;
+  readonly connected = false;
+  readonly spawnfile: string;
+  readonly spawnargs: string[];
+  readonly stdio: [Writable | null, Readable | null, Readable | null, ...StdioStream[]];
+
+  private socket: SeqpacketSocket | undefined;
+  private ended = false; // exit or failure known: no more signals
+  private closesNeeded = 1; // 'exit' plus each readable pipe, as Node counts
+  private closesGot = 0;
+  private unrefed = false;
+
+  constructor(private readonly plan: SpawnPlan, private readonly binding: NativeBinding = getBinding()) {
+    super();
+    this.spawnfile = plan.file;
+    this.spawnargs = plan.argv;
+    const { streams, remoteFds, fdMap } = this.createStdio();
+    this.stdio = streams as RemoteChildProcess['stdio'];
+    this.connectAndSend(remoteFds, fdMap, Date.now());
+  }
+
+  get stdin(): Writable | null {
+    return this.stdio[0];
+  }
+
+  get stdout(): Readable | null {
+    return this.stdio[1];
+  }
+
+  get stderr(): Readable | null {
+    return this.stdio[2];
+  }
+
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    const number = signalNumber(signal);
+    if (number === undefined) throw unknownSignal(signal);
+    if (this.ended || this.socket === undefined || this.socket.isDestroyed) return false;
+    // Before 'spawn' the record queues behind the request; the server applies
+    // it as soon as the program exists.
+    this.socket.send(encodeSignal(number));
+    this.killed = true;
+    return true;
+  }
+
+  ref(): void {
+    this.unrefed = false;
+    this.socket?.ref();
+  }
+
+  unref(): void {
+    this.unrefed = true;
+    this.socket?.unref();
+  }
+
+  // ---- setup ---------------------------------------------------------------
+
+  /**
+   * Local streams for 'pipe' entries, and the fds that travel to the server.
+   * Every travelling fd is owned by the request from here on (pipe ends we
+   * created, or close-on-exec duplicates of the caller's fds).
+   */
+  private createStdio(): { streams: StdioStream[]; remoteFds: number[]; fdMap: number[] } {
+    const streams: StdioStream[] = [];
+    const remoteFds: number[] = [];
+    const fdMap: number[] = [];
+    const { binding } = this;
+    try {
+      for (const [index, entry] of this.plan.stdio.entries()) {
+        if (entry.kind === 'ignore') {
+          streams.push(null);
+          fdMap.push(FD_IGNORE);
+          continue;
+        }
+        let remote: number;
+        if (entry.kind === 'fd') {
+          remote = binding.dup(entry.fd);
+          streams.push(null);
+        } else {
+          const [readEnd, writeEnd] = binding.pipe();
+          // The program reads its stdin and writes everything else.
+          const programReads = index === 0;
+          remote = programReads ? readEnd : writeEnd;
+          const local = programReads ? writeEnd : readEnd;
+          streams.push(this.wrapLocalEnd(local, !programReads, index));
+        }
+        fdMap.push(remoteFds.length);
+        remoteFds.push(remote);
+      }
+    } catch (error) {
+      for (const fd of remoteFds) binding.close(fd);
+      for (const stream of streams) stream?.destroy();
+      throw error;
+    }
+    return { streams, remoteFds, fdMap };
+  }
+
+  private wrapLocalEnd(fd: number, readable: boolean, index: number): Readable | Writable {
+    const socket = new net.Socket({ fd, readable, writable: !readable });
+    if (readable) {
+      if (index > 0) {
+        this.closesNeeded++;
+        socket.on('close', () => this.maybeClose());
+      }
+    }
+    return socket;
+  }
+
+  private connectAndSend(remoteFds: number[], fdMap: number[], startedAt: number): void {
+    let fd: number;
+    try {
+      fd = this.binding.connect(this.plan.socketPath);
+    } catch (error) {
+      if (isNativeError(error) && error.code === 'EAGAIN' && Date.now() - startedAt < CONNECT_RETRY_LIMIT_MS) {
+        // The server's accept backlog is full: it is busy, not gone.
+        const timer = setTimeout(() => this.connectAndSend(remoteFds, fdMap, startedAt), 5);
+        if (this.unrefed) timer.unref();
+        return;
+      }
+      for (const remote of remoteFds) this.binding.close(remote);
+      process.nextTick(() => this.failBeforeSpawn(connectError(error, this.plan.socketPath)));
+      return;
+    }
+    this.socket = new SeqpacketSocket(fd, this.binding, {
+      onMessage: (data, fds) => this.onMessage(data, fds),
+      onEnd: (error) => this.onDisconnect(error),
+    });
+    if (this.unrefed) this.socket.unref();
+    const payload = encodeExecPayload({
+      file: this.plan.file, argv: this.plan.argv, env: this.plan.env, cwd: this.plan.cwd, fdMap,
+      newSession: this.plan.newSession, serverEnv: this.plan.serverEnv,
+    });
+    if (payload.length > MAX_REQUEST_BYTES || remoteFds.length > MAX_FDS) {
+      for (const remote of remoteFds) this.binding.close(remote);
+      this.socket.destroy();
+      const what = payload.length > MAX_REQUEST_BYTES ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}` : `${remoteFds.length} fds, more than ${MAX_FDS}`;
+      process.nextTick(() => this.failBeforeSpawn(new SidecarError('ERR_SIDECAR_REQUEST_TOO_LARGE',
+        `spawn ${this.spawnfile}: the request is too large for the sidecar protocol (${what})`,
+        { socket: this.plan.socketPath, errno: -7, syscall: `spawn ${this.spawnfile}` })));
+      return;
+    }
+    const records = encodeExecRecords(payload);
+    this.socket.send(records[0], remoteFds);
+    for (let i = 1; i < records.length; i++) this.socket.send(records[i]);
+  }
+
+  // ---- messages ------------------------------------------------------------
+
+  private onMessage(data: Uint8Array, fds: number[]): void {
+    // The server never sends fds; close any rather than leak them.
+    for (const fd of fds) this.binding.close(fd);
+    let message;
+    try {
+      message = decodeServerMessage(data);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.socket?.destroy();
+      this.onDisconnect(undefined, new SidecarError('ERR_SIDECAR_PROTOCOL',
+        `sidecar server at ${this.plan.socketPath} sent a malformed message: ${error.message}`,
+        { socket: this.plan.socketPath }));
+      return;
+    }
+    switch (message.type) {
+      case MessageType.Started:
+        if (this.pid !== undefined) break;
+        this.pid = message.pid;
+        this.emit('spawn');
+        break;
+      case MessageType.Failed:
+        this.socket?.destroy();
+        this.failBeforeSpawn(this.failedError(message.failed));
+        break;
+      case MessageType.Exit:
+        this.socket?.destroy();
+        this.onExit(message.exit);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onDisconnect(cause?: NativeError, error?: Error): void {
+    if (this.ended) return;
+    error ??= new SidecarError('ERR_SIDECAR_DISCONNECTED',
+      `connection to the sidecar server at ${this.plan.socketPath} ended before the program's exit was reported`
+        + (cause !== undefined ? ` (${cause.code})` : ''),
+      { socket: this.plan.socketPath }, cause);
+    if (this.pid === undefined) {
+      this.failBeforeSpawn(error);
+      return;
+    }
+    // The server kills the program when its client goes, and its death signal
+    // kills it when the server goes: report it as killed.
+    this.emit('error', error);
+    this.onExit({ exitCode: null, signal: 9, reason: 0 });
+  }
+
+  private failedError(failed: FailedReply): Error {
+    if (failed.code.startsWith('ERR_SIDECAR_')) {
+      return new SidecarError(failed.code as 'ERR_SIDECAR_PROTOCOL',
+        `spawn ${this.spawnfile}: ${failed.message} (sidecar server at ${this.plan.socketPath})`,
+        { socket: this.plan.socketPath, errno: -Math.abs(failed.errno), syscall: `spawn ${this.spawnfile}` });
+    }
+    const errno = errnoNumber(failed.code) ?? failed.errno;
+    // Node words every spawn failure as 'spawn <file> <CODE>'; a working
+    // directory missing on the server is the one case worth saying more.
+    const detail = failed.syscall === 'chdir' ? failed.message : undefined;
+    return errnoException(errno, `spawn ${this.spawnfile}`, detail);
+  }
+
+  /** Node's path for a spawn that failed: 'error', then 'close' with the negative errno. */
+  private failBeforeSpawn(error: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    const errno = (error as { errno?: unknown }).errno;
+    this.exitCode = typeof errno === 'number' ? -Math.abs(errno) : -1;
+    if (!(error instanceof SidecarError)) {
+      Object.assign(error, { path: this.spawnfile, spawnargs: this.spawnargs.slice(1) });
+    }
+    // As in Node, the pipes of a child that never ran do not count for 'close'.
+    this.closesNeeded = 1;
+    for (const stream of this.stdio) stream?.destroy();
+    this.emit('error', error);
+    this.maybeClose();
+  }
+
+  private onExit(exit: ExitReply): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (exit.signal !== null) this.signalCode = signalName(exit.signal);
+    else this.exitCode = exit.exitCode;
+    this.stdin?.destroy();
+    this.emit('exit', this.exitCode, this.signalCode);
+    process.nextTick(() => this.flushStdio());
+    this.maybeClose();
+  }
+
+  /** Lets pipes nobody reads drain to their end, so that 'close' can come. */
+  private flushStdio(): void {
+    for (const stream of this.stdio) {
+      if (stream === null || !(stream as Readable).readable) continue;
+      const state = (stream as Readable & { _readableState?: { readListening?: boolean } })._readableState;
+      if (state?.readListening) continue;
+      (stream as Readable).resume();
+    }
+  }
+
+  private maybeClose(): void {
+    this.closesGot++;
+    if (this.closesGot === this.closesNeeded) this.emit('close', this.exitCode, this.signalCode);
+  }
+}
+
+function connectError(error: unknown, socketPath: string): Error {
+  if (!isNativeError(error)) return error as Error;
+  const why: Record<string, string> = {
+    ENOENT: 'no such socket file',
+    ECONNREFUSED: 'nothing is listening on it',
+    EACCES: 'permission denied',
+    EAGAIN: 'the server is too busy to accept',
+    ENOTSOCK: 'not a socket',
+    ENAMETOOLONG: 'the path is longer than a unix socket address allows',
+  };
+  return new SidecarError('ERR_SIDECAR_CONNECT',
+    `cannot connect to the sidecar server at ${socketPath}: ${error.code}${why[error.code] ? ` (${why[error.code]})` : ''}`,
+    { socket: socketPath, errno: -Math.abs(error.errno), syscall: 'connect' }, error);
+}

@@ -1,0 +1,8 @@
+// sidecar-exec: run a program in another container as child_process would run
+// it here. Re-exports only.
+
+export { remoteSpawn, RemoteChildProcess } from './client';
+export { stopServer } from './client/stop';
+export { createServer, SidecarServer } from './server';
+export { SidecarError, isSidecarError } from './errors';
+export { PROTOCOL_VERSION } from './protocol';

@@ -1,0 +1,161 @@
+// One connected SOCK_SEQPACKET socket on the event loop: records in, records
+// out (with fds), end of stream. Shared by the client and the server.
+//
+// Ownership: fds handed to send() belong to this object from then on and are
+// closed once their record is sent or the socket is destroyed, so no caller has
+// to track in-flight descriptors. fds received are handed to onMessage, whose
+// callee owns them.
+
+import { type NativeBinding, type NativePoller, READABLE, WRITABLE } from '../binding';
+import { MAX_RECORD_BYTES } from '../protocol';
+import { type NativeError, isNativeError } from '../errors';
+
+export interface SeqpacketHandlers {
+  /** One record. `data` is valid only during the call: copy what you keep. */
+  onMessage(data: Uint8Array, fds: number[], truncated: boolean): void;
+  /** The peer hung up (error undefined) or the socket failed. Called once, after which the socket is destroyed. */
+  onEnd(error?: NativeError): void;
+}
+
+interface PendingRecord {
+  data: Uint8Array;
+  fds: number[];
+}
+
+// Records are handled synchronously as they arrive, so one receive buffer
+// serves every socket of this process (a buffer each would cost 64 KiB per
+// connection).
+let sharedReceiveBuffer: Uint8Array | undefined;
+
+export class SeqpacketSocket {
+  private readonly poller: NativePoller;
+  private readonly queue: PendingRecord[] = [];
+  private destroyed = false;
+  private ending = false;
+  private events = READABLE;
+
+  constructor(
+    readonly fd: number,
+    private readonly binding: NativeBinding,
+    private readonly handlers: SeqpacketHandlers,
+  ) {
+    this.poller = new binding.Poller(fd, (status, events) => this.onPoll(status, events));
+    this.poller.start(this.events);
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  /** Queues one record; fds are owned by the socket from now on. */
+  send(data: Uint8Array, fds: number[] = []): void {
+    if (this.destroyed || this.ending) {
+      this.closeAll(fds);
+      return;
+    }
+    this.queue.push({ data, fds });
+    if (this.queue.length === 1) this.flush();
+  }
+
+  /** Closes the socket once every queued record is sent. */
+  end(): void {
+    if (this.destroyed) return;
+    this.ending = true;
+    if (this.queue.length === 0) this.destroy();
+  }
+
+  /** Closes now; queued records and their fds are dropped. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.poller.close();
+    for (const record of this.queue.splice(0)) this.closeAll(record.fds);
+    this.binding.close(this.fd);
+  }
+
+  ref(): void {
+    this.poller.ref();
+  }
+
+  unref(): void {
+    this.poller.unref();
+  }
+
+  private closeAll(fds: number[]): void {
+    for (const fd of fds) this.binding.close(fd);
+  }
+
+  private setEvents(events: number): void {
+    if (events !== this.events && !this.destroyed) {
+      this.events = events;
+      this.poller.start(events);
+    }
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && !this.destroyed) {
+      const record = this.queue[0];
+      let sent: number;
+      try {
+        sent = this.binding.send(this.fd, record.data, 0, record.data.length, record.fds);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      if (sent < 0) {
+        this.setEvents(READABLE | WRITABLE);
+        return;
+      }
+      this.queue.shift();
+      this.closeAll(record.fds);
+    }
+    this.setEvents(READABLE);
+    if (this.ending) this.destroy();
+  }
+
+  private onPoll(status: number, events: number): void {
+    if (this.destroyed) return;
+    if (status < 0) {
+      this.fail(Object.assign(new Error(`poll failed: ${status}`), { errno: -status, code: 'EIO', syscall: 'poll' }));
+      return;
+    }
+    if ((events & WRITABLE) !== 0) this.flush();
+    if ((events & READABLE) !== 0) this.readAll();
+  }
+
+  private readAll(): void {
+    sharedReceiveBuffer ??= new Uint8Array(MAX_RECORD_BYTES);
+    const buffer = sharedReceiveBuffer;
+    while (!this.destroyed) {
+      let received;
+      try {
+        received = this.binding.receive(this.fd, buffer);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      if (received === null) return;
+      if (received.bytes === 0 && received.fds.length === 0) {
+        this.finish(undefined);
+        return;
+      }
+      if (received.fdsTruncated) {
+        // Some descriptors were lost in the kernel: the record cannot be trusted.
+        this.closeAll(received.fds);
+        this.handlers.onMessage(buffer.subarray(0, 0), [], true);
+        continue;
+      }
+      this.handlers.onMessage(buffer.subarray(0, received.bytes), received.fds, received.truncated);
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.finish(isNativeError(error) ? error : Object.assign(new Error(String(error)), { errno: 5, code: 'EIO', syscall: 'socket' }));
+  }
+
+  private finish(error: NativeError | undefined): void {
+    if (this.destroyed) return;
+    this.destroy();
+    this.handlers.onEnd(error);
+  }
+}
