@@ -157,17 +157,15 @@ function exec(argv) {
   const forward = (signal) => child.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
 
-  let started = false;
-  child.on('spawn', () => {
-    started = true;
-  });
+  let failed = false;
   child.on('error', (error) => {
+    failed = true;
     const [status, line] = failureStatus(error, program, socketPath);
     say(line);
     process.exitCode = status;
   });
   child.on('exit', (code, signal) => {
-    if (!started) return;
+    if (failed) return; // the server went away: its error already set the status
     process.exitCode = signal === null ? code : 128 + os.constants.signals[signal];
   });
   child.on('close', () => {

@@ -1,0 +1,34 @@
+# Build of the native addon (build/Release/sidecar_exec.node), loaded by
+# src/binding/index.ts through node-gyp-build. Linux only (package.json "os").
+# C++ exceptions are on so that argument and errno errors can be thrown as
+# Napi::Error from any depth; node's common.gypi turns them off by default.
+# -z now: the spawn child (sharing our memory, see native/spawn.cc) must not
+# run the dynamic linker's lazy symbol resolution on its first libc calls.
+{
+  "targets": [
+    {
+      "target_name": "sidecar_exec",
+      "sources": [
+        "native/addon.cc",
+        "native/pidfd.cc",
+        "native/poll.cc",
+        "native/socket.cc",
+        "native/spawn.cc",
+        "native/util.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": ["-fno-exceptions", "-O3", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags_cc": ["-fexceptions", "-std=c++17"],
+      "ldflags": ["-Wl,-z,now", "-Wl,-z,relro"]
+    }
+  ]
+}

@@ -1,0 +1,46 @@
+// Module entry point: the export table of the NativeBinding interface
+// (src/binding/index.ts) and nothing else. The READABLE/WRITABLE constants
+// live in TypeScript.
+//
+// Man pages: none (Node-API: napi_module_register via NODE_API_MODULE).
+
+#include "util.h"
+
+namespace {
+
+using namespace sidecar;
+
+// At global scope because NODE_API_MODULE pastes the name into an identifier.
+Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
+  struct Entry {
+    const char* name;
+    Napi::Value (*function)(const Napi::CallbackInfo&);
+  };
+  static const Entry kFunctions[] = {
+      {"listen", Listen},
+      {"accept", Accept},
+      {"connect", Connect},
+      {"send", Send},
+      {"receive", Receive},
+      {"peerCredentials", PeerCredentials},
+      {"pipe", Pipe},
+      {"openReadWrite", OpenReadWrite},
+      {"close", Close},
+      {"dup", Dup},
+      {"shutdown", Shutdown},
+      {"spawn", Spawn},
+      {"waitPidfd", WaitPidfd},
+      {"pidfdSignal", PidfdSignal},
+      {"kill", Kill},
+  };
+  for (const Entry& entry : kFunctions) {
+    exports.Set(entry.name,
+                Napi::Function::New(env, entry.function, entry.name));
+  }
+  exports.Set("Poller", DefinePoller(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sidecar_exec, InitSidecarExec)

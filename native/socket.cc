@@ -1,0 +1,331 @@
+// Descriptor-level operations: AF_UNIX SOCK_SEQPACKET listen/accept/connect,
+// one-record sendmsg/recvmsg with SCM_RIGHTS descriptor passing, peer
+// credentials, and the small fd utilities (pipe, open, close, dup). Every
+// descriptor created here is close-on-exec so that no spawn can leak it.
+//
+// Man pages: socket(2), bind(2), chmod(2), listen(2), accept4(2), connect(2),
+// sendmsg(2), recvmsg(2), unix(7), cmsg(3), getsockopt(2) (SO_PEERCRED),
+// shutdown(2), pipe2(2), open(2), close(2), fcntl(2) (F_DUPFD_CLOEXEC).
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
+
+#include "util.h"
+
+namespace sidecar {
+namespace {
+
+// SCM_MAX_FD in the kernel: the most descriptors one message can carry.
+constexpr size_t kMaxFds = 253;
+
+// Large enough for a full SCM_RIGHTS message, aligned like a cmsghdr as
+// CMSG_FIRSTHDR requires.
+union ControlBuffer {
+  cmsghdr align;
+  unsigned char bytes[CMSG_SPACE(kMaxFds * sizeof(int))];
+};
+
+// Fills a sockaddr_un for a filesystem path. False when the path (plus its
+// terminating NUL) does not fit in sun_path.
+bool MakeAddress(const std::string& path, sockaddr_un* address,
+                 socklen_t* length) {
+  std::memset(address, 0, sizeof(*address));
+  address->sun_family = AF_UNIX;
+  if (path.size() + 1 > sizeof(address->sun_path)) return false;
+  std::memcpy(address->sun_path, path.c_str(), path.size() + 1);
+  *length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
+                                   path.size() + 1);
+  return true;
+}
+
+// Validates the path argument of listen/connect and builds its address, or
+// throws the errno the kernel would give for it.
+void AddressOrThrow(Napi::Env env, const std::string& path,
+                    const char* syscall, sockaddr_un* address,
+                    socklen_t* length) {
+  // An empty sun_path would mean autobind to an abstract address.
+  if (path.empty()) ThrowErrno(env, ENOENT, syscall);
+  if (!MakeAddress(path, address, length)) {
+    ThrowErrno(env, ENAMETOOLONG, syscall);
+  }
+}
+
+UniqueFd SeqpacketSocket(Napi::Env env) {
+  UniqueFd fd(
+      ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) ThrowErrno(env, errno, "socket");
+  return fd;
+}
+
+// Builds { bytes, fds, truncated, fdsTruncated }; the descriptors stay owned
+// by `fds` until the JS object exists, so a failure here cannot leak them.
+Napi::Object MakeReceived(Napi::Env env, ssize_t bytes,
+                          std::vector<UniqueFd>* fds, int flags) {
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Array array = Napi::Array::New(env, fds->size());
+  for (size_t i = 0; i < fds->size(); i++) {
+    array.Set(static_cast<uint32_t>(i), Napi::Number::New(env, (*fds)[i].get()));
+  }
+  result.Set("bytes", Napi::Number::New(env, static_cast<double>(bytes)));
+  result.Set("fds", array);
+  result.Set("truncated", Napi::Boolean::New(env, (flags & MSG_TRUNC) != 0));
+  result.Set("fdsTruncated",
+             Napi::Boolean::New(env, (flags & MSG_CTRUNC) != 0));
+  for (UniqueFd& fd : *fds) fd.release();
+  return result;
+}
+
+// Takes ownership of every descriptor of every SCM_RIGHTS message.
+std::vector<UniqueFd> CollectFds(msghdr* message) {
+  std::vector<UniqueFd> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr;
+       c = CMSG_NXTHDR(message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const unsigned char* data = CMSG_DATA(c);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      std::memcpy(&fd, data + i * sizeof(int), sizeof(int));
+      fds.emplace_back(fd);
+    }
+  }
+  return fds;
+}
+
+}  // namespace
+
+Napi::Value Listen(const Napi::CallbackInfo& info) {
+  static const char kUsage[] =
+      "listen(path: string, mode: number, backlog: number): number";
+  Napi::Env env = info.Env();
+  CheckArity(info, 3, kUsage);
+  std::string path = CStringArg(env, info[0], kUsage);
+  mode_t mode = static_cast<mode_t>(IntegerArg(env, info[1], 0, 07777, kUsage));
+  int backlog = static_cast<int>(IntegerArg(env, info[2], 0, INT32_MAX, kUsage));
+
+  sockaddr_un address;
+  socklen_t length;
+  AddressOrThrow(env, path, "bind", &address, &length);
+  UniqueFd fd = SeqpacketSocket(env);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
+    // Nothing was created (EADDRINUSE means the file is someone else's).
+    ThrowErrno(env, errno, "bind");
+  }
+  // chmod before listen: until listen(2) every connect is refused, so no
+  // client can get in under the umask-derived mode.
+  const char* failed = nullptr;
+  if (::chmod(path.c_str(), mode) != 0) {
+    failed = "chmod";
+  } else if (::listen(fd.get(), backlog) != 0) {
+    failed = "listen";
+  }
+  if (failed != nullptr) {
+    int err = errno;
+    ::unlink(path.c_str());
+    ThrowErrno(env, err, failed);  // fd closes as it unwinds
+  }
+  return Napi::Number::New(env, fd.release());
+}
+
+Napi::Value Accept(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "accept(fd: number): number";
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  int listener = FdArg(env, info[0], kUsage);
+  for (;;) {
+    int fd = ::accept4(listener, nullptr, nullptr,
+                       SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) return Napi::Number::New(env, fd);
+    // A connection reset while queued is not the listener's problem: try
+    // the next one, as libuv does.
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return Napi::Number::New(env, -1);
+    }
+    ThrowErrno(env, errno, "accept");
+  }
+}
+
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "connect(path: string): number";
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  std::string path = CStringArg(env, info[0], kUsage);
+  sockaddr_un address;
+  socklen_t length;
+  AddressOrThrow(env, path, "connect", &address, &length);
+  UniqueFd fd = SeqpacketSocket(env);
+  // AF_UNIX connect never goes in progress: it succeeds, or fails at once
+  // (EAGAIN when the backlog is full, since the socket is non-blocking).
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), length) !=
+      0) {
+    ThrowErrno(env, errno, "connect");
+  }
+  return Napi::Number::New(env, fd.release());
+}
+
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  static const char kUsage[] =
+      "send(fd: number, data: Uint8Array, offset: number, length: number, "
+      "fds: number[]): number";
+  Napi::Env env = info.Env();
+  CheckArity(info, 5, kUsage);
+  int fd = FdArg(env, info[0], kUsage);
+  Napi::Uint8Array data = BytesArg(env, info[1], kUsage);
+  size_t size = data.ElementLength();
+  size_t offset = static_cast<size_t>(
+      IntegerArg(env, info[2], 0, static_cast<int64_t>(size), kUsage));
+  size_t length = static_cast<size_t>(IntegerArg(
+      env, info[3], 0, static_cast<int64_t>(size - offset), kUsage));
+  std::vector<int> fds = FdArrayArg(env, info[4], 0, kUsage);
+  // The kernel would say the same; checking first keeps the buffer fixed.
+  if (fds.size() > kMaxFds) ThrowErrno(env, EINVAL, "sendmsg");
+
+  iovec vector;
+  vector.iov_base = length > 0 ? data.Data() + offset : nullptr;
+  vector.iov_len = length;
+  msghdr message;
+  std::memset(&message, 0, sizeof(message));
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  ControlBuffer control;
+  if (!fds.empty()) {
+    std::memset(&control, 0, sizeof(control));
+    message.msg_control = control.bytes;
+    message.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds.data(), fds.size() * sizeof(int));
+  }
+  ssize_t sent = RetryOnEintr([&] {
+    return ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  });
+  if (sent < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return Napi::Number::New(env, -1);
+    }
+    ThrowErrno(env, errno, "sendmsg");
+  }
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
+Napi::Value Receive(const Napi::CallbackInfo& info) {
+  static const char kUsage[] =
+      "receive(fd: number, buffer: Uint8Array): ReceivedMessage | null";
+  Napi::Env env = info.Env();
+  CheckArity(info, 2, kUsage);
+  int fd = FdArg(env, info[0], kUsage);
+  Napi::Uint8Array buffer = BytesArg(env, info[1], kUsage);
+
+  iovec vector;
+  vector.iov_base = buffer.ElementLength() > 0 ? buffer.Data() : nullptr;
+  vector.iov_len = buffer.ElementLength();
+  ControlBuffer control;
+  msghdr message;
+  std::memset(&message, 0, sizeof(message));
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control.bytes;
+  message.msg_controllen = sizeof(control.bytes);
+  ssize_t bytes = RetryOnEintr([&] {
+    return ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  });
+  if (bytes < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
+    ThrowErrno(env, errno, "recvmsg");
+  }
+  std::vector<UniqueFd> fds = CollectFds(&message);
+  return MakeReceived(env, bytes, &fds, message.msg_flags);
+}
+
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "peerCredentials(fd: number): PeerCredentials";
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  int fd = FdArg(env, info[0], kUsage);
+  ucred credentials;
+  socklen_t length = sizeof(credentials);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
+    ThrowErrno(env, errno, "getsockopt");
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, credentials.pid));
+  result.Set("uid", Napi::Number::New(env, credentials.uid));
+  result.Set("gid", Napi::Number::New(env, credentials.gid));
+  return result;
+}
+
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "shutdown(fd: number): void";
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  int fd = FdArg(env, info[0], kUsage);
+  // ENOTCONN: the peer is already gone, which is what shutdown wanted.
+  if (::shutdown(fd, SHUT_RDWR) != 0 && errno != ENOTCONN) {
+    ThrowErrno(env, errno, "shutdown");
+  }
+  return env.Undefined();
+}
+
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "pipe(): [number, number]";
+  Napi::Env env = info.Env();
+  CheckArity(info, 0, kUsage);
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
+  UniqueFd read_end(ends[0]);
+  UniqueFd write_end(ends[1]);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, read_end.get()));
+  result.Set(1u, Napi::Number::New(env, write_end.get()));
+  read_end.release();
+  write_end.release();
+  return result;
+}
+
+Napi::Value OpenReadWrite(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "openReadWrite(path: string): number";
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  std::string path = CStringArg(env, info[0], kUsage);
+  // O_NOCTTY: opening a terminal must never make it the server's
+  // controlling terminal.
+  int fd = RetryOnEintr(
+      [&] { return ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY); });
+  if (fd < 0) ThrowErrno(env, errno, "open");
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "close(fd: number): void";
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  int fd = FdArg(env, info[0], kUsage);
+  // Linux releases the descriptor before it can report EINTR, so EINTR is
+  // success and retrying would risk closing someone else's new descriptor.
+  // Other errors (EIO...) are reported, but the descriptor is gone then too.
+  if (::close(fd) != 0 && errno != EINTR) ThrowErrno(env, errno, "close");
+  return env.Undefined();
+}
+
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "dup(fd: number): number";
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  int fd = FdArg(env, info[0], kUsage);
+  // At 3 or above so a copy can never land on (and later be taken for)
+  // the server's own stdin/stdout/stderr.
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) ThrowErrno(env, errno, "fcntl");
+  return Napi::Number::New(env, copy);
+}
+
+}  // namespace sidecar

@@ -1,0 +1,426 @@
+// spawn(): starts a program without fork(2). fork would copy the page tables
+// of a large multi-threaded Node process (slow, and unsafe for anything but
+// async-signal-safe calls anyway); clone(CLONE_VM | CLONE_VFORK) runs the
+// child on a private stack in the parent's memory while the calling thread
+// waits, until the child calls execve or exits. CLONE_PIDFD hands back a
+// pidfd at the same time, so the process can never be confused with a
+// recycled pid.
+//
+// Because the child shares our memory, it only runs async-signal-safe calls
+// on data prepared before clone, and reports a failure by writing
+// { err, stage } into the parent's memory before _exit(127). The addon is
+// linked with -z now (binding.gyp) so that the child's first calls into libc
+// do not run the dynamic linker's lazy binding on that shared memory.
+//
+// Man pages: clone(2), vfork(2), execve(2), execvp(3) (candidate rules),
+// sigaction(2), sigprocmask(2), pthread_sigmask(3), signal-safety(7),
+// setsid(2), setpgid(2), prctl(2) (PR_SET_PDEATHSIG), dup2(2), fcntl(2),
+// close_range(2), chdir(2), waitid(2), mmap(2), pidfd_open(2).
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "util.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace sidecar {
+namespace {
+
+constexpr size_t kStackSize = 256 * 1024;
+constexpr idtype_t kPidfdIdType = static_cast<idtype_t>(3);  // P_PIDFD
+
+// What the child was doing when it failed; named after the system call so
+// the error's `syscall` says it.
+enum Stage : int {
+  kStageNone = 0,
+  kStageSetsid,
+  kStageSetpgid,
+  kStagePrctl,
+  kStageFcntl,
+  kStageDup2,
+  kStageCloseRange,
+  kStageChdir,
+  kStageSigprocmask,
+  kStageExecve,
+};
+
+const char* StageName(int stage) {
+  switch (stage) {
+    case kStageSetsid: return "setsid";
+    case kStageSetpgid: return "setpgid";
+    case kStagePrctl: return "prctl";
+    case kStageFcntl: return "fcntl";
+    case kStageDup2: return "dup2";
+    case kStageCloseRange: return "close_range";
+    case kStageChdir: return "chdir";
+    case kStageSigprocmask: return "sigprocmask";
+    case kStageExecve: return "execve";
+    default: return "spawn";
+  }
+}
+
+// Everything the child needs, built before clone. The child only reads it,
+// except `fd_map` (rewritten as sources move out of the way) and the report.
+struct ChildPlan {
+  char* const* candidates;
+  size_t candidate_count;
+  char* const* argv;
+  // "/bin/sh", <slot for the script>, argv[1..], nullptr: execvp(3)'s
+  // fallback for an executable without a #! line, which child_process has.
+  char** shell_argv;
+  char* const* envp;
+  const char* cwd;  // nullptr: keep the server's
+  int* fd_map;
+  int fd_count;
+  bool new_session;
+  int death_signal;
+  pid_t parent_pid;
+  sigset_t empty_mask;
+  // Written by the child into our memory (CLONE_VM), read after it is gone.
+  volatile int err;
+  volatile int stage;
+};
+
+// ---- Child side: async-signal-safe calls only, no allocation, no throw ----
+
+[[noreturn]] void ChildFail(ChildPlan* plan, int stage, int err) noexcept {
+  plan->err = err;
+  plan->stage = stage;
+  _exit(127);
+}
+
+// Handlers are addresses in the parent's code and data: one run by the child
+// between unblocking signals and execve would act on the parent's state.
+// Ignored signals would also stay ignored across execve. libc-internal
+// signals (32, 33) are refused with EINVAL and only ever sent by tid to the
+// parent's threads, so that failure is expected and harmless.
+void ChildResetSignals() noexcept {
+  struct sigaction action;
+  std::memset(&action, 0, sizeof(action));
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &action, nullptr);
+  }
+}
+
+void ChildSessionAndDeathSignal(ChildPlan* plan) noexcept {
+  if (plan->new_session) {
+    if (setsid() < 0) ChildFail(plan, kStageSetsid, errno);
+  } else if (setpgid(0, 0) != 0) {
+    ChildFail(plan, kStageSetpgid, errno);
+  }
+  if (plan->death_signal == 0) return;
+  if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(plan->death_signal)) !=
+      0) {
+    ChildFail(plan, kStagePrctl, errno);
+  }
+  // The parent died before prctl took effect: the signal will never come.
+  if (getppid() != plan->parent_pid) ChildFail(plan, kStagePrctl, ESRCH);
+}
+
+// Child fd i becomes a copy of fd_map[i]. A source below fd_count that is
+// not its own target is first moved above the map, so no dup2 can overwrite
+// a source that a later target still needs (e.g. the swap [1, 0]).
+void ChildMapFds(ChildPlan* plan) noexcept {
+  int* map = plan->fd_map;
+  const int count = plan->fd_count;
+  for (int i = 0; i < count; i++) {
+    int source = map[i];
+    if (source < 0 || source >= count || source == i) continue;
+    int moved = fcntl(source, F_DUPFD_CLOEXEC, count);
+    if (moved < 0) ChildFail(plan, kStageFcntl, errno);
+    for (int j = i; j < count; j++) {
+      if (map[j] == source) map[j] = moved;
+    }
+  }
+  for (int i = 0; i < count; i++) {
+    int source = map[i];
+    if (source < 0) {
+      close(i);  // EBADF: it was not open, which is what we want
+    } else if (source == i) {
+      // dup2(i, i) would keep close-on-exec: clear it explicitly.
+      if (fcntl(i, F_SETFD, 0) != 0) ChildFail(plan, kStageFcntl, errno);
+    } else if (dup2(source, i) < 0) {
+      ChildFail(plan, kStageDup2, errno);
+    }
+  }
+  // Programs expect blocking stdio. O_NONBLOCK lives in the open file
+  // description, so this is also seen by every other holder of it.
+  for (int i = 0; i < count; i++) {
+    if (map[i] < 0) continue;
+    int flags = fcntl(i, F_GETFL);
+    if (flags < 0) ChildFail(plan, kStageFcntl, errno);
+    if ((flags & O_NONBLOCK) != 0 &&
+        fcntl(i, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+      ChildFail(plan, kStageFcntl, errno);
+    }
+  }
+  // Nothing but the map may reach the program. Without close_range (Linux
+  // < 5.11: ENOSYS, or EINVAL for the flag) we rely on every descriptor of
+  // the server being close-on-exec already, as all of ours are.
+  if (syscall(SYS_close_range, static_cast<unsigned>(count), ~0U,
+              CLOSE_RANGE_CLOEXEC) != 0 &&
+      errno != ENOSYS && errno != EINVAL) {
+    ChildFail(plan, kStageCloseRange, errno);
+  }
+}
+
+// execvp(3)'s rules over the candidate paths, including its /bin/sh fallback
+// for an executable file the kernel cannot run (ENOEXEC: no #! line).
+[[noreturn]] void ChildExec(ChildPlan* plan) noexcept {
+  bool saw_eacces = false;
+  int last = ENOENT;  // no candidate at all: nothing was found
+  for (size_t k = 0; k < plan->candidate_count; k++) {
+    execve(plan->candidates[k], plan->argv, plan->envp);
+    last = errno;
+    if (last == ENOEXEC) {
+      plan->shell_argv[1] = plan->candidates[k];
+      execve(plan->shell_argv[0], plan->shell_argv, plan->envp);
+      last = errno;
+    }
+    switch (last) {
+      case ENOENT:
+      case ENOTDIR:
+      case ENODEV:
+      case ESTALE:
+      case ETIMEDOUT:
+        continue;
+      case EACCES:
+        saw_eacces = true;
+        continue;
+      default:
+        ChildFail(plan, kStageExecve, last);
+    }
+  }
+  ChildFail(plan, kStageExecve, saw_eacces ? EACCES : last);
+}
+
+int ChildMain(void* arg) noexcept {
+  ChildPlan* plan = static_cast<ChildPlan*>(arg);
+  ChildResetSignals();
+  ChildSessionAndDeathSignal(plan);
+  ChildMapFds(plan);
+  if (plan->cwd != nullptr && chdir(plan->cwd) != 0) {
+    ChildFail(plan, kStageChdir, errno);
+  }
+  // Last, so that no signal is handled before the dispositions were reset.
+  if (sigprocmask(SIG_SETMASK, &plan->empty_mask, nullptr) != 0) {
+    ChildFail(plan, kStageSigprocmask, errno);
+  }
+  ChildExec(plan);
+}
+
+// ---- Parent side ----
+
+// The child's stack, with a guard page below it so an overflow faults
+// instead of writing into whatever mapping lies there.
+class ChildStack {
+ public:
+  ChildStack() {
+    base_ = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base_ == MAP_FAILED) {
+      base_ = nullptr;
+      return;
+    }
+    mprotect(base_, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_NONE);
+  }
+  ~ChildStack() {
+    if (base_ != nullptr) munmap(base_, kStackSize);
+  }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+
+  bool valid() const { return base_ != nullptr; }
+  // Stacks grow down on every architecture Linux/Node runs on.
+  void* top() const { return static_cast<char*>(base_) + kStackSize; }
+
+ private:
+  void* base_ = nullptr;
+};
+
+// Waits for a child that failed before execve. It has called _exit already
+// (CLONE_VFORK released us), so this only blocks for the last steps of exit.
+void Reap(int pidfd, pid_t pid) {
+  siginfo_t status = {};
+  if (pidfd >= 0 &&
+      RetryOnEintr([&] {
+        return waitid(kPidfdIdType, static_cast<id_t>(pidfd), &status,
+                      WEXITED);
+      }) == 0) {
+    return;
+  }
+  int ignored;
+  RetryOnEintr([&] { return waitpid(pid, &ignored, __WALL); });
+}
+
+// Blocks every signal in this thread around clone: the child starts with
+// our handlers, and one run on the shared memory before the child has reset
+// them would corrupt the parent.
+pid_t CloneChild(ChildPlan* plan, void* stack_top, int* pidfd, int* err) {
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  pid_t pid = clone(ChildMain, stack_top,
+                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan,
+                    pidfd);
+  // The child's failing calls wrote errno too (same thread-local storage,
+  // shared memory): only clone's own failure is meaningful here.
+  *err = errno;
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return pid;
+}
+
+// Null-terminated char* array over strings that outlive the spawn call.
+std::vector<char*> PointerArray(std::vector<std::string>* strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings->size() + 1);
+  for (std::string& s : *strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+char kShell[] = "/bin/sh";
+
+// The argv of `sh SCRIPT ARGS...`, with the script's slot filled by the child.
+std::vector<char*> ShellArgv(std::vector<std::string>* argv) {
+  std::vector<char*> pointers;
+  pointers.reserve(argv->size() + 2);
+  pointers.push_back(kShell);
+  pointers.push_back(nullptr);
+  for (size_t i = 1; i < argv->size(); i++) pointers.push_back((*argv)[i].data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+struct SpawnInput {
+  std::vector<std::string> candidates;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  bool has_cwd = false;
+  std::string cwd;
+  std::vector<int> fd_map;
+  bool new_session = false;
+  int death_signal = 0;
+};
+
+constexpr char kUsage[] =
+    "spawn({ candidates: string[], argv: string[], env: string[], "
+    "cwd: string | null, fdMap: number[], newSession: boolean, "
+    "deathSignal: number }): { pid, pidfd }";
+
+SpawnInput ReadOptions(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject() || value.IsArray()) {
+    ThrowTypeError(env, std::string("expected an options object; usage: ") +
+                            kUsage);
+  }
+  Napi::Object options = value.As<Napi::Object>();
+  SpawnInput input;
+  input.candidates = CStringArrayArg(env, options.Get("candidates"), kUsage);
+  input.argv = CStringArrayArg(env, options.Get("argv"), kUsage);
+  input.env = CStringArrayArg(env, options.Get("env"), kUsage);
+  Napi::Value cwd = options.Get("cwd");
+  if (!cwd.IsNull()) {
+    input.has_cwd = true;
+    input.cwd = CStringArg(env, cwd, kUsage);
+  }
+  input.fd_map = FdArrayArg(env, options.Get("fdMap"), -1, kUsage);
+  Napi::Value new_session = options.Get("newSession");
+  if (!new_session.IsBoolean()) {
+    ThrowTypeError(env,
+                   std::string("newSession must be a boolean; usage: ") +
+                       kUsage);
+  }
+  input.new_session = new_session.As<Napi::Boolean>().Value();
+  input.death_signal = SignalArg(env, options.Get("deathSignal"), kUsage);
+  return input;
+}
+
+Napi::Object MakeSpawned(Napi::Env env, pid_t pid, UniqueFd* pidfd) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, pid));
+  result.Set("pidfd", Napi::Number::New(env, pidfd->get()));
+  pidfd->release();
+  return result;
+}
+
+// Makes the pidfd non-blocking; on failure the program must not run on
+// without anybody able to wait for it, so it is killed and reaped.
+void MakePidfdNonBlocking(Napi::Env env, int pidfd, pid_t pid) {
+  int flags = fcntl(pidfd, F_GETFL);
+  if (flags >= 0 && fcntl(pidfd, F_SETFL, flags | O_NONBLOCK) == 0) return;
+  int err = errno;
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  Reap(pidfd, pid);
+  ThrowErrno(env, err, "fcntl");
+}
+
+}  // namespace
+
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArity(info, 1, kUsage);
+  SpawnInput input = ReadOptions(env, info[0]);
+
+  std::vector<char*> candidates = PointerArray(&input.candidates);
+  std::vector<char*> argv = PointerArray(&input.argv);
+  std::vector<char*> envp = PointerArray(&input.env);
+  std::vector<char*> shell_argv = ShellArgv(&input.argv);
+  ChildPlan plan;
+  std::memset(static_cast<void*>(&plan), 0, sizeof(plan));
+  plan.candidates = candidates.data();
+  plan.candidate_count = input.candidates.size();
+  plan.argv = argv.data();
+  plan.shell_argv = shell_argv.data();
+  plan.envp = envp.data();
+  plan.cwd = input.has_cwd ? input.cwd.c_str() : nullptr;
+  plan.fd_map = input.fd_map.data();
+  plan.fd_count = static_cast<int>(input.fd_map.size());
+  plan.new_session = input.new_session;
+  plan.death_signal = input.death_signal;
+  plan.parent_pid = getpid();
+  sigemptyset(&plan.empty_mask);
+
+  ChildStack stack;
+  if (!stack.valid()) ThrowErrno(env, errno, "mmap");
+  int pidfd_number = -1;
+  int clone_err = 0;
+  pid_t pid = CloneChild(&plan, stack.top(), &pidfd_number, &clone_err);
+  if (pid < 0) ThrowErrno(env, clone_err, "clone");
+  UniqueFd pidfd(pidfd_number);
+  if (!pidfd.valid()) {
+    // A kernel older than 5.2 ignores CLONE_PIDFD: the program runs, but
+    // we cannot give it a pidfd, so stop it rather than leak it.
+    kill(pid, SIGKILL);
+    Reap(-1, pid);
+    ThrowErrno(env, ENOSYS, "clone");
+  }
+  if (plan.err != 0) {
+    int err = plan.err;
+    int stage = plan.stage;
+    Reap(pidfd.get(), pid);
+    ThrowErrno(env, err, StageName(stage));
+  }
+  MakePidfdNonBlocking(env, pidfd.get(), pid);
+  return MakeSpawned(env, pid, &pidfd);
+}
+
+}  // namespace sidecar

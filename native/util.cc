@@ -1,0 +1,142 @@
+// Shared helpers: descriptor ownership, errno-shaped errors, argument checks.
+//
+// Man pages: close(2), strerror(3) (strerrorname_np), signal(7).
+
+#include "util.h"
+
+#include <climits>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <unistd.h>
+
+namespace sidecar {
+
+void UniqueFd::reset(int fd) {
+  // close(2) is not retried: on Linux the descriptor is released even when
+  // close reports EINTR, and a retry could close a descriptor another thread
+  // has just been given.
+  if (fd_ >= 0) {
+    int saved = errno;  // callers read errno after an owner goes out of scope
+    ::close(fd_);
+    errno = saved;
+  }
+  fd_ = fd;
+}
+
+const char* ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "UNKNOWN";
+}
+
+void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  const char* code = ErrnoName(err);
+  Napi::Error error =
+      Napi::Error::New(env, std::string(syscall) + " " + code);
+  error.Set("errno", Napi::Number::New(env, err));
+  error.Set("code", Napi::String::New(env, code));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  throw error;
+}
+
+void ThrowTypeError(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, message);
+}
+
+void ThrowRangeError(Napi::Env env, const std::string& message) {
+  throw Napi::RangeError::New(env, message);
+}
+
+void CheckArity(const Napi::CallbackInfo& info, size_t count,
+                const char* usage) {
+  // Extra arguments are ignored, as by any JS function: TypeScript accepts
+  // e.g. fds.forEach(binding.close), which passes (fd, index, array).
+  if (info.Length() < count) {
+    ThrowTypeError(info.Env(), std::string("expected ") +
+                                   std::to_string(count) +
+                                   " argument(s); usage: " + usage);
+  }
+}
+
+int64_t IntegerArg(Napi::Env env, const Napi::Value& value, int64_t min,
+                   int64_t max, const char* usage) {
+  if (!value.IsNumber()) {
+    ThrowTypeError(env, std::string("expected an integer; usage: ") + usage);
+  }
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || std::trunc(number) != number) {
+    ThrowTypeError(env, std::string("expected an integer; usage: ") + usage);
+  }
+  if (number < static_cast<double>(min) || number > static_cast<double>(max)) {
+    ThrowRangeError(env, std::string("integer out of range [") +
+                             std::to_string(min) + ", " + std::to_string(max) +
+                             "]; usage: " + usage);
+  }
+  return static_cast<int64_t>(number);
+}
+
+int FdArg(Napi::Env env, const Napi::Value& value, const char* usage) {
+  return static_cast<int>(IntegerArg(env, value, 0, INT_MAX, usage));
+}
+
+int SignalArg(Napi::Env env, const Napi::Value& value, const char* usage) {
+  return static_cast<int>(IntegerArg(env, value, 0, SIGRTMAX, usage));
+}
+
+std::string CStringArg(Napi::Env env, const Napi::Value& value,
+                       const char* usage) {
+  if (!value.IsString()) {
+    ThrowTypeError(env, std::string("expected a string; usage: ") + usage);
+  }
+  std::string text = value.As<Napi::String>().Utf8Value();
+  // An embedded NUL would silently cut the string the kernel sees (and turn
+  // a socket path into an abstract address), so refuse it.
+  if (text.find('\0') != std::string::npos) {
+    ThrowTypeError(env,
+                   std::string("string must not contain NUL bytes; usage: ") +
+                       usage);
+  }
+  return text;
+}
+
+std::vector<int> FdArrayArg(Napi::Env env, const Napi::Value& value, int min,
+                            const char* usage) {
+  if (!value.IsArray()) {
+    ThrowTypeError(env, std::string("expected an array; usage: ") + usage);
+  }
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<int> fds;
+  fds.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    fds.push_back(
+        static_cast<int>(IntegerArg(env, array.Get(i), min, INT_MAX, usage)));
+  }
+  return fds;
+}
+
+std::vector<std::string> CStringArrayArg(Napi::Env env,
+                                         const Napi::Value& value,
+                                         const char* usage) {
+  if (!value.IsArray()) {
+    ThrowTypeError(env, std::string("expected an array; usage: ") + usage);
+  }
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<std::string> strings;
+  strings.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    strings.push_back(CStringArg(env, array.Get(i), usage));
+  }
+  return strings;
+}
+
+Napi::Uint8Array BytesArg(Napi::Env env, const Napi::Value& value,
+                          const char* usage) {
+  if (!value.IsTypedArray() ||
+      value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env,
+                   std::string("expected a Uint8Array; usage: ") + usage);
+  }
+  return value.As<Napi::Uint8Array>();
+}
+
+}  // namespace sidecar

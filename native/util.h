@@ -1,0 +1,121 @@
+// Shared helpers of the addon: an owning fd wrapper, errno-shaped JS errors,
+// EINTR retry, argument checking, and the declarations of every exported
+// entry point (one header so the export table in addon.cc and the
+// definitions cannot drift apart).
+//
+// Man pages: close(2), errno(3), strerror(3) (strerrorname_np), signal(7).
+
+#ifndef SIDECAR_EXEC_UTIL_H_
+#define SIDECAR_EXEC_UTIL_H_
+
+#include <napi.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sidecar {
+
+// Owns one descriptor so that every early return or exception closes it.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Hands ownership to the caller (typically to JavaScript).
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// Repeats a system call interrupted by a signal handler. Only for calls that
+// are safe to repeat (never close(2): on Linux the fd is gone after EINTR).
+template <typename F>
+auto RetryOnEintr(F call) -> decltype(call()) {
+  decltype(call()) result;
+  do {
+    result = call();
+  } while (result == -1 && errno == EINTR);
+  return result;
+}
+
+// "ENOENT" for ENOENT; "UNKNOWN" if the C library has no name for it.
+const char* ErrnoName(int err);
+
+// Throws an Error shaped { message: "<syscall> <CODE>", errno, code, syscall }
+// with a positive errno, as the contract in src/binding/index.ts says.
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall);
+
+[[noreturn]] void ThrowTypeError(Napi::Env env, const std::string& message);
+[[noreturn]] void ThrowRangeError(Napi::Env env, const std::string& message);
+
+// Argument checks. Each throws a TypeError (RangeError for a value of the
+// right type outside its domain) whose message is the function's usage line.
+// At least `count` arguments (extra ones are ignored).
+void CheckArity(const Napi::CallbackInfo& info, size_t count,
+                const char* usage);
+// An integral Number in [min, max].
+int64_t IntegerArg(Napi::Env env, const Napi::Value& value, int64_t min,
+                   int64_t max, const char* usage);
+// A descriptor: an integer in [0, INT_MAX].
+int FdArg(Napi::Env env, const Napi::Value& value, const char* usage);
+// A signal number: an integer in [0, SIGRTMAX]; 0 only probes.
+int SignalArg(Napi::Env env, const Napi::Value& value, const char* usage);
+// A string without NUL bytes (it is handed to the kernel as a C string).
+std::string CStringArg(Napi::Env env, const Napi::Value& value,
+                       const char* usage);
+// An array of descriptors (each an integer >= min, usually 0 or -1).
+std::vector<int> FdArrayArg(Napi::Env env, const Napi::Value& value, int min,
+                            const char* usage);
+std::vector<std::string> CStringArrayArg(Napi::Env env,
+                                         const Napi::Value& value,
+                                         const char* usage);
+// A Uint8Array (Buffer included); its data pointer already accounts for
+// byteOffset.
+Napi::Uint8Array BytesArg(Napi::Env env, const Napi::Value& value,
+                          const char* usage);
+
+// Entry points: socket.cc
+Napi::Value Listen(const Napi::CallbackInfo& info);
+Napi::Value Accept(const Napi::CallbackInfo& info);
+Napi::Value Connect(const Napi::CallbackInfo& info);
+Napi::Value Send(const Napi::CallbackInfo& info);
+Napi::Value Receive(const Napi::CallbackInfo& info);
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+Napi::Value Shutdown(const Napi::CallbackInfo& info);
+Napi::Value Pipe(const Napi::CallbackInfo& info);
+Napi::Value OpenReadWrite(const Napi::CallbackInfo& info);
+Napi::Value Close(const Napi::CallbackInfo& info);
+Napi::Value Dup(const Napi::CallbackInfo& info);
+
+// Entry points: spawn.cc
+Napi::Value Spawn(const Napi::CallbackInfo& info);
+
+// Entry points: pidfd.cc
+Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
+Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
+Napi::Value Kill(const Napi::CallbackInfo& info);
+
+// Entry points: poll.cc (the Poller class constructor).
+Napi::Function DefinePoller(Napi::Env env);
+
+}  // namespace sidecar
+
+#endif  // SIDECAR_EXEC_UTIL_H_
