@@ -130,9 +130,10 @@ function envOverlay(entries) {
 
 /** Exit status and one stderr line for a failure to run the program at all. */
 function failureStatus(error, program, socketPath) {
-  if (error.code === 'ENOENT' && error.syscall === `spawn ${program}` && !/working directory/.test(error.message)) {
-    return [EXIT_NOT_FOUND, `${program}: command not found on the server at ${socketPath}`];
+  if (error.code === 'ENOENT' && /working directory/.test(error.message)) {
+    return [EXIT_USAGE, error.message]; // as `env -C DIR` when DIR is missing
   }
+  if (error.code === 'ENOENT') return [EXIT_NOT_FOUND, `${program}: command not found on the server at ${socketPath}`];
   if (typeof error.code === 'string' && error.code.startsWith('ERR_SIDECAR_')) {
     return [error.code === 'ERR_SIDECAR_DISCONNECTED' ? EXIT_CANNOT_RUN : EXIT_USAGE, error.message];
   }

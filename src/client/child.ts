@@ -41,6 +41,9 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
   private closesNeeded = 1; // 'exit' plus each readable pipe, as Node counts
   private closesGot = 0;
   private unrefed = false;
+  private closeEmitted = false;
+  /** Releases readable pipes held back until 'spawn'. */
+  private heldReads: (() => void)[] = [];
 
   constructor(private readonly plan: SpawnPlan, private readonly binding: NativeBinding = getBinding()) {
     super();
@@ -127,12 +130,25 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
   }
 
   private wrapLocalEnd(fd: number, readable: boolean, index: number): Readable | Writable {
-    const socket = new net.Socket({ fd, readable, writable: !readable });
-    if (readable) {
-      if (index > 0) {
-        this.closesNeeded++;
-        socket.on('close', () => this.maybeClose());
-      }
+    if (!readable) return new net.Socket({ fd, readable: false, writable: true });
+    // child_process spawns synchronously, so 'spawn' always precedes the first
+    // 'data'. Here the program may write before the server's STARTED arrives:
+    // hold reads back until then (manualStart skips the read Node would start
+    // at once; the instance _read only notes that one was asked for).
+    const socket = new net.Socket({ fd, readable: true, writable: false, manualStart: true } as net.SocketConstructorOpts);
+    let readRequested = false;
+    socket._read = () => {
+      readRequested = true;
+    };
+    this.heldReads.push(() => {
+      delete (socket as Partial<Pick<net.Socket, '_read'>>)._read;
+      if (socket.destroyed) return;
+      if (readRequested) socket._read(socket.readableHighWaterMark);
+      else socket.read(0);
+    });
+    if (index > 0) {
+      this.closesNeeded++;
+      socket.on('close', () => this.maybeClose());
     }
     return socket;
   }
@@ -196,6 +212,7 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
         if (this.pid !== undefined) break;
         this.pid = message.pid;
         this.emit('spawn');
+        this.releaseReads();
         break;
       case MessageType.Failed:
         this.socket?.destroy();
@@ -248,8 +265,10 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
     if (!(error instanceof SidecarError)) {
       Object.assign(error, { path: this.spawnfile, spawnargs: this.spawnargs.slice(1) });
     }
-    // As in Node, the pipes of a child that never ran do not count for 'close'.
-    this.closesNeeded = 1;
+    // As in Node, the pipes of a child that never ran do not count for
+    // 'close', which follows 'error' at once (some may have closed already).
+    this.closesNeeded = this.closesGot + 1;
+    this.heldReads = [];
     for (const stream of this.stdio) stream?.destroy();
     this.emit('error', error);
     this.maybeClose();
@@ -276,9 +295,15 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
     }
   }
 
+  private releaseReads(): void {
+    for (const release of this.heldReads.splice(0)) release();
+  }
+
   private maybeClose(): void {
     this.closesGot++;
-    if (this.closesGot === this.closesNeeded) this.emit('close', this.exitCode, this.signalCode);
+    if (this.closesGot !== this.closesNeeded || this.closeEmitted) return;
+    this.closeEmitted = true;
+    this.emit('close', this.exitCode, this.signalCode);
   }
 }
 

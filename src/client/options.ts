@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RemoteSpawnOptions, StdioEntry } from '../../types/index';
-import { SidecarError, invalidArgType, invalidArgValue, unsupportedOption } from '../errors';
+import { SidecarError, invalidArgType, invalidArgValue, invalidSyncForkInput, unsupportedOption } from '../errors';
 
 /** What one child fd becomes. */
 export type StdioPlan =
@@ -101,6 +101,7 @@ function normalizeStdioEntry(entry: unknown, index: number): StdioPlan {
     if (!Number.isInteger(entry) || entry < 0) throw invalidArgValue('stdio', entry);
     return { kind: 'fd', fd: entry };
   }
+  if (typeof entry === 'string' || ArrayBuffer.isView(entry)) throw invalidSyncForkInput(entry);
   if (typeof entry === 'object') {
     const fd = streamFd(entry);
     if (fd !== undefined) return { kind: 'fd', fd };
@@ -155,7 +156,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   } else if (args === undefined || args === null) {
     argList = [];
   } else if (typeof args !== 'object') {
-    throw invalidArgType('args', 'an instance of Array', args);
+    throw invalidArgType('args', 'of type object', args);
   } else {
     options = args;
     argList = [];

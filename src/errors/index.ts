@@ -90,6 +90,15 @@ export function invalidArgValue(name: string, value: unknown, reason = 'is inval
   return withCode(new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspected}`), 'ERR_INVALID_ARG_VALUE');
 }
 
+/**
+ * ERR_INVALID_SYNC_FORK_INPUT: what child_process.spawn throws for a string or
+ * buffer among the stdio entries (only spawnSync takes input that way).
+ */
+export function invalidSyncForkInput(value: unknown): TypeError & { code: string } {
+  return withCode(new TypeError(`Asynchronous forks do not support Buffer, TypedArray, DataView or string input: ${util.inspect(value)}`),
+    'ERR_INVALID_SYNC_FORK_INPUT');
+}
+
 /** ERR_UNKNOWN_SIGNAL, as child.kill() throws it. */
 export function unknownSignal(signal: unknown): TypeError & { code: string } {
   return withCode(new TypeError(`Unknown signal: ${String(signal)}`), 'ERR_UNKNOWN_SIGNAL');

@@ -1,0 +1,15 @@
+'use strict';
+// Test helpers, re-exported in one place.
+
+const path = require('node:path');
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures');
+
+module.exports = {
+  ...require('./proc'),
+  ...require('./run'),
+  ...require('./server'),
+  ...require('./leaks'),
+  FIXTURES,
+  fixture: (name) => path.join(FIXTURES, name),
+};

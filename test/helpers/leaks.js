@@ -1,0 +1,124 @@
+'use strict';
+// One real server per describe block, with a leak check after every test.
+//
+//   const ctx = useServer();          // inside describe()
+//   it('...', async () => { remoteSpawn('true', [], { connect: ctx.server.path }) ... });
+//
+// before: starts the server process, runs one warm-up remoteSpawn (so that
+//         handles created lazily on first use are already there), then takes
+//         the fd counts of this process and of the server as baselines;
+// afterEach: waits (up to 2 s) for both counts to return to their baselines,
+//         for the server to have no child left and no zombie; records any
+//         difference with the test's title and the fds that differ;
+// after:  stops the server and fails if anything was recorded.
+// The failures are collected and reported once, in the after hook, so that a
+// leak in one test does not make mocha skip the tests after it.
+
+const { remoteSpawn } = require('../..');
+const { startServer } = require('./server');
+const { run } = require('./run');
+const {
+  fdCount, fdTable, describeFdDiff, allProcesses, zombieChildren, pollUntil,
+} = require('./proc');
+
+function useServer(startOptions = {}) {
+  const ctx = {
+    server: undefined, clientBaseline: 0, serverBaseline: 0, clientTable: null, serverTable: null, problems: [],
+  };
+
+  before(async function () {
+    this.timeout(20000);
+    ctx.server = await startServer(startOptions);
+    // Warm-up: one pipe spawn and one inherit-like spawn.
+    const warm = await run(remoteSpawn('true', [], { connect: ctx.server.path }));
+    if (warm.exitArgs === null || warm.exitArgs[0] !== 0) {
+      throw new Error(`warm-up remoteSpawn('true') failed: ${JSON.stringify(warm.events)} ${warm.error && warm.error.stack}\n${ctx.server.output()}`);
+    }
+    await run(remoteSpawn('true', [], { connect: ctx.server.path, stdio: 'ignore' }));
+    await pollUntil(() => allProcesses().every((p) => p.ppid !== ctx.server.pid), { timeout: 2000 });
+    ctx.clientTable = fdTable(process.pid);
+    ctx.clientBaseline = fdCount(process.pid);
+    ctx.serverTable = fdTable(ctx.server.pid);
+    ctx.serverBaseline = fdCount(ctx.server.pid);
+  });
+
+  afterEach(async function () {
+    this.timeout(10000);
+    const title = this.currentTest ? this.currentTest.fullTitle() : '?';
+    const server = ctx.server;
+    if (server === undefined) return;
+    if (server.process.exitCode !== null || server.process.signalCode !== null) {
+      ctx.problems.push(`${title}: the server process died (${server.process.exitCode ?? server.process.signalCode})\n${server.output()}`);
+      return;
+    }
+    const children = await pollUntil(() => {
+      const left = allProcesses().filter((p) => p.ppid === server.pid);
+      return left.length === 0 ? [] : null;
+    }, { timeout: 3000 });
+    if (children === null) {
+      const left = allProcesses().filter((p) => p.ppid === server.pid);
+      ctx.problems.push(`${title}: server still has children: ${left.map((p) => `${p.pid} ${p.comm} ${p.state}`).join(', ')}`);
+      for (const p of left) {
+        try { process.kill(-p.pgid, 'SIGKILL'); } catch { /* gone */ }
+      }
+    }
+    const zombies = zombieChildren(server.pid);
+    if (zombies.length > 0) ctx.problems.push(`${title}: server has zombie children ${zombies.map((p) => p.pid).join(', ')}`);
+
+    let client = fdCount(process.pid);
+    await pollUntil(() => (client = fdCount(process.pid)) === ctx.clientBaseline, { timeout: 2000 });
+    if (client !== ctx.clientBaseline) {
+      ctx.problems.push(`${title}: client fds ${ctx.clientBaseline} -> ${client}: ${describeFdDiff(ctx.clientTable, fdTable(process.pid))}`);
+      ctx.clientBaseline = client; // report each leak once
+      ctx.clientTable = fdTable(process.pid);
+    }
+    let serverFds = fdCount(server.pid);
+    await pollUntil(() => (serverFds = fdCount(server.pid)) === ctx.serverBaseline, { timeout: 2000 });
+    if (serverFds !== ctx.serverBaseline) {
+      ctx.problems.push(`${title}: server fds ${ctx.serverBaseline} -> ${serverFds}: ${describeFdDiff(ctx.serverTable, fdTable(server.pid))}`);
+      ctx.serverBaseline = serverFds;
+      ctx.serverTable = fdTable(server.pid);
+    }
+  });
+
+  after(async function () {
+    this.timeout(20000);
+    if (ctx.server === undefined) return;
+    const stopped = await ctx.server.stop();
+    if (stopped.forced) ctx.problems.push(`server did not exit within 5 s of SIGTERM\n${ctx.server.output()}`);
+    else if (stopped.code !== 0) ctx.problems.push(`server exited with ${stopped.code ?? stopped.signal} on SIGTERM\n${ctx.server.output()}`);
+    if (ctx.problems.length > 0) throw new Error(`leak check failed:\n${ctx.problems.join('\n')}`);
+  });
+
+  return ctx;
+}
+
+/**
+ * Only this process's fds: the count after each test must return to the one
+ * before it (measured after `warmUp`, if given). For describe blocks that run
+ * their own servers.
+ */
+function useFdCheck(warmUp) {
+  const problems = [];
+  let baseline = 0;
+  let table = null;
+  before(async function () {
+    if (warmUp) await warmUp();
+  });
+  beforeEach(function () {
+    baseline = fdCount(process.pid);
+    table = fdTable(process.pid);
+  });
+  afterEach(async function () {
+    let count = fdCount(process.pid);
+    await pollUntil(() => (count = fdCount(process.pid)) === baseline, { timeout: 2000 });
+    if (count !== baseline) {
+      problems.push(`${this.currentTest.fullTitle()}: client fds ${baseline} -> ${count}: ${describeFdDiff(table, fdTable(process.pid))}`);
+    }
+  });
+  after(function () {
+    if (problems.length > 0) throw new Error(`leak check failed:\n${problems.join('\n')}`);
+  });
+}
+
+module.exports = { useServer, useFdCheck };

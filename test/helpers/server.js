@@ -1,0 +1,104 @@
+'use strict';
+// Starts a real sidecar server in a separate Node process
+// (test/fixtures/server.js) on a socket in a fresh temporary directory.
+
+const childProcess = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const SERVER_FIXTURE = path.join(__dirname, '..', 'fixtures', 'server.js');
+
+/** A fresh temporary directory, removed by the returned cleanup(). */
+function tempDir(prefix = 'sidecar-test-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Resolves once `child` exited, with { code, signal }. */
+function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * Starts a server process. options:
+ *   serverOptions: passed to createServer (JSON),
+ *   socketPath: where to listen (default: <fresh dir>/sock),
+ *   env: extra environment of the server process.
+ * Resolves with { path, dir, pid, process, output(), stop(), kill() }.
+ */
+async function startServer({ serverOptions = {}, socketPath, env = {} } = {}) {
+  const dir = tempDir();
+  const sock = socketPath ?? path.join(dir, 'sock');
+  const child = childProcess.spawn(process.execPath, [SERVER_FIXTURE, sock, JSON.stringify(serverOptions)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  await new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      stdout += chunk;
+      if (stdout.includes('listening\n')) {
+        cleanup();
+        resolve();
+      }
+    };
+    const onExit = (code, signal) => {
+      cleanup();
+      reject(new Error(`server fixture exited (${code ?? signal}) before listening:\n${stdout}${stderr}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      child.kill('SIGKILL');
+      reject(new Error(`server fixture did not listen within 10 s:\n${stdout}${stderr}`));
+    }, 10000);
+    function cleanup() {
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.off('exit', onExit);
+    }
+    child.stdout.on('data', onData);
+    child.on('exit', onExit);
+  });
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+
+  const server = {
+    path: sock,
+    dir,
+    pid: child.pid,
+    process: child,
+    output: () => stdout + stderr,
+    /**
+     * SIGTERM (the fixture closes the server, then exits 0); SIGKILL if it has
+     * not exited within `timeout` ms. Resolves with { code, signal, forced }.
+     */
+    async stop({ timeout = 5000, removeDir = true } = {}) {
+      let forced = false;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          forced = true;
+          child.kill('SIGKILL');
+        }, timeout);
+        await exited(child);
+        clearTimeout(timer);
+      }
+      if (removeDir) fs.rmSync(dir, { recursive: true, force: true });
+      return { code: child.exitCode, signal: child.signalCode, forced };
+    },
+    /** SIGKILL: the server vanishes and leaves its socket file behind. */
+    async kill() {
+      child.kill('SIGKILL');
+      return exited(child);
+    },
+  };
+  return server;
+}
+
+module.exports = { startServer, tempDir, exited, SERVER_FIXTURE };
