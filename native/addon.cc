@@ -24,6 +24,8 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"receive", Receive},
       {"peerCredentials", PeerCredentials},
       {"pipe", Pipe},
+      {"socketPair", SocketPair},
+      {"waitReadable", WaitReadable},
       {"openReadWrite", OpenReadWrite},
       {"close", Close},
       {"dup", Dup},

@@ -5,9 +5,10 @@
 //
 // Man pages: socket(2), bind(2), chmod(2), listen(2), accept4(2), connect(2),
 // sendmsg(2), recvmsg(2), unix(7), cmsg(3), getsockopt(2) (SO_PEERCRED),
-// shutdown(2), pipe2(2), open(2), close(2), fcntl(2) (F_DUPFD_CLOEXEC).
+// shutdown(2), pipe2(2), socketpair(2), ppoll(2), open(2), close(2), fcntl(2) (F_DUPFD_CLOEXEC).
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +16,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <ctime>
 
 #include "util.h"
 
@@ -289,6 +291,52 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   read_end.release();
   write_end.release();
   return result;
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  static const char kUsage[] = "socketPair(): [number, number]";
+  Napi::Env env = info.Env();
+  CheckArity(info, 0, kUsage);
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    ThrowErrno(env, errno, "socketpair");
+  }
+  UniqueFd first(ends[0]);
+  UniqueFd second(ends[1]);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, first.get()));
+  result.Set(1u, Napi::Number::New(env, second.get()));
+  first.release();
+  second.release();
+  return result;
+}
+
+// Blocks the calling thread until fd is readable or timeout_ms passed. For
+// the few places where waiting briefly beats a round of the event loop.
+Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  static const char kUsage[] =
+      "waitReadable(fd: number, timeoutMs: number): boolean";
+  Napi::Env env = info.Env();
+  CheckArity(info, 2, kUsage);
+  int fd = FdArg(env, info[0], kUsage);
+  int64_t timeout_ms = IntegerArg(env, info[1], 0, INT32_MAX, kUsage);
+  timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  int64_t deadline_ns =
+      deadline.tv_sec * 1000000000LL + deadline.tv_nsec + timeout_ms * 1000000LL;
+  for (;;) {
+    pollfd entry = {fd, POLLIN, 0};
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t left_ns = deadline_ns - (now.tv_sec * 1000000000LL + now.tv_nsec);
+    if (left_ns < 0) left_ns = 0;
+    timespec left = {static_cast<time_t>(left_ns / 1000000000LL),
+                     static_cast<long>(left_ns % 1000000000LL)};
+    int ready = ::ppoll(&entry, 1, &left, nullptr);
+    if (ready > 0) return Napi::Boolean::New(env, true);
+    if (ready == 0) return Napi::Boolean::New(env, false);
+    if (errno != EINTR) ThrowErrno(env, errno, "ppoll");
+  }
 }
 
 Napi::Value OpenReadWrite(const Napi::CallbackInfo& info) {

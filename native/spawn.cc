@@ -14,7 +14,7 @@
 //
 // Man pages: clone(2), vfork(2), execve(2), execvp(3) (candidate rules),
 // sigaction(2), sigprocmask(2), pthread_sigmask(3), signal-safety(7),
-// setsid(2), setpgid(2), prctl(2) (PR_SET_PDEATHSIG), dup2(2), fcntl(2),
+// setsid(2), setpgid(2), setgroups(2), setgid(2), setuid(2), prctl(2) (PR_SET_PDEATHSIG), dup2(2), fcntl(2),
 // close_range(2), chdir(2), waitid(2), mmap(2), pidfd_open(2).
 
 #include <fcntl.h>
@@ -57,6 +57,8 @@ enum Stage : int {
   kStageChdir,
   kStageSigprocmask,
   kStageExecve,
+  kStageSetgid,
+  kStageSetuid,
 };
 
 const char* StageName(int stage) {
@@ -70,6 +72,8 @@ const char* StageName(int stage) {
     case kStageChdir: return "chdir";
     case kStageSigprocmask: return "sigprocmask";
     case kStageExecve: return "execve";
+    case kStageSetgid: return "setgid";
+    case kStageSetuid: return "setuid";
     default: return "spawn";
   }
 }
@@ -89,6 +93,8 @@ struct ChildPlan {
   int fd_count;
   bool new_session;
   int death_signal;
+  int uid;  // -1: keep the server's
+  int gid;  // -1: keep the server's
   pid_t parent_pid;
   sigset_t empty_mask;
   // Written by the child into our memory (CLONE_VM), read after it is gone.
@@ -120,12 +126,35 @@ void ChildResetSignals() noexcept {
   }
 }
 
-void ChildSessionAndDeathSignal(ChildPlan* plan) noexcept {
+void ChildSession(ChildPlan* plan) noexcept {
   if (plan->new_session) {
     if (setsid() < 0) ChildFail(plan, kStageSetsid, errno);
   } else if (setpgid(0, 0) != 0) {
     ChildFail(plan, kStageSetpgid, errno);
   }
+}
+
+// Raw system calls on purpose: glibc's setuid/setgid broadcast the change to
+// every thread of the process, and with CLONE_VM "the process" as glibc sees
+// it is the parent's: its threads would change credentials too. The raw
+// calls change this task only. setgroups(0) drops the server's supplementary
+// groups (allowed only to a privileged server, and only needed by one: an
+// unprivileged one cannot switch ids anyway, so its failure is ignored, as
+// libuv does).
+void ChildCredentials(ChildPlan* plan) noexcept {
+  if (plan->gid < 0 && plan->uid < 0) return;
+  syscall(SYS_setgroups, 0, nullptr);
+  if (plan->gid >= 0 && syscall(SYS_setgid, plan->gid) != 0) {
+    ChildFail(plan, kStageSetgid, errno);
+  }
+  if (plan->uid >= 0 && syscall(SYS_setuid, plan->uid) != 0) {
+    ChildFail(plan, kStageSetuid, errno);
+  }
+}
+
+// After ChildCredentials: the kernel clears the parent-death signal when the
+// credentials change.
+void ChildDeathSignal(ChildPlan* plan) noexcept {
   if (plan->death_signal == 0) return;
   if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(plan->death_signal)) !=
       0) {
@@ -215,11 +244,13 @@ void ChildMapFds(ChildPlan* plan) noexcept {
 int ChildMain(void* arg) noexcept {
   ChildPlan* plan = static_cast<ChildPlan*>(arg);
   ChildResetSignals();
-  ChildSessionAndDeathSignal(plan);
+  ChildSession(plan);
   ChildMapFds(plan);
   if (plan->cwd != nullptr && chdir(plan->cwd) != 0) {
     ChildFail(plan, kStageChdir, errno);
   }
+  ChildCredentials(plan);
+  ChildDeathSignal(plan);
   // Last, so that no signal is handled before the dispositions were reset.
   if (sigprocmask(SIG_SETMASK, &plan->empty_mask, nullptr) != 0) {
     ChildFail(plan, kStageSigprocmask, errno);
@@ -320,12 +351,14 @@ struct SpawnInput {
   std::vector<int> fd_map;
   bool new_session = false;
   int death_signal = 0;
+  int uid = -1;
+  int gid = -1;
 };
 
 constexpr char kUsage[] =
     "spawn({ candidates: string[], argv: string[], env: string[], "
     "cwd: string | null, fdMap: number[], newSession: boolean, "
-    "deathSignal: number }): { pid, pidfd }";
+    "deathSignal: number, uid: number, gid: number }): { pid, pidfd }";
 
 SpawnInput ReadOptions(Napi::Env env, const Napi::Value& value) {
   if (!value.IsObject() || value.IsArray()) {
@@ -351,6 +384,10 @@ SpawnInput ReadOptions(Napi::Env env, const Napi::Value& value) {
   }
   input.new_session = new_session.As<Napi::Boolean>().Value();
   input.death_signal = SignalArg(env, options.Get("deathSignal"), kUsage);
+  input.uid = static_cast<int>(
+      IntegerArg(env, options.Get("uid"), -1, INT32_MAX, kUsage));
+  input.gid = static_cast<int>(
+      IntegerArg(env, options.Get("gid"), -1, INT32_MAX, kUsage));
   return input;
 }
 
@@ -396,6 +433,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   plan.fd_count = static_cast<int>(input.fd_map.size());
   plan.new_session = input.new_session;
   plan.death_signal = input.death_signal;
+  plan.uid = input.uid;
+  plan.gid = input.gid;
   plan.parent_pid = getpid();
   sigemptyset(&plan.empty_mask);
 

@@ -101,6 +101,8 @@ Napi::Value Receive(const Napi::CallbackInfo& info);
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
 Napi::Value Shutdown(const Napi::CallbackInfo& info);
 Napi::Value Pipe(const Napi::CallbackInfo& info);
+Napi::Value SocketPair(const Napi::CallbackInfo& info);
+Napi::Value WaitReadable(const Napi::CallbackInfo& info);
 Napi::Value OpenReadWrite(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value Dup(const Napi::CallbackInfo& info);

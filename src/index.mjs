@@ -2,6 +2,7 @@
 import sidecar from '../dist/index.js';
 
 export const {
-  remoteSpawn, RemoteChildProcess, stopServer, createServer, SidecarServer, SidecarError, isSidecarError, PROTOCOL_VERSION,
+  remoteSpawn, remoteExec, remoteExecFile, remoteKill, createClient, RemoteChildProcess, stopServer, createServer,
+  SidecarServer, AbortError, SidecarError, isSidecarError, PROTOCOL_VERSION,
 } = sidecar;
 export default sidecar;

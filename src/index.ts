@@ -3,6 +3,9 @@
 
 export { remoteSpawn, RemoteChildProcess } from './client';
 export { stopServer } from './client/stop';
+export { remoteExec, remoteExecFile } from './client/exec';
+export { createClient } from './client/create-client';
+export { remoteKill } from './client/registry';
 export { createServer, SidecarServer } from './server';
-export { SidecarError, isSidecarError } from './errors';
+export { AbortError, SidecarError, isSidecarError } from './errors';
 export { PROTOCOL_VERSION } from './protocol';

@@ -51,7 +51,101 @@ export interface RemoteSpawnOptions {
   windowsHide?: boolean;
   /** Accepted and ignored, as on Linux. */
   windowsVerbatimArguments?: boolean;
+  /**
+   * User id to run the program as. The server decides: by default it allows
+   * only its own id, and refuses others with EPERM as child_process reports
+   * it for an unprivileged caller.
+   */
+  uid?: number;
+  /** Group id to run the program as; the server decides, as for `uid`. */
+  gid?: number;
+  /**
+   * Run `command` and `args`, joined by spaces, with `<shell> -c`: `true`
+   * means the server's `/bin/sh`, a string names the shell on the server.
+   * @default false
+   */
+  shell?: boolean | string;
+  /** Milliseconds after which the program is sent `killSignal`. @default undefined */
+  timeout?: number;
+  /** Signal for `timeout` and `signal`. @default 'SIGTERM' */
+  killSignal?: NodeJS.Signals | number;
+  /** Aborting it kills the program with `killSignal` and emits an AbortError. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds remoteSpawn may block for the server's started reply, so
+   * that `pid` is set when it returns (as child_process.spawn sets it); 0
+   * never blocks, and a server that answers later sets `pid` at 'spawn'.
+   * @default 50
+   */
+  startWait?: number;
 }
+
+/** The error exec and execFile give their callback when the program failed. */
+export interface ExecException extends Error {
+  /** Exit code, or the errno name when the program could not run. */
+  code?: number | string | null;
+  killed?: boolean;
+  signal?: NodeJS.Signals | null;
+  cmd?: string;
+  /** Set on the promise form's rejection. */
+  stdout?: string | Buffer;
+  stderr?: string | Buffer;
+}
+
+export type ExecCallback<T extends string | Buffer = string> = (error: ExecException | null, stdout: T, stderr: T) => void;
+
+/** Options of {@link remoteExecFile}. */
+export interface RemoteExecFileOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'detached' | 'argv0'> {
+  /** Encoding of stdout and stderr, or 'buffer' for Buffers. @default 'utf8' */
+  encoding?: BufferEncoding | 'buffer' | null;
+  /** Most bytes of stdout or stderr kept; beyond, the program is killed. @default 1048576 */
+  maxBuffer?: number;
+  argv0?: string;
+}
+
+/** Options of {@link remoteExec}. */
+export interface RemoteExecOptions extends RemoteExecFileOptions {
+  /** The shell on the server. @default '/bin/sh' */
+  shell?: string;
+}
+
+/** Runs `command` in the server's shell and buffers its output, as child_process.exec. */
+export function remoteExec(command: string, callback?: ExecCallback<string>): RemoteChildProcess;
+export function remoteExec(command: string, options: RemoteExecOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): RemoteChildProcess;
+export function remoteExec(command: string, options: RemoteExecOptions | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
+
+/** Runs `file` with `args` through the server and buffers its output, as child_process.execFile. */
+export function remoteExecFile(file: string, callback?: ExecCallback<string>): RemoteChildProcess;
+export function remoteExecFile(file: string, args: readonly string[] | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
+export function remoteExecFile(file: string, options: RemoteExecFileOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): RemoteChildProcess;
+export function remoteExecFile(file: string, options: RemoteExecFileOptions | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
+export function remoteExecFile(file: string, args: readonly string[] | undefined | null, options: RemoteExecFileOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): RemoteChildProcess;
+export function remoteExecFile(file: string, args: readonly string[] | undefined | null, options: RemoteExecFileOptions | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
+
+/**
+ * process.kill() for remote programs this process started: sends `signal` to
+ * the running remote program with that pid. Throws ESRCH when there is none.
+ * @default signal 'SIGTERM'
+ */
+export function remoteKill(pid: number, signal?: NodeJS.Signals | number): true;
+
+/** Options of {@link createClient}: the socket and defaults for every call. */
+export interface RemoteClientOptions extends RemoteExecFileOptions {
+  /** @default process.env.SIDECAR_SOCKET */
+  connect?: string;
+}
+
+/** An object shaped like the child_process module, bound to one server. */
+export interface RemoteClient {
+  readonly connect: string;
+  spawn: typeof remoteSpawn;
+  exec: typeof remoteExec;
+  execFile: typeof remoteExecFile;
+  kill: typeof remoteKill;
+}
+
+/** A child_process-like object bound to one server and default options. */
+export function createClient(options?: RemoteClientOptions): RemoteClient;
 
 /** Events of a {@link RemoteChildProcess}, with Node's arguments. */
 export interface RemoteChildProcessEvents {

@@ -98,7 +98,17 @@ function start(argv) {
   server.on('close', () => {
     for (const signal of ['SIGINT', 'SIGTERM']) process.removeAllListeners(signal);
   });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close());
+  // The first signal stops accepting and lets running programs finish; a
+  // second one exits now, and the programs die with the server (their
+  // parent-death signal).
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      if (stopping) process.exit(128 + os.constants.signals[signal]);
+      stopping = true;
+      server.close();
+    });
+  }
   server.listen(socketPath);
 }
 
@@ -147,16 +157,31 @@ function exec(argv) {
   if (operands.length === 0) throw new UsageError('exec needs a PROGRAM');
   const [program, ...args] = operands;
 
-  const child = remoteSpawn(program, args, {
+  // Handlers first: remoteSpawn may block briefly for the started reply, and
+  // a signal that arrives meanwhile must still be forwarded (handlers run
+  // from the event loop, after `child` is set).
+  let child;
+  const forward = (signal) => child.kill(signal);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+
+  const options = {
     connect: socketPath,
     cwd: single(flags, 'workdir') ?? process.cwd(),
     env: envOverlay(flags.env),
     serverEnv: true,
     stdio: 'inherit',
-  });
-
-  const forward = (signal) => child.kill(signal);
-  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  };
+  try {
+    child = remoteSpawn(program, args, options);
+  } catch (error) {
+    // As child_process, errors other than ENOENT/EACCES (E2BIG, EPERM) are thrown.
+    for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
+    if (error.syscall !== 'spawn') throw error;
+    const [status, line] = failureStatus(error, program, socketPath);
+    say(line);
+    process.exitCode = status;
+    return;
+  }
 
   let failed = false;
   child.on('error', (error) => {
@@ -167,7 +192,8 @@ function exec(argv) {
   });
   child.on('exit', (code, signal) => {
     if (failed) return; // the server went away: its error already set the status
-    process.exitCode = signal === null ? code : 128 + os.constants.signals[signal];
+    // Real-time signals have no name in os.constants: signalCode is 'SIG<n>'.
+    process.exitCode = signal === null ? code : 128 + (os.constants.signals[signal] ?? Number(signal.slice(3)));
   });
   child.on('close', () => {
     for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);

@@ -60,8 +60,15 @@ export interface NativeSpawnOptions {
   fdMap: number[];
   /** setsid(2) (new session, which is also a new process group) instead of setpgid(0, 0). */
   newSession: boolean;
-  /** prctl(PR_SET_PDEATHSIG) signal number, 0 for none. */
+  /**
+   * prctl(PR_SET_PDEATHSIG) signal number, 0 for none. Set after the
+   * credentials change (which clears it), then getppid() is checked.
+   */
   deathSignal: number;
+  /** setuid(2) to this id after setgroups(0), or -1 to keep the server's. */
+  uid: number;
+  /** setgid(2) to this id, or -1 to keep the server's. */
+  gid: number;
 }
 
 /** A started program. */
@@ -123,7 +130,14 @@ export interface NativeBinding {
   peerCredentials(fd: number): PeerCredentials;
   /** pipe2(O_CLOEXEC): [readEnd, writeEnd], both blocking. */
   pipe(): [number, number];
-  /** open(path, O_RDWR | O_CLOEXEC); used for /dev/null. */
+  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected, blocking ends. */
+  socketPair(): [number, number];
+  /**
+   * ppoll(2) for POLLIN on fd, blocking this thread up to timeoutMs. True if
+   * readable (or hung up), false on timeout.
+   */
+  waitReadable(fd: number, timeoutMs: number): boolean;
+  /** open(path, O_RDWR | O_CLOEXEC | O_NOCTTY); used for /dev/null. */
   openReadWrite(path: string): number;
   /** close(2). EINTR counts as closed. */
   close(fd: number): void;

@@ -6,19 +6,20 @@
 
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { EventEmitter } from 'eventemitter3';
 import type {
   RemoteChildProcess as RemoteChildProcessContract, RemoteChildProcessEvents,
 } from '../../types/index';
 import { type NativeBinding, getBinding } from '../binding';
 import {
   type ExitReply, type FailedReply, MessageType, ProtocolError, decodeServerMessage, encodeExecPayload,
-  encodeExecRecords, encodeSignal, FD_IGNORE, MAX_FDS, MAX_REQUEST_BYTES,
+  encodeExecRecords, encodeSignal, FD_CLOSED, FD_IGNORE, MAX_FDS, MAX_REQUEST_BYTES,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
 import {
   type NativeError, SidecarError, errnoException, errnoNumber, isNativeError, unknownSignal,
 } from '../errors';
+import { NodeCompatibleEmitter } from '../emitter';
+import { forgetChild, rememberChild } from './registry';
 import { type SpawnPlan, signalName, signalNumber } from './options';
 
 type StdioStream = Readable | Writable | null;
@@ -26,7 +27,13 @@ type StdioStream = Readable | Writable | null;
 /** How long to retry connect() while the server's backlog is full (EAGAIN). */
 const CONNECT_RETRY_LIMIT_MS = 5000;
 
-export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> implements RemoteChildProcessContract {
+/**
+ * Spawn errors that child_process reports through 'error'; it throws every
+ * other one from spawn() itself (lib/internal/child_process.js).
+ */
+const ASYNC_SPAWN_ERRORS = new Set(['EACCES', 'EAGAIN', 'EMFILE', 'ENFILE', 'ENOENT']);
+
+export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcessEvents> implements RemoteChildProcessContract {
   pid: number | undefined = undefined;
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
@@ -42,6 +49,10 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
   private closesGot = 0;
   private unrefed = false;
   private closeEmitted = false;
+  /** True while the constructor runs: nothing may be emitted before the caller has the object. */
+  private constructing = true;
+  /** Signals given to kill() before the connection existed. */
+  private pendingSignals: number[] = [];
   /** Releases readable pipes held back until 'spawn'. */
   private heldReads: (() => void)[] = [];
 
@@ -51,7 +62,11 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
     this.spawnargs = plan.argv;
     const { streams, remoteFds, fdMap } = this.createStdio();
     this.stdio = streams as RemoteChildProcess['stdio'];
-    this.connectAndSend(remoteFds, fdMap, Date.now());
+    try {
+      if (this.connectAndSend(remoteFds, fdMap, Date.now())) this.awaitStartBriefly();
+    } finally {
+      this.constructing = false;
+    }
   }
 
   get stdin(): Writable | null {
@@ -69,10 +84,17 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const number = signalNumber(signal);
     if (number === undefined) throw unknownSignal(signal);
-    if (this.ended || this.socket === undefined || this.socket.isDestroyed) return false;
-    // Before 'spawn' the record queues behind the request; the server applies
-    // it as soon as the program exists.
-    this.socket.send(encodeSignal(number));
+    if (this.ended) return false;
+    if (this.socket === undefined) {
+      // Still connecting (the server's backlog was full): send it right after the request.
+      this.pendingSignals.push(number);
+    } else if (this.socket.isDestroyed) {
+      return false;
+    } else {
+      // Before 'spawn' the record queues behind the request; the server
+      // applies it as soon as the program exists.
+      this.socket.send(encodeSignal(number));
+    }
     this.killed = true;
     return true;
   }
@@ -85,6 +107,11 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
   unref(): void {
     this.unrefed = true;
     this.socket?.unref();
+  }
+
+  /** There is no IPC channel to a remote program; present so that the shape is ChildProcess's. */
+  disconnect(): void {
+    this.emit('error', Object.assign(new Error('IPC channel is already disconnected'), { code: 'ERR_IPC_DISCONNECTED' }));
   }
 
   // ---- setup ---------------------------------------------------------------
@@ -102,21 +129,26 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
     try {
       for (const [index, entry] of this.plan.stdio.entries()) {
         if (entry.kind === 'ignore') {
+          // libuv gives /dev/null for 0-2 and leaves fds above closed.
           streams.push(null);
-          fdMap.push(FD_IGNORE);
+          fdMap.push(index <= 2 ? FD_IGNORE : FD_CLOSED);
           continue;
         }
         let remote: number;
         if (entry.kind === 'fd') {
           remote = binding.dup(entry.fd);
           streams.push(null);
-        } else {
+        } else if (index <= 2) {
+          // Plain pipes for 0-2: the program reads its stdin and writes the rest.
           const [readEnd, writeEnd] = binding.pipe();
-          // The program reads its stdin and writes everything else.
           const programReads = index === 0;
           remote = programReads ? readEnd : writeEnd;
-          const local = programReads ? writeEnd : readEnd;
-          streams.push(this.wrapLocalEnd(local, !programReads, index));
+          streams.push(this.wrapLocalEnd(programReads ? writeEnd : readEnd, !programReads, programReads, index));
+        } else {
+          // Extra pipes are duplex, as child_process makes them.
+          const [local, far] = binding.socketPair();
+          remote = far;
+          streams.push(this.wrapLocalEnd(local, true, true, index));
         }
         fdMap.push(remoteFds.length);
         remoteFds.push(remote);
@@ -129,13 +161,13 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
     return { streams, remoteFds, fdMap };
   }
 
-  private wrapLocalEnd(fd: number, readable: boolean, index: number): Readable | Writable {
+  private wrapLocalEnd(fd: number, readable: boolean, writable: boolean, index: number): Readable | Writable {
     if (!readable) return new net.Socket({ fd, readable: false, writable: true });
     // child_process spawns synchronously, so 'spawn' always precedes the first
     // 'data'. Here the program may write before the server's STARTED arrives:
     // hold reads back until then (manualStart skips the read Node would start
     // at once; the instance _read only notes that one was asked for).
-    const socket = new net.Socket({ fd, readable: true, writable: false, manualStart: true } as net.SocketConstructorOpts);
+    const socket = new net.Socket({ fd, readable: true, writable, manualStart: true } as net.SocketConstructorOpts);
     let readRequested = false;
     socket._read = () => {
       readRequested = true;
@@ -153,7 +185,8 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
     return socket;
   }
 
-  private connectAndSend(remoteFds: number[], fdMap: number[], startedAt: number): void {
+  /** Connects and sends the request. False when the request could not be sent now. */
+  private connectAndSend(remoteFds: number[], fdMap: number[], startedAt: number): boolean {
     let fd: number;
     try {
       fd = this.binding.connect(this.plan.socketPath);
@@ -162,33 +195,59 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
         // The server's accept backlog is full: it is busy, not gone.
         const timer = setTimeout(() => this.connectAndSend(remoteFds, fdMap, startedAt), 5);
         if (this.unrefed) timer.unref();
-        return;
+        return false;
       }
       for (const remote of remoteFds) this.binding.close(remote);
-      process.nextTick(() => this.failBeforeSpawn(connectError(error, this.plan.socketPath)));
-      return;
+      this.failBeforeSpawn(connectError(error, this.plan.socketPath));
+      return false;
     }
     this.socket = new SeqpacketSocket(fd, this.binding, {
       onMessage: (data, fds) => this.onMessage(data, fds),
       onEnd: (error) => this.onDisconnect(error),
     });
     if (this.unrefed) this.socket.unref();
+    const { plan } = this;
     const payload = encodeExecPayload({
-      file: this.plan.file, argv: this.plan.argv, env: this.plan.env, cwd: this.plan.cwd, fdMap,
-      newSession: this.plan.newSession, serverEnv: this.plan.serverEnv,
+      file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap,
+      newSession: plan.newSession, serverEnv: plan.serverEnv, uid: plan.uid, gid: plan.gid,
     });
-    if (payload.length > MAX_REQUEST_BYTES || remoteFds.length > MAX_FDS) {
+    if (payload.length > MAX_REQUEST_BYTES || fdMap.length > MAX_FDS) {
       for (const remote of remoteFds) this.binding.close(remote);
       this.socket.destroy();
-      const what = payload.length > MAX_REQUEST_BYTES ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}` : `${remoteFds.length} fds, more than ${MAX_FDS}`;
-      process.nextTick(() => this.failBeforeSpawn(new SidecarError('ERR_SIDECAR_REQUEST_TOO_LARGE',
+      const what = payload.length > MAX_REQUEST_BYTES
+        ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}` : `${fdMap.length} stdio entries, more than ${MAX_FDS}`;
+      this.failBeforeSpawn(new SidecarError('ERR_SIDECAR_REQUEST_TOO_LARGE',
         `spawn ${this.spawnfile}: the request is too large for the sidecar protocol (${what})`,
-        { socket: this.plan.socketPath, errno: -7, syscall: `spawn ${this.spawnfile}` })));
-      return;
+        { socket: plan.socketPath, errno: -7, syscall: `spawn ${this.spawnfile}` }));
+      return false;
     }
     const records = encodeExecRecords(payload);
     this.socket.send(records[0], remoteFds);
     for (let i = 1; i < records.length; i++) this.socket.send(records[i]);
+    for (const signal of this.pendingSignals.splice(0)) this.socket.send(encodeSignal(signal));
+    return true;
+  }
+
+  /**
+   * child_process.spawn returns with `pid` set, and tools rely on it. When the
+   * whole request went out, block up to `startWait` ms for the server's
+   * started (or failed) reply, as spawn itself blocks for its fork; a busy
+   * server leaves pid to the 'spawn' event instead.
+   */
+  private awaitStartBriefly(): void {
+    const socket = this.socket;
+    if (this.plan.startWait === 0 || socket === undefined || !socket.isFlushed) return;
+    // A server embedded in this very process answers from this event loop:
+    // blocking it would only delay that answer.
+    if (this.binding.peerCredentials(socket.fd).pid === process.pid) return;
+    if (!this.binding.waitReadable(socket.fd, this.plan.startWait)) return;
+    socket.receiveOne();
+  }
+
+  /** Runs fn now, or on the next tick while the constructor still runs. */
+  private deliver(fn: () => void): void {
+    if (this.constructing) process.nextTick(fn);
+    else fn();
   }
 
   // ---- messages ------------------------------------------------------------
@@ -211,13 +270,25 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
       case MessageType.Started:
         if (this.pid !== undefined) break;
         this.pid = message.pid;
-        this.emit('spawn');
-        this.releaseReads();
+        rememberChild(this.pid, this);
+        this.deliver(() => {
+          this.emit('spawn');
+          this.releaseReads();
+        });
         break;
-      case MessageType.Failed:
+      case MessageType.Failed: {
         this.socket?.destroy();
-        this.failBeforeSpawn(this.failedError(message.failed));
+        const error = this.failedError(message.failed);
+        if (this.constructing && !ASYNC_SPAWN_ERRORS.has(error.code ?? '') && !(error instanceof SidecarError)) {
+          // child_process throws these from spawn(); so do we, when we know in time.
+          this.ended = true;
+          this.heldReads = [];
+          for (const stream of this.stdio) stream?.destroy();
+          throw error;
+        }
+        this.failBeforeSpawn(error);
         break;
+      }
       case MessageType.Exit:
         this.socket?.destroy();
         this.onExit(message.exit);
@@ -243,28 +314,35 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
     this.onExit({ exitCode: null, signal: 9, reason: 0 });
   }
 
-  private failedError(failed: FailedReply): Error {
+  private failedError(failed: FailedReply): Error & { code?: string } {
     if (failed.code.startsWith('ERR_SIDECAR_')) {
       return new SidecarError(failed.code as 'ERR_SIDECAR_PROTOCOL',
         `spawn ${this.spawnfile}: ${failed.message} (sidecar server at ${this.plan.socketPath})`,
         { socket: this.plan.socketPath, errno: -Math.abs(failed.errno), syscall: `spawn ${this.spawnfile}` });
     }
     const errno = errnoNumber(failed.code) ?? failed.errno;
+    if (!ASYNC_SPAWN_ERRORS.has(failed.code)) {
+      // Node's shape for the errors spawn() throws: 'spawn <CODE>', no path.
+      return errnoException(errno, 'spawn');
+    }
     // Node words every spawn failure as 'spawn <file> <CODE>'; a working
     // directory missing on the server is the one case worth saying more.
     const detail = failed.syscall === 'chdir' ? failed.message : undefined;
-    return errnoException(errno, `spawn ${this.spawnfile}`, detail);
+    const error = errnoException(errno, `spawn ${this.spawnfile}`, detail);
+    return Object.assign(error, { path: this.spawnfile, spawnargs: this.spawnargs.slice(1) });
   }
 
   /** Node's path for a spawn that failed: 'error', then 'close' with the negative errno. */
   private failBeforeSpawn(error: Error): void {
+    if (this.constructing) {
+      // e.g. sendmsg failed inside the constructor: the caller has no listener yet.
+      process.nextTick(() => this.failBeforeSpawn(error));
+      return;
+    }
     if (this.ended) return;
     this.ended = true;
     const errno = (error as { errno?: unknown }).errno;
     this.exitCode = typeof errno === 'number' ? -Math.abs(errno) : -1;
-    if (!(error instanceof SidecarError)) {
-      Object.assign(error, { path: this.spawnfile, spawnargs: this.spawnargs.slice(1) });
-    }
     // As in Node, the pipes of a child that never ran do not count for
     // 'close', which follows 'error' at once (some may have closed already).
     this.closesNeeded = this.closesGot + 1;
@@ -277,6 +355,7 @@ export class RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> i
   private onExit(exit: ExitReply): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.pid !== undefined) forgetChild(this.pid, this);
     if (exit.signal !== null) this.signalCode = signalName(exit.signal);
     else this.exitCode = exit.exitCode;
     this.stdin?.destroy();

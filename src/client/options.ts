@@ -5,7 +5,11 @@
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RemoteSpawnOptions, StdioEntry } from '../../types/index';
-import { SidecarError, invalidArgType, invalidArgValue, invalidSyncForkInput, unsupportedOption } from '../errors';
+import {
+  SidecarError, errnoException, invalidArgType, invalidArgValue, invalidSyncForkInput, outOfRange, unknownSignal,
+  unsupportedOption,
+} from '../errors';
+import { NO_ID } from '../protocol';
 
 /** What one child fd becomes. */
 export type StdioPlan =
@@ -15,6 +19,7 @@ export type StdioPlan =
 
 export interface SpawnPlan {
   socketPath: string;
+  /** The program to run (the shell when `shell` is set). Also child.spawnfile. */
   file: string;
   /** argv as the program sees it: argv0 (or file), then args. Also child.spawnargs. */
   argv: string[];
@@ -23,16 +28,22 @@ export interface SpawnPlan {
   stdio: StdioPlan[];
   newSession: boolean;
   serverEnv: boolean;
+  /** User and group to run as, or NO_ID (-1). */
+  uid: number;
+  gid: number;
+  /** Milliseconds after which the program gets killSignal; 0 for never. */
+  timeout: number;
+  killSignal: number;
+  abortSignal: AbortSignal | undefined;
+  /** How long remoteSpawn may block for the started reply (so that pid is set on return). */
+  startWait: number;
 }
 
-/** child_process options that cannot work through a sidecar (yet), and why. */
+/** Default of options.startWait, in milliseconds. */
+export const DEFAULT_START_WAIT_MS = 50;
+
+/** child_process options that cannot work through a sidecar, and why. */
 const UNSUPPORTED: Record<string, string> = {
-  uid: 'switching user is the server\'s policy and is not implemented yet',
-  gid: 'switching group is the server\'s policy and is not implemented yet',
-  shell: 'running through a shell is not implemented yet; spawn the shell explicitly',
-  timeout: 'not implemented yet',
-  signal: 'AbortSignal is not implemented yet',
-  killSignal: 'not implemented yet',
   serialization: 'there is no IPC channel to a remote program',
 };
 
@@ -43,7 +54,6 @@ function checkNoNul(value: string, name: string): void {
 }
 
 function validateBoolean(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
   if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
   return value;
 }
@@ -60,23 +70,18 @@ function normalizeCwd(cwd: unknown): string {
 }
 
 function envPairs(env: unknown, serverEnv: boolean): string[] {
-  if (env === undefined || env === null) {
-    if (serverEnv) return [];
-    env = process.env;
-  } else if (typeof env !== 'object') {
-    throw invalidArgType('options.env', 'of type object', env);
-  }
+  // child_process takes `options.env || process.env`; with serverEnv the base
+  // is the server's, so only what the caller names travels.
+  const source = (env || (serverEnv ? {} : process.env)) as Record<string, unknown>;
   // Own properties only: a privileged remote spawner must not pick up values
   // from a prototype chain (child_process does; see docs/differences.md).
   const pairs: string[] = [];
-  const source = env as Record<string, unknown>;
-  for (const name of Object.keys(source)) {
+  for (const name of Object.keys(Object(source))) {
     const value = source[name];
     if (value === undefined) continue;
     checkNoNul(name, `options.env['${name}']`);
     const text = String(value);
     checkNoNul(text, `options.env['${name}']`);
-    if (name.length === 0 || name.includes('=')) continue; // cannot be expressed as NAME=value
     pairs.push(`${name}=${text}`);
   }
   return pairs;
@@ -140,11 +145,59 @@ export function resolveSocketPath(connect: unknown): string {
     'No sidecar server socket: pass options.connect or set the SIDECAR_SOCKET environment variable');
 }
 
+function validateId(value: unknown, name: string): number {
+  if (value === undefined || value === null) return NO_ID;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) {
+    throw invalidArgType(name, 'int32', value);
+  }
+  // libuv refuses negative ids with EINVAL as spawn() runs; say so before
+  // anything travels.
+  if (value < 0) throw errnoException(os.constants.errno.EINVAL, 'spawn');
+  return value;
+}
+
+/** Node's validateTimeout. */
+export function validateTimeout(timeout: unknown): number {
+  if (timeout === undefined || timeout === null) return 0;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0) {
+    throw outOfRange('timeout', 'an unsigned integer', timeout);
+  }
+  return timeout;
+}
+
+/** Node's sanitizeKillSignal: a signal name or number, as a number. */
+export function sanitizeKillSignal(killSignal: unknown): number {
+  if (killSignal === undefined || killSignal === null) return os.constants.signals.SIGTERM;
+  if (typeof killSignal !== 'string' && typeof killSignal !== 'number') {
+    throw invalidArgType('options.killSignal', 'one of type string or number', killSignal);
+  }
+  const number = signalNumber(killSignal);
+  if (number === undefined) throw unknownSignal(killSignal);
+  return number;
+}
+
+/** Node's validateAbortSignal. */
+export function validateAbortSignal(signal: unknown, name: string): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (signal === null || typeof signal !== 'object' || !('aborted' in signal)) {
+    throw invalidArgType(name, 'an instance of AbortSignal', signal);
+  }
+  return signal as AbortSignal;
+}
+
+function validateStartWait(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_START_WAIT_MS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 60_000) {
+    throw outOfRange('options.startWait', 'an integer from 0 to 60000', value);
+  }
+  return value;
+}
+
 /** Splits (command, args?, options?) as child_process.spawn does. */
 export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): SpawnPlan {
   if (typeof command !== 'string') throw invalidArgType('file', 'of type string', command);
-  if (command.length === 0) throw invalidArgValue('file', command, 'cannot be empty');
   checkNoNul(command, 'file');
+  if (command.length === 0) throw invalidArgValue('file', command, 'cannot be empty');
 
   let argList: string[];
   if (Array.isArray(args)) {
@@ -162,31 +215,64 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     argList = [];
   }
 
-  if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object' || Array.isArray(options)) throw invalidArgType('options', 'of type object', options);
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgType('options', 'of type object', options);
+  }
   const opts = options as RemoteSpawnOptions & Record<string, unknown>;
 
   for (const name of Object.keys(UNSUPPORTED)) {
-    if (opts[name] !== undefined && opts[name] !== false) throw unsupportedOption(name, UNSUPPORTED[name]);
+    if (opts[name] !== undefined) throw unsupportedOption(name, UNSUPPORTED[name]);
   }
 
-  if (opts.argv0 !== undefined && typeof opts.argv0 !== 'string') throw invalidArgType('options.argv0', 'of type string', opts.argv0);
-  const argv0 = opts.argv0 ?? command;
-  checkNoNul(argv0, 'options.argv0');
+  const cwd = normalizeCwd(opts.cwd);
+  if (opts.detached !== undefined && opts.detached !== null) validateBoolean(opts.detached, 'options.detached');
+  const uid = validateId(opts.uid, 'options.uid');
+  const gid = validateId(opts.gid, 'options.gid');
+  const { shell } = opts;
+  if (shell !== undefined && shell !== null && typeof shell !== 'boolean' && typeof shell !== 'string') {
+    throw invalidArgType('options.shell', 'one of type boolean or string', shell);
+  }
+  if (opts.argv0 !== undefined && opts.argv0 !== null) {
+    if (typeof opts.argv0 !== 'string') throw invalidArgType('options.argv0', 'of type string', opts.argv0);
+    checkNoNul(opts.argv0, 'options.argv0');
+  }
+  if (opts.windowsHide !== undefined && opts.windowsHide !== null) validateBoolean(opts.windowsHide, 'options.windowsHide');
+  if (opts.windowsVerbatimArguments !== undefined && opts.windowsVerbatimArguments !== null) {
+    validateBoolean(opts.windowsVerbatimArguments, 'options.windowsVerbatimArguments');
+  }
 
-  const serverEnv = validateBoolean(opts.serverEnv, 'options.serverEnv');
-  validateBoolean(opts.windowsHide, 'options.windowsHide');
-  validateBoolean(opts.windowsVerbatimArguments, 'options.windowsVerbatimArguments');
+  let file = command;
+  if (shell) {
+    // As child_process: the words joined by spaces, run by `<shell> -c`. The
+    // shell is looked up on the server, so '/bin/sh' is the server's.
+    checkNoNul(String(shell), 'options.shell');
+    const line = [command, ...argList].join(' ');
+    file = typeof shell === 'string' ? shell : '/bin/sh';
+    argList = ['-c', line];
+  }
+  const argv0 = typeof opts.argv0 === 'string' ? opts.argv0 : file;
+
+  const serverEnv = opts.serverEnv === undefined ? false : validateBoolean(opts.serverEnv, 'options.serverEnv');
+  const timeout = validateTimeout(opts.timeout);
+  const abortSignal = validateAbortSignal(opts.signal, 'options.signal');
+  const killSignal = sanitizeKillSignal(opts.killSignal);
 
   const plan: SpawnPlan = Object.assign(Object.create(null), {
     socketPath: resolveSocketPath(opts.connect),
-    file: command,
+    file,
     argv: [argv0, ...argList],
     env: envPairs(opts.env, serverEnv),
-    cwd: normalizeCwd(opts.cwd),
+    cwd,
     stdio: normalizeStdio(opts.stdio),
-    newSession: validateBoolean(opts.detached, 'options.detached'),
+    newSession: opts.detached === true,
     serverEnv,
+    uid,
+    gid,
+    timeout,
+    killSignal,
+    abortSignal,
+    startWait: validateStartWait(opts.startWait),
   });
   return plan;
 }

@@ -90,6 +90,26 @@ export function invalidArgValue(name: string, value: unknown, reason = 'is inval
   return withCode(new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspected}`), 'ERR_INVALID_ARG_VALUE');
 }
 
+/** ERR_OUT_OF_RANGE, worded as Node words it. */
+export function outOfRange(name: string, range: string, value: unknown): RangeError & { code: string } {
+  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`),
+    'ERR_OUT_OF_RANGE');
+}
+
+/** Node's AbortError: what an aborted `signal` option produces. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/** ERR_CHILD_PROCESS_STDIO_MAXBUFFER, as exec reports an overflowing stream. */
+export function maxBufferExceeded(stream: 'stdout' | 'stderr'): RangeError & { code: string } {
+  return withCode(new RangeError(`${stream} maxBuffer length exceeded`), 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER');
+}
+
 /**
  * ERR_INVALID_SYNC_FORK_INPUT: what child_process.spawn throws for a string or
  * buffer among the stdio entries (only spawnSync takes input that way).

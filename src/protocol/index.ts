@@ -63,7 +63,14 @@ export interface ExecRequest {
   fdMap: number[];
   newSession: boolean;
   serverEnv: boolean;
+  /** User id to run as, or NO_ID for the server's own. */
+  uid: number;
+  /** Group id to run as, or NO_ID for the server's own. */
+  gid: number;
 }
+
+/** uid/gid value meaning "not given". */
+export const NO_ID = -1;
 
 export interface FailedReply {
   /** Positive errno number (EPROTO for protocol errors). */
@@ -129,7 +136,7 @@ function writeString(buffer: Buffer, offset: number, value: string): number {
 
 /** The exec request's payload, before it is split into records. */
 export function encodeExecPayload(request: ExecRequest): Buffer {
-  let size = 4 + 4 + 4 + 4 + request.fdMap.length * 2 + stringBytes(request.file) + stringBytes(request.cwd);
+  let size = 4 + 4 + 4 + 4 + 4 + 4 + request.fdMap.length * 2 + stringBytes(request.file) + stringBytes(request.cwd);
   for (const arg of request.argv) size += stringBytes(arg);
   for (const pair of request.env) size += stringBytes(pair);
   const payload = Buffer.allocUnsafe(size);
@@ -140,6 +147,8 @@ export function encodeExecPayload(request: ExecRequest): Buffer {
   offset = payload.writeUInt32LE(request.argv.length, offset);
   offset = payload.writeUInt32LE(request.env.length, offset);
   offset = payload.writeUInt32LE(request.fdMap.length, offset);
+  offset = payload.writeInt32LE(request.uid, offset);
+  offset = payload.writeInt32LE(request.gid, offset);
   for (const entry of request.fdMap) offset = payload.writeInt16LE(entry, offset);
   offset = writeString(payload, offset, request.file);
   offset = writeString(payload, offset, request.cwd);
@@ -317,6 +326,9 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
   const argc = reader.u32();
   const envc = reader.u32();
   const fdCount = reader.u32();
+  const uid = reader.i32();
+  const gid = reader.i32();
+  if (uid < NO_ID || gid < NO_ID) throw new ProtocolError(`exec request: uid ${uid} / gid ${gid} out of range`);
   // Each string takes at least 4 bytes, which bounds counts before any allocation.
   if (argc < 1) throw new ProtocolError('exec request: argv is empty');
   if ((argc + envc) * 4 > payload.length) throw new ProtocolError('exec request: argc/envc exceed the payload');
@@ -348,6 +360,8 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
     file, argv, env, cwd, fdMap,
     newSession: (flags & RequestFlag.NewSession) !== 0,
     serverEnv: (flags & RequestFlag.ServerEnv) !== 0,
+    uid,
+    gid,
   };
 }
 

@@ -2,12 +2,12 @@
 // server's lifecycle. Each connection is a Session (./session.ts).
 
 import * as fs from 'node:fs';
-import { EventEmitter } from 'eventemitter3';
 import type {
   ServerOptions, SidecarServer as SidecarServerContract, SidecarServerEvents,
 } from '../../types/index';
 import { type NativeBinding, type NativePoller, READABLE, getBinding } from '../binding';
 import { errnoException, invalidArgType, invalidArgValue, isNativeError } from '../errors';
+import { NodeCompatibleEmitter } from '../emitter';
 import { Session, type SessionHost } from './session';
 
 const DEFAULT_MODE = 0o600;
@@ -54,7 +54,7 @@ interface Listening {
   ino: number;
 }
 
-export class SidecarServer extends EventEmitter<SidecarServerEvents> implements SidecarServerContract, SessionHost {
+export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> implements SidecarServerContract, SessionHost {
   readonly allowStop: boolean;
   devNull = -1;
   private readonly options: NormalizedServerOptions;
@@ -148,10 +148,20 @@ export class SidecarServer extends EventEmitter<SidecarServerEvents> implements 
       this.devNull = -1;
       throw error;
     }
-    const stat = fs.statSync(path);
-    const poller = new binding.Poller(fd, () => this.acceptAll());
-    poller.start(READABLE);
-    return { path, fd, poller, dev: stat.dev, ino: stat.ino };
+    let poller: NativePoller | undefined;
+    try {
+      const stat = fs.statSync(path);
+      poller = new binding.Poller(fd, () => this.acceptAll());
+      poller.start(READABLE);
+      return { path, fd, poller, dev: stat.dev, ino: stat.ino };
+    } catch (error) {
+      poller?.close();
+      binding.close(fd);
+      binding.close(this.devNull);
+      this.devNull = -1;
+      fs.rmSync(path, { force: true });
+      throw error;
+    }
   }
 
   /** listen(), replacing a socket file that nothing listens on any more. */

@@ -3,7 +3,7 @@
 // Policy only; no I/O.
 
 import type { NativeSpawnOptions } from '../binding';
-import { type ExecRequest, FD_CLOSED, FD_IGNORE } from '../protocol';
+import { type ExecRequest, FD_CLOSED, FD_IGNORE, NO_ID } from '../protocol';
 
 /** PATH when the program's environment has none (glibc's execvp default). */
 export const DEFAULT_PATH = '/bin:/usr/bin';
@@ -53,6 +53,16 @@ export function resolveFdMap(fdMap: number[], attached: number[], devNull: numbe
   });
 }
 
+/**
+ * Whether the server lets the request run as the ids it asks for. Without a
+ * policy that allows more, only the server's own ids are allowed: exactly
+ * what an unprivileged child_process caller may do.
+ */
+export function credentialsAllowed(request: ExecRequest): boolean {
+  return (request.uid === NO_ID || request.uid === process.geteuid?.()) &&
+    (request.gid === NO_ID || request.gid === process.getegid?.());
+}
+
 export function nativeSpawnOptions(
   request: ExecRequest, attached: number[], devNull: number, serverEnv: NodeJS.ProcessEnv, deathSignal: number,
 ): NativeSpawnOptions {
@@ -65,5 +75,7 @@ export function nativeSpawnOptions(
     fdMap: resolveFdMap(request.fdMap, attached, devNull),
     newSession: request.newSession,
     deathSignal,
+    uid: request.uid,
+    gid: request.gid,
   };
 }

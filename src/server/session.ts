@@ -6,15 +6,16 @@ import * as os from 'node:os';
 import type { NativeBinding, NativePoller } from '../binding';
 import { READABLE } from '../binding';
 import {
-  type ClientMessage, type ExecRequest, ExitReason, MAX_FDS, MAX_REQUEST_BYTES, MessageType, ProtocolError,
+  type ClientMessage, type ExecRequest, ExitReason, MAX_FDS, NO_ID, MAX_REQUEST_BYTES, MessageType, ProtocolError,
   decodeClientMessage, decodeExecPayload, encodeExit, encodeFailed, encodeStarted, encodeStopping,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
 import { type NativeError, isNativeError } from '../errors';
-import { nativeSpawnOptions } from './launch';
+import { credentialsAllowed, nativeSpawnOptions } from './launch';
 
 const EPROTO = os.constants.errno.EPROTO;
 const E2BIG = os.constants.errno.E2BIG;
+const EIO = os.constants.errno.EIO;
 const SIGKILL = os.constants.signals.SIGKILL;
 
 /** What a session needs from its server. */
@@ -38,7 +39,9 @@ const enum State {
 export class Session {
   private readonly socket: SeqpacketSocket;
   private state = State.AwaitRequest;
-  private payload: Buffer | undefined;
+  /** Chunks of the request received so far: memory grows with what arrives, not with what is announced. */
+  private chunks: Buffer[] = [];
+  private announced = 0;
   private received = 0;
   private attached: number[] = [];
   private pid = 0;
@@ -96,7 +99,7 @@ export class Session {
         }
         if (fds.length > MAX_FDS) throw new ProtocolError(`${fds.length} fds attached, more than ${MAX_FDS}`);
         this.attached = fds;
-        this.payload = Buffer.allocUnsafe(message.totalBytes);
+        this.announced = message.totalBytes;
         this.state = State.Receiving;
         this.append(message.chunk);
         return;
@@ -123,18 +126,27 @@ export class Session {
   }
 
   private append(chunk: Uint8Array): void {
-    const payload = this.payload as Buffer;
-    if (this.received + chunk.length > payload.length) throw new ProtocolError('request longer than announced');
-    payload.set(chunk, this.received);
+    if (this.received + chunk.length > this.announced) throw new ProtocolError('request longer than announced');
+    // Copied: the record's buffer is reused for the next record.
+    this.chunks.push(Buffer.from(chunk));
     this.received += chunk.length;
-    if (this.received === payload.length) {
-      this.payload = undefined;
+    if (this.received === this.announced) {
+      const payload = Buffer.concat(this.chunks, this.announced);
+      this.chunks = [];
       this.start(decodeExecPayload(payload, this.attached.length));
     }
   }
 
   private start(request: ExecRequest): void {
     const { binding } = this.host;
+    if (!credentialsAllowed(request)) {
+      this.closeAttached();
+      this.fail({
+        errno: os.constants.errno.EPERM, code: 'EPERM', syscall: request.uid !== NO_ID ? 'setuid' : 'setgid',
+        message: 'this server does not switch user or group',
+      });
+      return;
+    }
     let spawned;
     try {
       spawned = binding.spawn(nativeSpawnOptions(request, this.attached, this.host.devNull, process.env, SIGKILL));
@@ -149,8 +161,18 @@ export class Session {
     this.pid = spawned.pid;
     this.pidfd = spawned.pidfd;
     this.state = State.Running;
-    this.exitPoller = new binding.Poller(this.pidfd, () => this.onProgramExit());
-    this.exitPoller.start(READABLE);
+    try {
+      this.exitPoller = new binding.Poller(this.pidfd, () => this.onProgramExit());
+      this.exitPoller.start(READABLE);
+    } catch (error) {
+      // Nobody could ever wait for it: end it now rather than leave it unwatched.
+      this.exitPoller?.close();
+      binding.pidfdSignal(this.pidfd, SIGKILL);
+      binding.kill(-this.pid, SIGKILL);
+      this.reapBlocking();
+      this.fail({ errno: isNativeError(error) ? error.errno : EIO, code: isNativeError(error) ? error.code : 'EIO', syscall: 'uv_poll_start', message: String(error) });
+      return;
+    }
     this.socket.send(encodeStarted(this.pid));
   }
 
@@ -184,14 +206,27 @@ export class Session {
     this.finish();
   }
 
+  /** Waits for a program that was just killed; only on the rare path where it cannot be polled. */
+  private reapBlocking(): void {
+    while (this.host.binding.waitPidfd(this.pidfd) === null) this.host.binding.waitReadable(this.pidfd, 1000);
+    this.host.binding.close(this.pidfd);
+    this.pidfd = -1;
+  }
+
   private onClientGone(): void {
     this.clientGone = true;
     if (this.state === State.Running) {
       this.signalGroup(SIGKILL);
+      // Also the program itself, in case it moved to a group of its own.
+      try {
+        this.host.binding.pidfdSignal(this.pidfd, SIGKILL);
+      } catch {
+        // Exited already; its exit is being reported.
+      }
       return; // finish() once the program is reaped
     }
     this.closeAttached();
-    this.payload = undefined;
+    this.chunks = [];
     this.finish();
   }
 
@@ -203,7 +238,7 @@ export class Session {
       return;
     }
     this.closeAttached();
-    this.payload = undefined;
+    this.chunks = [];
     this.fail({ errno: EPROTO, code: 'ERR_SIDECAR_PROTOCOL', syscall: 'protocol', message });
   }
 

@@ -47,6 +47,19 @@ export class SeqpacketSocket {
     return this.destroyed;
   }
 
+  /** True when every record sent so far has reached the kernel. */
+  get isFlushed(): boolean {
+    return this.queue.length === 0;
+  }
+
+  /**
+   * Reads and dispatches at most one record now, outside the poll callback.
+   * Whatever follows stays for the event loop, so its order is kept.
+   */
+  receiveOne(): void {
+    this.readRecords(1);
+  }
+
   /** Queues one record; fds are owned by the socket from now on. */
   send(data: Uint8Array, fds: number[] = []): void {
     if (this.destroyed || this.ending) {
@@ -120,13 +133,13 @@ export class SeqpacketSocket {
       return;
     }
     if ((events & WRITABLE) !== 0) this.flush();
-    if ((events & READABLE) !== 0) this.readAll();
+    if ((events & READABLE) !== 0) this.readRecords(Infinity);
   }
 
-  private readAll(): void {
+  private readRecords(limit: number): void {
     sharedReceiveBuffer ??= new Uint8Array(MAX_RECORD_BYTES);
     const buffer = sharedReceiveBuffer;
-    while (!this.destroyed) {
+    for (let count = 0; count < limit && !this.destroyed; count++) {
       let received;
       try {
         received = this.binding.receive(this.fd, buffer);

@@ -1,0 +1,59 @@
+// createClient(): an object shaped like the child_process module, bound to
+// one server and to default options, for tools that take a `spawn` function
+// or a whole child_process-like module.
+
+import type { RemoteClient, RemoteClientOptions, RemoteSpawnOptions } from '../../types/index';
+import { invalidArgType } from '../errors';
+import { definePromisified, remoteExec, remoteExecFile } from './exec';
+import { remoteSpawn } from './index';
+import { remoteKill } from './registry';
+import { resolveSocketPath } from './options';
+
+type Options = Record<string, unknown>;
+
+/** The caller's options laid over the client's defaults. */
+function withDefaults(defaults: Options, options: unknown): Options {
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw invalidArgType('options', 'of type object', options);
+  }
+  return { ...defaults, ...(options as Options | undefined) };
+}
+
+export function createClient(clientOptions: RemoteClientOptions = {}): RemoteClient {
+  if (clientOptions === null || typeof clientOptions !== 'object') {
+    throw invalidArgType('options', 'of type object', clientOptions);
+  }
+  // Resolve now, so that a client without a socket fails where it is made.
+  const defaults: Options = { ...clientOptions, connect: resolveSocketPath(clientOptions.connect) };
+
+  function spawn(command: string, args?: unknown, options?: unknown) {
+    if (Array.isArray(args) || args === undefined || args === null) {
+      return remoteSpawn(command, args as string[] | undefined, withDefaults(defaults, options) as RemoteSpawnOptions);
+    }
+    return remoteSpawn(command, withDefaults(defaults, args) as RemoteSpawnOptions);
+  }
+
+  function execFile(file: string, ...rest: unknown[]) {
+    // Find where options sit (or would sit) in execFile's flexible signature.
+    const [first, second, third] = rest;
+    if (Array.isArray(first) || first === undefined || first === null) {
+      if (typeof second === 'function') return remoteExecFile(file, first ?? [], { ...defaults }, second);
+      return remoteExecFile(file, first ?? [], withDefaults(defaults, second), third);
+    }
+    if (typeof first === 'function') return remoteExecFile(file, [], { ...defaults }, first);
+    return remoteExecFile(file, [], withDefaults(defaults, first), second);
+  }
+
+  function exec(command: string, options?: unknown, callback?: unknown) {
+    if (typeof options === 'function') return remoteExec(command, { ...defaults }, options);
+    return remoteExec(command, withDefaults(defaults, options), callback);
+  }
+
+  return {
+    spawn,
+    exec: definePromisified(exec),
+    execFile: definePromisified(execFile),
+    kill: remoteKill,
+    connect: defaults.connect as string,
+  } as unknown as RemoteClient;
+}
