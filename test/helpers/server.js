@@ -26,13 +26,17 @@ function exited(child) {
  * Starts a server process. options:
  *   serverOptions: passed to createServer (JSON),
  *   socketPath: where to listen (default: <fresh dir>/sock),
- *   env: extra environment of the server process.
+ *   env: extra environment of the server process,
+ *   nofile: RLIMIT_NOFILE (soft and hard) of the server process.
  * Resolves with { path, dir, pid, process, output(), stop(), kill() }.
  */
-async function startServer({ serverOptions = {}, socketPath, env = {} } = {}) {
+async function startServer({ serverOptions = {}, socketPath, env = {}, nofile } = {}) {
   const dir = tempDir();
   const sock = socketPath ?? path.join(dir, 'sock');
-  const child = childProcess.spawn(process.execPath, [SERVER_FIXTURE, sock, JSON.stringify(serverOptions)], {
+  const argv = [process.execPath, SERVER_FIXTURE, sock, JSON.stringify(serverOptions)];
+  // With a limit, sh sets it and then execs node: the pid stays the same.
+  const [file, ...args] = nofile === undefined ? argv : ['/bin/sh', '-c', `ulimit -n ${Number(nofile)} && exec "$@"`, 'sh', ...argv];
+  const child = childProcess.spawn(file, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -96,10 +96,12 @@ describe('sidecar CLI', function () {
     serverTable = fdTable(server.pid);
   });
 
-  useFdCheck();
-
   after(async function () {
     if (server === undefined) return;
+    if (server.exitCode !== null || server.signalCode !== null) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw new Error(`the CLI server died during the tests (${server.exitCode ?? server.signalCode}):\n${server.output()}`);
+    }
     let count = fdCount(server.pid);
     await pollUntil(() => (count = fdCount(server.pid)) === serverFds, { timeout: 2000 });
     const diff = describeFdDiff(serverTable, fdTable(server.pid));
@@ -113,6 +115,9 @@ describe('sidecar CLI', function () {
     expect(status, server.output()).to.deep.equal({ code: 0, signal: null });
     expect(socketLeft, 'socket file left after SIGTERM').to.equal(false);
   });
+
+  // After the hook above: a leak report must not keep the server from being stopped.
+  useFdCheck();
 
   describe('exec', function () {
     it('passes the program\'s exit code through (0, 1, 42, 255)', async function () {
@@ -171,7 +176,7 @@ describe('sidecar CLI', function () {
       expect(result.stdout).to.equal('--env|--connect|-x||');
     });
 
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129], ['SIGQUIT', 131], ['SIGUSR1', 138], ['SIGUSR2', 140]]) {
       it(`forwards ${signal}: the remote program dies by it, exit code ${code}`, async function () {
         const child = childProcess.spawn(NODE, [CLI, 'exec', '--connect', sock, '--', fixture('wait-signal.sh')],
           { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -192,6 +197,30 @@ describe('sidecar CLI', function () {
         expect(await pollUntil(() => !isAlive(pid), { timeout: 1000 }), `remote program ${pid} still alive`).to.equal(true);
       });
     }
+
+    it('forwards SIGWINCH (not fatal): the program\'s trap runs and it goes on', async function () {
+      const script = 'trap "echo got-winch" WINCH; echo ready; i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; echo timeout; exit 3';
+      const child = childProcess.spawn(NODE, [CLI, 'exec', '--connect', sock, '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => { stdout += chunk; });
+      child.stderr.on('data', (chunk) => { stderr += chunk; });
+      const seen = (text) => pollUntil(() => stdout.includes(text) || child.exitCode !== null, { timeout: 5000, interval: 10 });
+      await seen('ready\n');
+      child.kill('SIGWINCH');
+      await seen('got-winch\n');
+      expect(stdout, stderr).to.include('got-winch\n');
+      expect(child.exitCode, 'the CLI exited on SIGWINCH').to.equal(null);
+      child.kill('SIGTERM');
+      const status = await exited(child);
+      expect(status, stderr).to.deep.equal({ code: 143, signal: null });
+    });
+
+    it('takes the socket from SIDECAR_SOCKET when --connect is not given', async function () {
+      const result = await cli(['exec', '--', 'echo', 'via-env'], { env: { SIDECAR_SOCKET: sock } });
+      expect(result.stderr).to.equal('');
+      expect(result.stdout).to.equal('via-env\n');
+    });
 
     it('cat BIGFILE | slow reader: complete output, no EAGAIN', async function () {
       this.timeout(30000);

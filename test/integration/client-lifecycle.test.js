@@ -59,7 +59,8 @@ describe('client lifecycle', function () {
     client.stderr.on('data', (chunk) => { clientStderr += chunk; });
     const [shell, grandchild] = (await firstLine(client.stdout)).split(' ').map(Number);
     leftovers.push(shell);
-    const spawnLine = readReport(report).find((line) => line.event === 'spawn');
+    // The program's output can reach us before the client has handled 'spawn'.
+    const spawnLine = await pollUntil(() => readReport(report).find((line) => line.event === 'spawn'), { timeout: 5000 });
     expect(spawnLine, clientStderr).to.deep.equal({ event: 'spawn', pid: shell });
 
     // The program and its grandchild run in their own process group (not the client's, not the server's).

@@ -7,7 +7,8 @@ const path = require('node:path');
 const { expect } = require('chai');
 const { createServer, remoteSpawn, stopServer } = require('../..');
 const {
-  startServer, tempDir, run, useFdCheck, pollUntil, exited, fixture, isAlive,
+  startServer, tempDir, run, useFdCheck, pollUntil, exited, fixture, isAlive, fdCount, fdTable, describeFdDiff, readReport,
+  sleep,
 } = require('../helpers');
 
 /** listen() in this process; resolves with the server, or rejects with its 'error'. */
@@ -249,5 +250,84 @@ describe('server socket file', function () {
     expect(result.exitArgs).to.deep.equal([null, 'SIGKILL']);
     // Its parent (the server) died: PR_SET_PDEATHSIG kills it.
     expect(await pollUntil(() => !isAlive(pid), { timeout: 1000 }), `program ${pid} survived its server`).to.equal(true);
+  });
+
+  it('out of fds (RLIMIT_NOFILE 64): no crash, no hang, no leak; failures say EMFILE, not a client protocol error', async function () {
+    const server = await startServer({ socketPath: path.join(dir, 'sock'), nofile: 64 });
+    servers.push(server);
+    await expectServes(server.path);
+    await sleep(100);
+    const baseline = fdCount(server.pid);
+    const table = fdTable(server.pid);
+    const results = await Promise.all(Array.from({ length: 60 },
+      () => run(remoteSpawn('sh', ['-c', 'sleep 0.2; echo ok'], { connect: server.path }), { timeout: 15000 })));
+    expect(results.filter((r) => r.timedOut).length, 'clients left without an answer').to.equal(0);
+    expect(server.process.exitCode, server.output()).to.equal(null);
+    const succeeded = results.filter((r) => r.error === null);
+    for (const result of succeeded) {
+      expect(result.events).to.deep.equal(['spawn', 'exit', 'close']);
+      expect(result.stdout.toString()).to.equal('ok\n');
+    }
+    await expectServes(server.path);
+    let count = fdCount(server.pid);
+    await pollUntil(() => (count = fdCount(server.pid)) === baseline, { timeout: 2000 });
+    expect(count, describeFdDiff(table, fdTable(server.pid))).to.equal(baseline);
+    // The server ran out of fds, not the client out of manners: a request
+    // whose fds the kernel could not install (MSG_CTRUNC on EMFILE) must not
+    // be answered as ERR_SIDECAR_PROTOCOL.
+    const codes = [...new Set(results.filter((r) => r.error !== null).map((r) => r.error.code))].sort();
+    expect(codes.filter((code) => code !== 'EMFILE' && code !== 'ENFILE'), 'error codes other than EMFILE/ENFILE').to.deep.equal([]);
+  });
+
+  describe('socket permissions against another user', function () {
+    let shared;
+
+    before(function () {
+      if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+        // eslint-disable-next-line no-console
+        console.log('      (not root: cannot run a client as another user; skipping)');
+        this.skip();
+      }
+    });
+
+    beforeEach(function () {
+      shared = tempDir('sidecar-perm-');
+      fs.chmodSync(shared, 0o777); // the directory lets anyone reach the socket: only its mode decides
+    });
+
+    afterEach(function () {
+      fs.rmSync(shared, { recursive: true, force: true });
+    });
+
+    /** Runs test/fixtures/client.js as nobody (uid/gid 65534); resolves with its report and status. */
+    async function clientAsNobody(socketPath) {
+      const report = path.join(shared, 'report');
+      const child = require('node:child_process').spawn(process.execPath, [fixture('client.js'), JSON.stringify({
+        connect: socketPath, report, command: 'id', args: ['-u'], options: { stdio: ['ignore', 'pipe', 'ignore'] },
+      })], { uid: 65534, gid: 65534, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => { stderr += chunk; });
+      const status = await exited(child);
+      return { status, lines: readReport(report), stderr };
+    }
+
+    it('mode 0600 (the default) keeps other users out: ERR_SIDECAR_CONNECT (EACCES)', async function () {
+      const server = await startServer({ socketPath: path.join(shared, 'sock') });
+      servers.push(server);
+      const { lines, stderr } = await clientAsNobody(server.path);
+      const error = lines.find((line) => line.event === 'error');
+      expect(error, `${JSON.stringify(lines)} ${stderr}`).to.be.an('object');
+      expect(error.code).to.equal('ERR_SIDECAR_CONNECT');
+      expect(error.errno).to.equal(-13);
+      expect(lines.some((line) => line.event === 'spawn')).to.equal(false);
+    });
+
+    it('mode 0666 lets them in', async function () {
+      const server = await startServer({ socketPath: path.join(shared, 'sock'), serverOptions: { mode: 0o666 } });
+      servers.push(server);
+      const { lines, stderr } = await clientAsNobody(server.path);
+      expect(lines.map((line) => line.event), `${JSON.stringify(lines)} ${stderr}`).to.include('spawn');
+      expect(lines.find((line) => line.event === 'exit')).to.deep.equal({ event: 'exit', code: 0, signal: null });
+    });
   });
 });

@@ -31,7 +31,6 @@ describe('remoteSpawn through a real server', function () {
     for (const code of [0, 1, 42, 255]) {
       it(`exit code ${code}: events, arguments and state as child_process`, async function () {
         const child = remoteSpawn(fixture('exit-with.sh'), [String(code)], { connect: connect() });
-        expect(child.pid).to.equal(undefined);
         const remote = await run(child);
         const local = await run(childProcess.spawn(fixture('exit-with.sh'), [String(code)]));
         expect(remote.events).to.deep.equal(local.events);
@@ -180,6 +179,17 @@ describe('remoteSpawn through a real server', function () {
       }
     });
 
+    it('\'exit\' comes when the program exits, \'close\' once a background child closed stdout too', async function () {
+      const script = 'echo a; (sleep 0.3; echo b) & exit 5';
+      const { local, remote } = await both('sh', ['-c', script]);
+      expect(remote.events).to.deep.equal(local.events);
+      expect(remote.events).to.deep.equal(['spawn', 'exit', 'close']);
+      expect(remote.exitArgs).to.deep.equal([5, null]);
+      expect(remote.closeArgs).to.deep.equal([5, null]);
+      expect(remote.stdout.toString()).to.equal(local.stdout.toString());
+      expect(remote.stdout.toString()).to.equal('a\nb\n');
+    });
+
     it('\'ignore\' gives /dev/null; an integer passes that fd', async function () {
       const dir = tempDir();
       try {
@@ -241,6 +251,12 @@ describe('remoteSpawn through a real server', function () {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('argv0 is what the program sees as argv[0]', async function () {
+      const { local, remote } = await both('sh', ['-c', 'tr "\\0" "|" < /proc/$$/cmdline', 'x y'], { argv0: 'custom name' });
+      expect(remote.stdout.toString()).to.equal(local.stdout.toString());
+      expect(remote.stdout.toString()).to.equal('custom name|-c|tr "\\0" "|" < /proc/$$/cmdline|x y|');
     });
 
     it('the whole environment is exactly options.env', async function () {
@@ -450,9 +466,11 @@ describe('remoteSpawn through a real server', function () {
     it('one argument over 128 KiB fails with E2BIG, as it does locally', async function () {
       const big = 'b'.repeat(128 * 1024 + 1);
       // child_process.spawn throws E2BIG synchronously (libuv reports it from
-      // uv_spawn, and Node only defers ENOENT-like errors). remoteSpawn cannot
-      // know before the server's execve, so it emits 'error' with the same
-      // code and errno, followed by 'close' (-7, null) as for other failures.
+      // uv_spawn, and Node defers only ENOENT-like errors to 'error').
+      // remoteSpawn learns it from the server's execve: it throws the same
+      // error when the reply comes while it waits briefly for the start, and
+      // otherwise emits it as 'error' followed by 'close' (-7, null). Either
+      // way the error is Node's: code, errno, syscall and message.
       let localError;
       try {
         childProcess.spawn('echo', [big]).on('error', () => {});
@@ -461,13 +479,23 @@ describe('remoteSpawn through a real server', function () {
       }
       expect(localError, 'child_process did not fail with E2BIG').to.be.an('error');
       expect(localError.code).to.equal('E2BIG');
-      const remote = await run(remoteSpawn('echo', [big], { connect: connect() }));
-      expect(remote.events).to.deep.equal(['error', 'close']);
-      expect(remote.error.code).to.equal(localError.code);
-      expect(remote.error.errno).to.equal(localError.errno);
-      expect(remote.error.syscall).to.equal('spawn echo');
-      expect(remote.error.path).to.equal('echo');
-      expect(remote.closeArgs).to.deep.equal([-7, null]);
+      let thrown;
+      let child;
+      try {
+        child = remoteSpawn('echo', [big], { connect: connect() });
+      } catch (error) {
+        thrown = error;
+      }
+      let remoteError = thrown;
+      if (thrown === undefined) {
+        const remote = await run(child);
+        expect(remote.events).to.deep.equal(['error', 'close']);
+        expect(remote.closeArgs).to.deep.equal([-7, null]);
+        remoteError = remote.error;
+      }
+      for (const field of ['code', 'errno', 'syscall', 'message']) {
+        expect(remoteError[field], field).to.equal(localError[field]);
+      }
     });
   });
 

@@ -6,7 +6,7 @@ const { expect } = require('chai');
 const protocol = require('../../dist/protocol');
 
 const {
-  PROTOCOL_VERSION, HEADER_BYTES, MAX_RECORD_BYTES, MAX_FDS, MAX_REPLY_STRING_BYTES, FD_IGNORE, FD_CLOSED,
+  PROTOCOL_VERSION, HEADER_BYTES, MAX_RECORD_BYTES, MAX_FDS, MAX_REPLY_STRING_BYTES, FD_IGNORE, FD_CLOSED, NO_ID,
   ProtocolError, encodeExecPayload, encodeExecRecords, encodeSignal, encodeStop, encodeStarted, encodeFailed,
   encodeExit, encodeStopping, decodeClientMessage, decodeExecPayload, decodeServerMessage,
 } = protocol;
@@ -24,6 +24,8 @@ function request(overrides = {}) {
     fdMap: [0, 1, FD_IGNORE, FD_CLOSED, 2],
     newSession: false,
     serverEnv: false,
+    uid: NO_ID,
+    gid: NO_ID,
     ...overrides,
   };
 }
@@ -79,7 +81,8 @@ describe('protocol v1 codec', function () {
 
   describe('round trips', function () {
     it('exec request: every field, with UTF-8 and "=" in env values', function () {
-      for (const flags of [{}, { newSession: true }, { serverEnv: true }, { newSession: true, serverEnv: true }]) {
+      for (const flags of [{}, { newSession: true }, { serverEnv: true }, { newSession: true, serverEnv: true },
+        { uid: 0, gid: 0 }, { uid: 65534, gid: 65533 }, { uid: 2147483647, gid: NO_ID }]) {
         const original = request(flags);
         const records = encodeExecRecords(encodeExecPayload(original));
         expect(records).to.have.lengthOf(1);
@@ -262,6 +265,13 @@ describe('protocol v1 codec', function () {
       }
     });
 
+    it('a uid or gid below NO_ID (-1)', function () {
+      expect(NO_ID).to.equal(-1);
+      for (const ids of [{ uid: -2 }, { gid: -2 }, { uid: -2147483648 }]) {
+        expectProtocolError(() => decodeExecPayload(encodeExecPayload(request(ids)), 3), /uid|gid/);
+      }
+    });
+
     it('an fd map longer than MAX_FDS', function () {
       const fdMap = Array.from({ length: MAX_FDS + 1 }, () => FD_IGNORE);
       expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ fdMap })), 0), /fd map/);
@@ -295,7 +305,8 @@ describe('protocol v1 codec', function () {
 
     it('a string length that runs past the end', function () {
       const bad = payload();
-      const fileLengthOffset = 16 + request().fdMap.length * 2;
+      // flags, argc, envc, fdCount, uid, gid (4 bytes each), then the fd map.
+      const fileLengthOffset = 24 + request().fdMap.length * 2;
       bad.writeUInt32LE(0xfffffff0, fileLengthOffset);
       expectProtocolError(() => decodeExecPayload(bad, 3));
     });
