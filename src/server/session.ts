@@ -16,6 +16,7 @@ import { credentialsAllowed, nativeSpawnOptions } from './launch';
 const EPROTO = os.constants.errno.EPROTO;
 const E2BIG = os.constants.errno.E2BIG;
 const EIO = os.constants.errno.EIO;
+const EMFILE = os.constants.errno.EMFILE;
 const SIGKILL = os.constants.signals.SIGKILL;
 
 /** What a session needs from its server. */
@@ -51,7 +52,7 @@ export class Session {
 
   constructor(fd: number, private readonly host: SessionHost) {
     this.socket = new SeqpacketSocket(fd, host.binding, {
-      onMessage: (data, fds, truncated) => this.onMessage(data, fds, truncated),
+      onMessage: (data, fds, truncated, fdsLost) => this.onMessage(data, fds, truncated, fdsLost),
       onEnd: () => this.onClientGone(),
     });
   }
@@ -70,9 +71,15 @@ export class Session {
     }
   }
 
-  private onMessage(data: Uint8Array, fds: number[], truncated: boolean): void {
+  private onMessage(data: Uint8Array, fds: number[], truncated: boolean, fdsLost: boolean): void {
+    if (fdsLost && this.state === State.AwaitRequest) {
+      // Not the client's fault: this server has no fd left to receive them in.
+      this.fail({ errno: EMFILE, code: 'EMFILE', syscall: 'recvmsg', message: 'the server is out of file descriptors' });
+      return;
+    }
     try {
-      if (truncated) throw new ProtocolError(`record larger than ${data.length} bytes or with lost fds`);
+      if (truncated) throw new ProtocolError(`record larger than ${data.length} bytes`);
+      if (fdsLost) throw new ProtocolError('fds attached to a message that takes none');
       const message = decodeClientMessage(data);
       if (fds.length > 0 && !(message.type === MessageType.Exec && this.state === State.AwaitRequest)) {
         throw new ProtocolError('fds attached to a message that takes none');

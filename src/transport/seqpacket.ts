@@ -11,8 +11,14 @@ import { MAX_RECORD_BYTES } from '../protocol';
 import { type NativeError, isNativeError } from '../errors';
 
 export interface SeqpacketHandlers {
-  /** One record. `data` is valid only during the call: copy what you keep. */
-  onMessage(data: Uint8Array, fds: number[], truncated: boolean): void;
+  /**
+   * One record. `data` is valid only during the call: copy what you keep.
+   * `truncated`: the record was longer than MAX_RECORD_BYTES. `fdsLost`: the
+   * kernel dropped attached fds (MSG_CTRUNC), which with a buffer sized for
+   * the kernel's maximum means this process is out of fds (EMFILE); the
+   * record's fds are then already closed.
+   */
+  onMessage(data: Uint8Array, fds: number[], truncated: boolean, fdsLost: boolean): void;
   /** The peer hung up (error undefined) or the socket failed. Called once, after which the socket is destroyed. */
   onEnd(error?: NativeError): void;
 }
@@ -153,12 +159,12 @@ export class SeqpacketSocket {
         return;
       }
       if (received.fdsTruncated) {
-        // Some descriptors were lost in the kernel: the record cannot be trusted.
+        // Some descriptors were lost in the kernel: the record cannot be used.
         this.closeAll(received.fds);
-        this.handlers.onMessage(buffer.subarray(0, 0), [], true);
+        this.handlers.onMessage(buffer.subarray(0, received.bytes), [], received.truncated, true);
         continue;
       }
-      this.handlers.onMessage(buffer.subarray(0, received.bytes), received.fds, received.truncated);
+      this.handlers.onMessage(buffer.subarray(0, received.bytes), received.fds, received.truncated, false);
     }
   }
 

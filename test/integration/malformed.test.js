@@ -280,6 +280,26 @@ describe('malformed messages from a raw client', function () {
     await expectServes();
   });
 
+  it('200 EXECs announcing the maximum size but sending 16 bytes reserve no memory in the server', async function () {
+    // A server that sized its buffer by the announcement would map 200 x 8 MiB.
+    const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${ctx.server.pid}/status`, 'utf8'))[1]) * 1024;
+    const before = vmSize();
+    const fds = [];
+    for (let i = 0; i < 200; i++) {
+      const fd = connect();
+      const record = Buffer.alloc(8 + 16);
+      record.set([1, T.Exec, 0, 0]);
+      record.writeUInt32LE(protocol.MAX_REQUEST_BYTES, 4);
+      await send(fd, record);
+      fds.push(fd);
+    }
+    await sleep(200);
+    const grown = vmSize() - before;
+    for (const fd of fds) closeTracked(fd);
+    expect(grown, `server address space grew by ${grown} bytes`).to.be.below(200 * protocol.MAX_REQUEST_BYTES / 4);
+    await expectServes();
+  });
+
   it('an EXEC over MAX_REQUEST_BYTES is refused with ERR_SIDECAR_REQUEST_TOO_LARGE', async function () {
     const probe = pipeProbe();
     const fd = connect();
