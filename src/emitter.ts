@@ -2,6 +2,8 @@
 // RemoteChildProcess can stand wherever a ChildProcess is expected, and its
 // unhandled 'error' throws as Node's does. Listener
 // limits are accepted and reported, never enforced (eventemitter3 has none).
+// The public types (types/index.d.ts, NodeStyleEmitter) declare Node's
+// method signatures; eventemitter3's generic ones satisfy them.
 
 import { EventEmitter } from 'eventemitter3';
 
@@ -29,6 +31,15 @@ export class NodeCompatibleEmitter<Events extends EventEmitter.ValidEventTypes> 
 
   getMaxListeners(): number {
     return this.maxListeners;
+  }
+
+  /**
+   * As Node's (since v18.16): with `listener`, counts only the registrations
+   * of that function (eventemitter3 keeps the functions given, `once` ones too).
+   */
+  override listenerCount(event: EventEmitter.EventNames<Events>, listener?: (...args: any[]) => void): number {
+    if (listener === undefined || listener === null) return super.listenerCount(event);
+    return this.listeners(event).filter((registered) => registered === listener).length;
   }
 
   /** Listeners as registered (eventemitter3 keeps `once` wrappers internal, so these are the functions given). */

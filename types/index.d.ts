@@ -1,88 +1,399 @@
 // Public contract of sidecar-exec. Hand-written: src/ imports its public types
 // from here, so the implementation and the declarations cannot drift apart.
+//
+// The child_process side mirrors @types/node's child_process declarations
+// shape for shape (overloads, option interfaces, ChildProcess members), so
+// that code typed for child_process compiles unchanged against ours, a
+// RemoteChildProcess is assignable to ChildProcess, and remoteSpawn,
+// remoteExec and remoteExecFile are assignable to typeof spawn, exec and
+// execFile. types/test-d/ pins all of that.
 
 /// <reference types="node" />
 
-import type { EventEmitter } from 'eventemitter3';
-import type { Readable, Writable } from 'node:stream';
+import type {
+  ExecException as NodeExecException, ExecFileException as NodeExecFileException, MessageOptions, SendHandle,
+  Serializable,
+} from 'node:child_process';
+import type { Readable, Stream, Writable } from 'node:stream';
 
-/** One entry of `options.stdio`. */
-export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | null | undefined;
+// ---- events -----------------------------------------------------------------
 
-/** `options.stdio`: a shorthand for all three, or one entry per child fd. */
-export type StdioOption = 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
+/** An event map: each event's name and the listener it takes. */
+export type EventListenerMap<Events> = { [K in keyof Events]: (...args: any[]) => void };
 
-/** Options of {@link remoteSpawn}. Unknown options are ignored, as child_process does. */
+/**
+ * Node's EventEmitter methods (node:events), with the listeners of the events
+ * in `Events` typed and any other event name accepted as Node's emitters
+ * accept it. The emitters are eventemitter3 instances underneath: they emit
+ * no 'newListener'/'removeListener' events, have no captureRejections, and
+ * report but do not enforce listener limits; an 'error' nobody listens to is
+ * thrown, as Node's.
+ */
+export interface NodeStyleEmitter<Events extends EventListenerMap<Events>> {
+  addListener<K extends keyof Events>(event: K, listener: Events[K]): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  on<K extends keyof Events>(event: K, listener: Events[K]): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<K extends keyof Events>(event: K, listener: Events[K]): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependListener<K extends keyof Events>(event: K, listener: Events[K]): this;
+  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependOnceListener<K extends keyof Events>(event: K, listener: Events[K]): this;
+  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener<K extends keyof Events>(event: K, listener: Events[K]): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<K extends keyof Events>(event: K, listener: Events[K]): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeAllListeners(event?: string | symbol): this;
+  emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): boolean;
+  emit(event: string | symbol, ...args: any[]): boolean;
+  listeners<K extends keyof Events>(event: K): Array<Events[K]>;
+  listeners(event: string | symbol): Function[];
+  /** The listeners as registered (`once` listeners included as given). */
+  rawListeners<K extends keyof Events>(event: K): Array<Events[K]>;
+  rawListeners(event: string | symbol): Function[];
+  /** How many listeners `event` has; with `listener`, how many times that one is registered. */
+  listenerCount(event: string | symbol, listener?: Function): number;
+  eventNames(): Array<string | symbol>;
+  /** Accepted and reported by getMaxListeners(); never enforced. */
+  setMaxListeners(n: number): this;
+  getMaxListeners(): number;
+}
+
+// ---- remoteSpawn options ----------------------------------------------------
+
+/** Stdio entries that give the parent a stream: a pipe (`null`/`undefined` at 0-2 mean `'pipe'`). */
+export type StdioPipeNamed = 'pipe' | 'overlapped';
+export type StdioPipe = StdioPipeNamed | null | undefined;
+
+/**
+ * Stdio entries that give the parent no stream: `'inherit'` and an integer
+ * pass that fd of this process to the program, `'ignore'` gives /dev/null, and
+ * a Stream that has an fd (an opened fs stream, a net.Socket) passes its fd.
+ */
+export type StdioNull = 'inherit' | 'ignore' | number | Stream;
+
+/**
+ * One entry of `options.stdio`. `'ipc'` is accepted by the types only because
+ * child_process's option types contain it (so that remoteSpawn stays
+ * assignable to typeof spawn): remoteSpawn throws ERR_SIDECAR_UNSUPPORTED for
+ * it, and a literal `'ipc'` resolves to a deprecated overload returning never.
+ */
+export type StdioEntry = StdioPipe | StdioNull | 'ipc';
+
+/** `options.stdio`: a shorthand for all three, or one entry per child fd (fd 3, 4... beyond the first three). */
+export type StdioOption = 'pipe' | 'overlapped' | 'inherit' | 'ignore' | readonly StdioEntry[];
+
+/**
+ * Options of {@link remoteSpawn}: child_process.spawn's, plus `connect`,
+ * `serverEnv` and `startWait`. Unknown options are ignored at run time, as
+ * child_process does; `serialization` (IPC) is left out of the type because
+ * it throws ERR_SIDECAR_UNSUPPORTED.
+ */
 export interface RemoteSpawnOptions {
   /**
    * Path of the server's socket.
    * @default process.env.SIDECAR_SOCKET
    */
-  connect?: string;
+  connect?: string | undefined;
   /**
    * Working directory of the program, as a path on the server. It must exist
    * there: a volume mounted at the same place in both containers gives that.
    * @default process.cwd()
    */
-  cwd?: string | URL;
+  cwd?: string | URL | undefined;
   /**
    * Environment of the program (own enumerable properties only).
    * @default process.env, or nothing extra when `serverEnv` is true
    */
-  env?: NodeJS.ProcessEnv;
+  env?: NodeJS.ProcessEnv | undefined;
   /**
    * Start from the server's environment and lay `env` on top, for toolchain
    * containers whose PATH and variables matter.
    * @default false
    */
-  serverEnv?: boolean;
+  serverEnv?: boolean | undefined;
   /** Value of argv[0] for the program. @default command */
-  argv0?: string;
+  argv0?: string | undefined;
   /**
    * How the program's fds are connected: `'pipe'` gives a Node stream here,
    * `'inherit'` passes this process's own fd (zero copy), `'ignore'` gives
    * /dev/null, a number passes that fd of this process.
    * @default 'pipe'
    */
-  stdio?: StdioOption;
+  stdio?: StdioOption | undefined;
   /** Run the program in a new session (setsid) rather than only a new process group. @default false */
-  detached?: boolean;
+  detached?: boolean | undefined;
   /** Accepted and ignored, as on Linux. */
-  windowsHide?: boolean;
+  windowsHide?: boolean | undefined;
   /** Accepted and ignored, as on Linux. */
-  windowsVerbatimArguments?: boolean;
+  windowsVerbatimArguments?: boolean | undefined;
   /**
    * User id to run the program as. The server decides: by default it allows
    * only its own id, and refuses others with EPERM as child_process reports
    * it for an unprivileged caller.
    */
-  uid?: number;
+  uid?: number | undefined;
   /** Group id to run the program as; the server decides, as for `uid`. */
-  gid?: number;
+  gid?: number | undefined;
   /**
    * Run `command` and `args`, joined by spaces, with `<shell> -c`: `true`
    * means the server's `/bin/sh`, a string names the shell on the server.
    * @default false
    */
-  shell?: boolean | string;
+  shell?: boolean | string | undefined;
   /** Milliseconds after which the program is sent `killSignal`. @default undefined */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Signal for `timeout` and `signal`. @default 'SIGTERM' */
-  killSignal?: NodeJS.Signals | number;
+  killSignal?: NodeJS.Signals | number | undefined;
   /** Aborting it kills the program with `killSignal` and emits an AbortError. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Milliseconds remoteSpawn may block for the server's started reply, so
    * that `pid` is set when it returns (as child_process.spawn sets it); 0
    * never blocks, and a server that answers later sets `pid` at 'spawn'.
    * @default 50
    */
-  startWait?: number;
+  startWait?: number | undefined;
 }
 
-/** The error exec and execFile give their callback when the program failed. */
+/** Options whose stdio makes pipes of stdin, stdout and stderr (child_process's SpawnOptionsWithoutStdio). */
+export interface RemoteSpawnOptionsWithoutStdio extends RemoteSpawnOptions {
+  stdio?: StdioPipeNamed | readonly StdioPipe[] | undefined;
+}
+
+/** Options with exactly three stdio entries, which decide which of stdin/stdout/stderr are streams. */
+export interface RemoteSpawnOptionsWithStdioTuple<
+  Stdin extends StdioNull | StdioPipe,
+  Stdout extends StdioNull | StdioPipe,
+  Stderr extends StdioNull | StdioPipe,
+> extends RemoteSpawnOptions {
+  stdio: readonly [Stdin, Stdout, Stderr];
+}
+
+/** Options whose stdio array contains `'ipc'`: remoteSpawn throws ERR_SIDECAR_UNSUPPORTED for them. */
+export type RemoteSpawnOptionsWithIpc<S extends readonly StdioEntry[]> =
+  RemoteSpawnOptions & { stdio: S & ('ipc' extends S[number] ? unknown : never) };
+
+// ---- RemoteChildProcess -----------------------------------------------------
+
+/** Events of a {@link RemoteChildProcess}, with Node's arguments. */
+export interface RemoteChildProcessEvents {
+  spawn: () => void;
+  error: (error: Error) => void;
+  exit: (code: number | null, signal: NodeJS.Signals | null) => void;
+  close: (code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+export interface RemoteChildProcess extends NodeStyleEmitter<RemoteChildProcessEvents> {}
+
+/**
+ * A program running through a sidecar server, shaped like child_process's
+ * ChildProcess and assignable to it. Made by remoteSpawn, remoteExec and
+ * remoteExecFile (not constructible); exported for `instanceof`.
+ */
+export declare class RemoteChildProcess {
+  private constructor();
+  /** The program's pid on the server's side: set when remoteSpawn returns if the server answered within `startWait`, else at 'spawn'. */
+  readonly pid: number | undefined;
+  /** The program's stdin, when stdio[0] is a pipe. */
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /**
+   * One entry per stdio entry: streams for pipes, else null. Typed as
+   * child_process types it (a tuple of five); the array has as many entries
+   * as options.stdio had, three at least.
+   */
+  readonly stdio: [
+    Writable | null,
+    Readable | null,
+    Readable | null,
+    Readable | Writable | null | undefined,
+    Readable | Writable | null | undefined,
+  ];
+  /** There is no IPC channel: always undefined (as for a child spawned without 'ipc'). */
+  readonly channel?: undefined;
+  /** Exit code once it exited (the negative errno after a failed start), else null. */
+  readonly exitCode: number | null;
+  /** Signal that killed it, else null. */
+  readonly signalCode: NodeJS.Signals | null;
+  /** True once kill() successfully sent a signal. */
+  readonly killed: boolean;
+  /** Always false: there is no IPC channel. */
+  readonly connected: false;
+  readonly spawnfile: string;
+  readonly spawnargs: string[];
+  /**
+   * Sends a signal to the program's process group through the server.
+   * Throws ERR_UNKNOWN_SIGNAL for an unknown signal; returns false once the
+   * program is known to have ended.
+   * @default 'SIGTERM'
+   */
+  kill(signal?: NodeJS.Signals | number): boolean;
+  /**
+   * There is no IPC channel to a remote program (child_process gives a child
+   * without 'ipc' no `send` at all). With a callback, the callback gets an
+   * ERR_SIDECAR_UNSUPPORTED SidecarError on the next tick (as Node's send
+   * reports a closed channel); without one, that error is thrown. Returns
+   * false.
+   */
+  send(message: Serializable, callback?: (error: Error | null) => void): false;
+  send(message: Serializable, sendHandle?: SendHandle, callback?: (error: Error | null) => void): false;
+  send(
+    message: Serializable,
+    sendHandle?: SendHandle,
+    options?: MessageOptions,
+    callback?: (error: Error | null) => void,
+  ): false;
+  /** There is no IPC channel: emits 'error' with ERR_IPC_DISCONNECTED, as Node's does for a disconnected channel. */
+  disconnect(): void;
+  /** Lets this process exit while the program still runs. */
+  unref(): void;
+  ref(): void;
+  /** As child_process's: kill() (SIGTERM) unless the program was already killed. */
+  [Symbol.dispose](): void;
+}
+
+/** What remoteSpawn returns when stdin, stdout and stderr are pipes. */
+export interface RemoteChildProcessWithoutNullStreams extends RemoteChildProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly stdio: [
+    Writable,
+    Readable,
+    Readable,
+    Readable | Writable | null | undefined,
+    Readable | Writable | null | undefined,
+  ];
+}
+
+/** What remoteSpawn returns for three stdio entries: a stream where the entry is a pipe, else null. */
+export interface RemoteChildProcessByStdio<I extends null | Writable, O extends null | Readable, E extends null | Readable>
+  extends RemoteChildProcess {
+  readonly stdin: I;
+  readonly stdout: O;
+  readonly stderr: E;
+  readonly stdio: [I, O, E, Readable | Writable | null | undefined, Readable | Writable | null | undefined];
+}
+
+// ---- remoteSpawn ------------------------------------------------------------
+
+/** Runs `command` with `args` on the server, as child_process.spawn runs it locally. */
+export function remoteSpawn(command: string, options?: RemoteSpawnOptionsWithoutStdio): RemoteChildProcessWithoutNullStreams;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioPipe>,
+): RemoteChildProcessByStdio<Writable, Readable, Readable>;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioNull>,
+): RemoteChildProcessByStdio<Writable, Readable, null>;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioNull, StdioPipe>,
+): RemoteChildProcessByStdio<Writable, null, Readable>;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioPipe>,
+): RemoteChildProcessByStdio<null, Readable, Readable>;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioNull, StdioNull>,
+): RemoteChildProcessByStdio<Writable, null, null>;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioNull>,
+): RemoteChildProcessByStdio<null, Readable, null>;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioNull, StdioPipe>,
+): RemoteChildProcessByStdio<null, null, Readable>;
+export function remoteSpawn(
+  command: string,
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioNull, StdioNull>,
+): RemoteChildProcessByStdio<null, null, null>;
+/**
+ * @deprecated `'ipc'` cannot work remotely (there is no IPC channel to a
+ * remote program): remoteSpawn throws ERR_SIDECAR_UNSUPPORTED.
+ */
+export function remoteSpawn<S extends readonly StdioEntry[]>(command: string, options: RemoteSpawnOptionsWithIpc<S>): never;
+export function remoteSpawn(command: string, options: RemoteSpawnOptions): RemoteChildProcess;
+export function remoteSpawn(
+  command: string,
+  args?: readonly string[],
+  options?: RemoteSpawnOptionsWithoutStdio,
+): RemoteChildProcessWithoutNullStreams;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioPipe>,
+): RemoteChildProcessByStdio<Writable, Readable, Readable>;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioNull>,
+): RemoteChildProcessByStdio<Writable, Readable, null>;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioNull, StdioPipe>,
+): RemoteChildProcessByStdio<Writable, null, Readable>;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioPipe>,
+): RemoteChildProcessByStdio<null, Readable, Readable>;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioPipe, StdioNull, StdioNull>,
+): RemoteChildProcessByStdio<Writable, null, null>;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioNull>,
+): RemoteChildProcessByStdio<null, Readable, null>;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioNull, StdioPipe>,
+): RemoteChildProcessByStdio<null, null, Readable>;
+export function remoteSpawn(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithStdioTuple<StdioNull, StdioNull, StdioNull>,
+): RemoteChildProcessByStdio<null, null, null>;
+/**
+ * @deprecated `'ipc'` cannot work remotely (there is no IPC channel to a
+ * remote program): remoteSpawn throws ERR_SIDECAR_UNSUPPORTED.
+ */
+export function remoteSpawn<S extends readonly StdioEntry[]>(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnOptionsWithIpc<S>,
+): never;
+export function remoteSpawn(command: string, args: readonly string[], options: RemoteSpawnOptions): RemoteChildProcess;
+
+// ---- remoteExec, remoteExecFile ---------------------------------------------
+
+/**
+ * The Buffer type of buffered output: Buffer<ArrayBuffer> (@types/node's
+ * NonSharedBuffer) with an @types/node that has generic Buffers, else Buffer.
+ */
+export type ExecBuffer = ReturnType<typeof Buffer.alloc>;
+
+/**
+ * The error exec and execFile give their callback when the program failed,
+ * with what it really carries (as Node's, whose own declarations are
+ * narrower). The overloads of remoteExec and remoteExecFile declare
+ * @types/node's ExecException and ExecFileException instead, so that they
+ * stay assignable to typeof exec and execFile; a callback declared with this
+ * type is accepted by them.
+ */
 export interface ExecException extends Error {
-  /** Exit code, or the errno name when the program could not run. */
+  /** Exit code, or the errno name when the program could not run, or ERR_CHILD_PROCESS_STDIO_MAXBUFFER. */
   code?: number | string | null;
   killed?: boolean;
   signal?: NodeJS.Signals | null;
@@ -92,35 +403,173 @@ export interface ExecException extends Error {
   stderr?: string | Buffer;
 }
 
+/** A callback of remoteExec and remoteExecFile, typed with {@link ExecException}. */
 export type ExecCallback<T extends string | Buffer = string> = (error: ExecException | null, stdout: T, stderr: T) => void;
 
-/** Options of {@link remoteExecFile}. */
+/** Options of {@link remoteExecFile}: child_process.execFile's, plus `connect`, `serverEnv` and `startWait`. */
 export interface RemoteExecFileOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'detached' | 'argv0'> {
-  /** Encoding of stdout and stderr, or 'buffer' for Buffers. @default 'utf8' */
-  encoding?: BufferEncoding | 'buffer' | null;
+  /**
+   * Encoding of stdout and stderr; 'buffer', null or an encoding Buffer does
+   * not know give Buffers.
+   * @default 'utf8'
+   */
+  encoding?: string | null | undefined;
   /** Most bytes of stdout or stderr kept; beyond, the program is killed. @default 1048576 */
-  maxBuffer?: number;
-  argv0?: string;
+  maxBuffer?: number | undefined;
 }
 
-/** Options of {@link remoteExec}. */
+export interface RemoteExecFileOptionsWithStringEncoding extends RemoteExecFileOptions {
+  encoding?: BufferEncoding | undefined;
+}
+
+export interface RemoteExecFileOptionsWithBufferEncoding extends RemoteExecFileOptions {
+  encoding: 'buffer' | null;
+}
+
+/** Options of {@link remoteExec}: child_process.exec's, plus `connect`, `serverEnv` and `startWait`. */
 export interface RemoteExecOptions extends RemoteExecFileOptions {
   /** The shell on the server. @default '/bin/sh' */
-  shell?: string;
+  shell?: string | undefined;
+}
+
+export interface RemoteExecOptionsWithStringEncoding extends RemoteExecOptions {
+  encoding?: BufferEncoding | undefined;
+}
+
+export interface RemoteExecOptionsWithBufferEncoding extends RemoteExecOptions {
+  encoding: 'buffer' | null;
+}
+
+/** What util.promisify(remoteExec) and util.promisify(remoteExecFile) return: the promise, with the child on it. */
+export interface PromiseWithChild<T> extends Promise<T> {
+  child: RemoteChildProcess;
 }
 
 /** Runs `command` in the server's shell and buffers its output, as child_process.exec. */
-export function remoteExec(command: string, callback?: ExecCallback<string>): RemoteChildProcess;
-export function remoteExec(command: string, options: RemoteExecOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): RemoteChildProcess;
-export function remoteExec(command: string, options: RemoteExecOptions | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
+export function remoteExec(
+  command: string,
+  callback?: (error: NodeExecException | null, stdout: string, stderr: string) => void,
+): RemoteChildProcess;
+export function remoteExec(
+  command: string,
+  options: RemoteExecOptionsWithBufferEncoding,
+  callback?: (error: NodeExecException | null, stdout: ExecBuffer, stderr: ExecBuffer) => void,
+): RemoteChildProcess;
+export function remoteExec(
+  command: string,
+  options: RemoteExecOptionsWithStringEncoding,
+  callback?: (error: NodeExecException | null, stdout: string, stderr: string) => void,
+): RemoteChildProcess;
+export function remoteExec(
+  command: string,
+  options: RemoteExecOptions | undefined | null,
+  callback?: (error: NodeExecException | null, stdout: string | ExecBuffer, stderr: string | ExecBuffer) => void,
+): RemoteChildProcess;
+
+/** The util.promisify form: resolves `{ stdout, stderr }`, rejects with the callback's error (with stdout and stderr). */
+export namespace remoteExec {
+  function __promisify__(command: string): PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(
+    command: string,
+    options: RemoteExecOptionsWithBufferEncoding,
+  ): PromiseWithChild<{ stdout: ExecBuffer; stderr: ExecBuffer }>;
+  function __promisify__(
+    command: string,
+    options: RemoteExecOptionsWithStringEncoding,
+  ): PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(
+    command: string,
+    options: RemoteExecOptions | undefined | null,
+  ): PromiseWithChild<{ stdout: string | ExecBuffer; stderr: string | ExecBuffer }>;
+}
 
 /** Runs `file` with `args` through the server and buffers its output, as child_process.execFile. */
-export function remoteExecFile(file: string, callback?: ExecCallback<string>): RemoteChildProcess;
-export function remoteExecFile(file: string, args: readonly string[] | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
-export function remoteExecFile(file: string, options: RemoteExecFileOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): RemoteChildProcess;
-export function remoteExecFile(file: string, options: RemoteExecFileOptions | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
-export function remoteExecFile(file: string, args: readonly string[] | undefined | null, options: RemoteExecFileOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): RemoteChildProcess;
-export function remoteExecFile(file: string, args: readonly string[] | undefined | null, options: RemoteExecFileOptions | undefined | null, callback?: ExecCallback<string>): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  callback?: (error: NodeExecFileException | null, stdout: string, stderr: string) => void,
+): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  args: readonly string[] | undefined | null,
+  callback?: (error: NodeExecFileException | null, stdout: string, stderr: string) => void,
+): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  options: RemoteExecFileOptionsWithBufferEncoding,
+  callback?: (error: NodeExecFileException | null, stdout: ExecBuffer, stderr: ExecBuffer) => void,
+): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  args: readonly string[] | undefined | null,
+  options: RemoteExecFileOptionsWithBufferEncoding,
+  callback?: (error: NodeExecFileException | null, stdout: ExecBuffer, stderr: ExecBuffer) => void,
+): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  options: RemoteExecFileOptionsWithStringEncoding,
+  callback?: (error: NodeExecFileException | null, stdout: string, stderr: string) => void,
+): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  args: readonly string[] | undefined | null,
+  options: RemoteExecFileOptionsWithStringEncoding,
+  callback?: (error: NodeExecFileException | null, stdout: string, stderr: string) => void,
+): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  options: RemoteExecFileOptions | undefined | null,
+  callback:
+    | ((error: NodeExecFileException | null, stdout: string | ExecBuffer, stderr: string | ExecBuffer) => void)
+    | undefined
+    | null,
+): RemoteChildProcess;
+export function remoteExecFile(
+  file: string,
+  args: readonly string[] | undefined | null,
+  options: RemoteExecFileOptions | undefined | null,
+  callback:
+    | ((error: NodeExecFileException | null, stdout: string | ExecBuffer, stderr: string | ExecBuffer) => void)
+    | undefined
+    | null,
+): RemoteChildProcess;
+
+/** The util.promisify form: resolves `{ stdout, stderr }`, rejects with the callback's error (with stdout and stderr). */
+export namespace remoteExecFile {
+  function __promisify__(file: string): PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(
+    file: string,
+    args: readonly string[] | undefined | null,
+  ): PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(
+    file: string,
+    options: RemoteExecFileOptionsWithBufferEncoding,
+  ): PromiseWithChild<{ stdout: ExecBuffer; stderr: ExecBuffer }>;
+  function __promisify__(
+    file: string,
+    args: readonly string[] | undefined | null,
+    options: RemoteExecFileOptionsWithBufferEncoding,
+  ): PromiseWithChild<{ stdout: ExecBuffer; stderr: ExecBuffer }>;
+  function __promisify__(
+    file: string,
+    options: RemoteExecFileOptionsWithStringEncoding,
+  ): PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(
+    file: string,
+    args: readonly string[] | undefined | null,
+    options: RemoteExecFileOptionsWithStringEncoding,
+  ): PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(
+    file: string,
+    options: RemoteExecFileOptions | undefined | null,
+  ): PromiseWithChild<{ stdout: string | ExecBuffer; stderr: string | ExecBuffer }>;
+  function __promisify__(
+    file: string,
+    args: readonly string[] | undefined | null,
+    options: RemoteExecFileOptions | undefined | null,
+  ): PromiseWithChild<{ stdout: string | ExecBuffer; stderr: string | ExecBuffer }>;
+}
+
+// ---- remoteKill, createClient -----------------------------------------------
 
 /**
  * process.kill() for remote programs this process started: sends `signal` to
@@ -132,10 +581,13 @@ export function remoteKill(pid: number, signal?: NodeJS.Signals | number): true;
 /** Options of {@link createClient}: the socket and defaults for every call. */
 export interface RemoteClientOptions extends RemoteExecFileOptions {
   /** @default process.env.SIDECAR_SOCKET */
-  connect?: string;
+  connect?: string | undefined;
 }
 
-/** An object shaped like the child_process module, bound to one server. */
+/**
+ * An object shaped like the child_process module, bound to one server: its
+ * spawn, exec and execFile are assignable to child_process's.
+ */
 export interface RemoteClient {
   readonly connect: string;
   spawn: typeof remoteSpawn;
@@ -147,95 +599,7 @@ export interface RemoteClient {
 /** A child_process-like object bound to one server and default options. */
 export function createClient(options?: RemoteClientOptions): RemoteClient;
 
-/** Events of a {@link RemoteChildProcess}, with Node's arguments. */
-export interface RemoteChildProcessEvents {
-  spawn: () => void;
-  error: (error: Error) => void;
-  exit: (code: number | null, signal: NodeJS.Signals | null) => void;
-  close: (code: number | null, signal: NodeJS.Signals | null) => void;
-}
-
-/** A program running through a sidecar server, shaped like child_process's ChildProcess. */
-export interface RemoteChildProcess extends EventEmitter<RemoteChildProcessEvents> {
-  /** The program's pid on the server's side; undefined until 'spawn'. */
-  readonly pid: number | undefined;
-  readonly stdin: Writable | null;
-  readonly stdout: Readable | null;
-  readonly stderr: Readable | null;
-  readonly stdio: [Writable | null, Readable | null, Readable | null, ...(Readable | Writable | null)[]];
-  /** Exit code once it exited, else null. */
-  readonly exitCode: number | null;
-  /** Signal that killed it, else null. */
-  readonly signalCode: NodeJS.Signals | null;
-  /** True once kill() successfully sent a signal. */
-  readonly killed: boolean;
-  readonly connected: false;
-  readonly spawnfile: string;
-  readonly spawnargs: string[];
-  /**
-   * Sends a signal to the program's process group through the server.
-   * Throws ERR_UNKNOWN_SIGNAL for an unknown signal; returns false once the
-   * program is known to have ended.
-   * @default 'SIGTERM'
-   */
-  kill(signal?: NodeJS.Signals | number): boolean;
-  /** Lets this process exit while the program still runs. */
-  unref(): void;
-  ref(): void;
-}
-
-/** Runs `command` with `args` on the server, as child_process.spawn runs it locally. */
-export function remoteSpawn(command: string, options?: RemoteSpawnOptions): RemoteChildProcess;
-export function remoteSpawn(command: string, args?: readonly string[], options?: RemoteSpawnOptions): RemoteChildProcess;
-
-/** Options of {@link createServer}. */
-export interface ServerOptions {
-  /**
-   * Permission bits of the socket file. Whoever may write to it may run
-   * programs as the server's user.
-   * @default 0o600
-   */
-  mode?: number;
-  /**
-   * Accept `stop` requests (from `sidecar stop`, {@link stopServer}).
-   * @default true
-   */
-  allowStop?: boolean;
-  /** listen(2) backlog. @default 511 */
-  backlog?: number;
-}
-
-export interface SidecarServerEvents {
-  listening: () => void;
-  error: (error: Error) => void;
-  close: () => void;
-}
-
-/** A server that runs programs for clients connecting to its socket. */
-export interface SidecarServer extends EventEmitter<SidecarServerEvents> {
-  /**
-   * Creates the socket file and starts accepting. A stale socket file (nothing
-   * listening) is replaced; a live one fails with EADDRINUSE.
-   */
-  listen(path: string, callback?: () => void): this;
-  /**
-   * Stops accepting and removes the socket file; 'close' follows once every
-   * running program has ended and been reported.
-   */
-  close(callback?: (error?: Error) => void): this;
-  /** The socket path while listening, else null. */
-  address(): string | null;
-  readonly listening: boolean;
-  /** Lets the process exit while the server listens. */
-  unref(): this;
-  ref(): this;
-}
-
-/** Creates a server; call listen() to start it. */
-export function createServer(options?: ServerOptions): SidecarServer;
-
-/** Asks the server at `path` to stop; resolves once it acknowledged. */
-export function stopServer(path: string): Promise<void>;
+// ---- errors -----------------------------------------------------------------
 
 /** Stable codes of errors that Node's child_process cannot have. */
 export type SidecarErrorCode =
@@ -249,6 +613,11 @@ export type SidecarErrorCode =
 
 /** An error only sidecar-exec can have; see docs/errors.md. */
 export class SidecarError extends Error {
+  /**
+   * `extra` is copied onto the error (socket, errno, syscall, ...); `cause`
+   * becomes its `cause`.
+   */
+  constructor(code: SidecarErrorCode, message: string, extra?: Record<string, unknown>, cause?: unknown);
   readonly code: SidecarErrorCode;
   /** The socket path, when the error is about one. */
   readonly socket?: string;
@@ -259,6 +628,14 @@ export class SidecarError extends Error {
 
 /** True for errors created by sidecar-exec (works across realms). */
 export function isSidecarError(value: unknown): value is SidecarError;
+
+/** Node's AbortError: what an aborted `signal` option emits (code ABORT_ERR, the signal's reason as `cause`). */
+export class AbortError extends Error {
+  constructor(message?: string, options?: { cause?: unknown });
+  readonly code: 'ABORT_ERR';
+}
+
+export * from './server';
 
 /** Version of the wire protocol this package speaks. */
 export const PROTOCOL_VERSION: 1;

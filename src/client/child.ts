@@ -41,7 +41,8 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   readonly connected = false;
   readonly spawnfile: string;
   readonly spawnargs: string[];
-  readonly stdio: [Writable | null, Readable | null, Readable | null, ...StdioStream[]];
+  /** Typed as child_process's (a tuple of five); holds one entry per stdio entry, three at least. */
+  readonly stdio: RemoteChildProcessContract['stdio'];
 
   private socket: SeqpacketSocket | undefined;
   private ended = false; // exit or failure known: no more signals
@@ -383,6 +384,32 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     if (this.closesGot !== this.closesNeeded || this.closeEmitted) return;
     this.closeEmitted = true;
     this.emit('close', this.exitCode, this.signalCode);
+  }
+
+  // ---- the rest of ChildProcess's shape (types/index.d.ts) ------------------
+
+  /** There is no IPC channel: absent, as on a child_process child spawned without 'ipc'. */
+  declare readonly channel?: undefined;
+
+  /**
+   * There is no IPC channel to a remote program. child_process gives a child
+   * without 'ipc' no send() at all; this one fails loudly instead: a callback
+   * (the first function after `message`, as Node's send finds it) gets an
+   * ERR_SIDECAR_UNSUPPORTED error on the next tick, as Node's send reports a
+   * closed channel, and false is returned; without a callback it is thrown.
+   */
+  send(_message: unknown, ...rest: unknown[]): false {
+    const error = new SidecarError('ERR_SIDECAR_UNSUPPORTED',
+      'subprocess.send() is not supported by sidecar-exec: there is no IPC channel to a remote program');
+    const callback = rest.slice(0, 3).find((arg): arg is (error: Error) => void => typeof arg === 'function');
+    if (callback === undefined) throw error;
+    process.nextTick(callback, error);
+    return false;
+  }
+
+  /** As child_process's: `using child = remoteSpawn(...)` kills it (SIGTERM) unless it was killed already. */
+  [Symbol.dispose](): void {
+    if (!this.killed) this.kill();
   }
 }
 

@@ -30,11 +30,13 @@ export const enum MessageType {
   ExecMore = 2,
   Signal = 3,
   Stop = 4,
+  Ping = 5,
   // server -> client
   Started = 16,
   Failed = 17,
   Exit = 18,
   Stopping = 19,
+  Pong = 20,
 }
 
 /** Request flags (u32 bit set). */
@@ -84,9 +86,21 @@ export interface FailedReply {
 
 /** Why the program ended, as the server saw it. */
 export const enum ExitReason {
-  /** It exited or was killed by a signal nobody here sent on its own. */
+  /** It ended on its own (or by a signal from outside the server). */
   Exited = 0,
+  /** It died of a signal its client sent. */
+  ClientSignal = 1,
+  /** The server killed it: its client disconnected. */
+  Disconnect = 2,
+  /** The server killed it: it ran longer than maxRuntime. */
+  MaxRuntime = 3,
+  /** The server killed it: the server closed and its closeTimeout passed. */
+  Close = 4,
 }
+
+/** Names of the exit reasons, as the API reports them. */
+export const EXIT_REASON_NAMES = ['exit', 'client-signal', 'disconnect', 'maxRuntime', 'close'] as const;
+export type ExitReasonName = typeof EXIT_REASON_NAMES[number];
 
 export interface ExitReply {
   exitCode: number | null;
@@ -98,13 +112,15 @@ export type ServerMessage =
   | { type: MessageType.Started; pid: number }
   | { type: MessageType.Failed; failed: FailedReply }
   | { type: MessageType.Exit; exit: ExitReply }
-  | { type: MessageType.Stopping };
+  | { type: MessageType.Stopping }
+  | { type: MessageType.Pong; version: number };
 
 export type ClientMessage =
   | { type: MessageType.Exec; totalBytes: number; chunk: Uint8Array }
   | { type: MessageType.ExecMore; chunk: Uint8Array }
   | { type: MessageType.Signal; signal: number }
-  | { type: MessageType.Stop };
+  | { type: MessageType.Stop }
+  | { type: MessageType.Ping };
 
 /** A malformed message. The receiver replies (where it can) and closes. */
 export class ProtocolError extends Error {
@@ -182,6 +198,17 @@ export function encodeSignal(signal: number): Buffer {
 
 export function encodeStop(): Buffer {
   return header(MessageType.Stop, 0);
+}
+
+export function encodePing(): Buffer {
+  return header(MessageType.Ping, 0);
+}
+
+/** PONG: the version this server speaks (the header's version byte is 1 for any server that can read PING v1). */
+export function encodePong(): Buffer {
+  const record = header(MessageType.Pong, 4);
+  record.writeUInt32LE(PROTOCOL_VERSION, HEADER_BYTES);
+  return record;
 }
 
 export function encodeStarted(pid: number): Buffer {
@@ -313,6 +340,9 @@ export function decodeClientMessage(record: Uint8Array): ClientMessage {
     case MessageType.Stop:
       new Reader(record, HEADER_BYTES, 'stop').end();
       return { type };
+    case MessageType.Ping:
+      new Reader(record, HEADER_BYTES, 'ping').end();
+      return { type };
     default:
       throw new ProtocolError(`unknown client message type ${type}`);
   }
@@ -388,11 +418,15 @@ export function decodeServerMessage(record: Uint8Array): ServerMessage {
       const reason = reader.u32();
       if ((code === -1) === (signal === 0)) throw new ProtocolError('exit: needs exactly one of code and signal');
       if (code < -1 || code > 255) throw new ProtocolError(`exit: code ${code} is out of range`);
+      if (reason >= EXIT_REASON_NAMES.length) throw new ProtocolError(`exit: unknown reason ${reason}`);
       message = { type, exit: { exitCode: code === -1 ? null : code, signal: signal === 0 ? null : signal, reason } };
       break;
     }
     case MessageType.Stopping:
       message = { type };
+      break;
+    case MessageType.Pong:
+      message = { type, version: reader.u32() };
       break;
     default:
       throw new ProtocolError(`unknown server message type ${type}`);

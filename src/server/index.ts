@@ -2,48 +2,20 @@
 // server's lifecycle. Each connection is a Session (./session.ts).
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import type {
-  ServerOptions, SidecarServer as SidecarServerContract, SidecarServerEvents,
+  PeerCredentials, ServerOptions, ServerStats, SidecarServer as SidecarServerContract,
+  SidecarServerEvents,
 } from '../../types/index';
 import { type NativeBinding, type NativePoller, READABLE, getBinding } from '../binding';
 import { errnoException, invalidArgType, invalidArgValue, isNativeError } from '../errors';
 import { NodeCompatibleEmitter } from '../emitter';
-import { Session, type SessionHost } from './session';
+import { ExitReason, encodeFailed } from '../protocol';
+import { type NormalizedServerOptions, normalizeServerOptions } from './options';
+import { KILL_ESCALATION_MS, Session, type SessionHost } from './session';
 
-const DEFAULT_MODE = 0o600;
-const DEFAULT_BACKLOG = 511;
 /** How long accept() rests when the fd table is full, so that it does not spin. */
 const ACCEPT_BACKOFF_MS = 100;
-
-interface NormalizedServerOptions {
-  mode: number;
-  allowStop: boolean;
-  backlog: number;
-}
-
-function normalizeServerOptions(options: ServerOptions | undefined): NormalizedServerOptions {
-  if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const normalized: NormalizedServerOptions = Object.assign(Object.create(null), {
-    mode: DEFAULT_MODE, allowStop: true, backlog: DEFAULT_BACKLOG,
-  });
-  if (options.mode !== undefined) {
-    if (!Number.isInteger(options.mode)) throw invalidArgType('options.mode', 'of type number', options.mode);
-    if (options.mode < 0 || options.mode > 0o777) throw invalidArgValue('options.mode', options.mode, 'must be between 0 and 0o777');
-    normalized.mode = options.mode;
-  }
-  if (options.allowStop !== undefined) {
-    if (typeof options.allowStop !== 'boolean') throw invalidArgType('options.allowStop', 'of type boolean', options.allowStop);
-    normalized.allowStop = options.allowStop;
-  }
-  if (options.backlog !== undefined) {
-    if (!Number.isInteger(options.backlog) || options.backlog < 1) {
-      throw invalidArgValue('options.backlog', options.backlog, 'must be a positive integer');
-    }
-    normalized.backlog = options.backlog;
-  }
-  return normalized;
-}
 
 interface Listening {
   path: string;
@@ -55,20 +27,32 @@ interface Listening {
 }
 
 export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> implements SidecarServerContract, SessionHost {
-  readonly allowStop: boolean;
   devNull = -1;
-  private readonly options: NormalizedServerOptions;
+  readonly options: NormalizedServerOptions;
   private listener: Listening | undefined;
   private readonly sessions = new Set<Session>();
+  /** The work queue: sessions waiting for a place, in arrival order. */
+  private readonly queue: Session[] = [];
+  private runningCount = 0;
+  private readonly counters = { spawned: 0, failed: 0, denied: 0 };
   private closing = false;
   private closeCallbacks: ((error?: Error) => void)[] = [];
   private backoff: NodeJS.Timeout | undefined;
+  private closeTimers: NodeJS.Timeout[] = [];
   private unrefed = false;
 
   constructor(options: ServerOptions | undefined, readonly binding: NativeBinding = getBinding()) {
     super();
     this.options = normalizeServerOptions(options);
-    this.allowStop = this.options.allowStop;
+  }
+
+  stats(): ServerStats {
+    return {
+      connections: this.sessions.size,
+      running: this.runningCount,
+      queued: this.queue.length,
+      ...this.counters,
+    };
   }
 
   get listening(): boolean {
@@ -108,6 +92,16 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     this.closing = true;
     this.stopListening();
     for (const session of [...this.sessions]) session.dropIfIdle();
+    const { closeTimeout, killSignal } = this.options;
+    if (closeTimeout !== Infinity && this.sessions.size > 0) {
+      // Programs still running after closeTimeout are ended (SIGKILL follows
+      // killSignal if they linger: see Session.killFor).
+      const timer = setTimeout(() => {
+        for (const session of this.sessions) session.killFor(ExitReason.Close, killSignal);
+      }, closeTimeout);
+      if (this.unrefed) timer.unref();
+      this.closeTimers.push(timer);
+    }
     this.maybeClosed();
     return this;
   }
@@ -130,9 +124,50 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     this.close();
   }
 
+  admit(session: Session): boolean | 'busy' {
+    if (this.runningCount < this.options.maxConcurrent && this.queue.length === 0) {
+      this.runningCount++;
+      return true;
+    }
+    if (this.queue.length >= this.options.maxQueued) return 'busy';
+    this.queue.push(session);
+    return false;
+  }
+
+  release(_session: Session): void {
+    this.runningCount--;
+    // FIFO: the longest-waiting request runs next.
+    while (this.runningCount < this.options.maxConcurrent && this.queue.length > 0) {
+      const next = this.queue.shift() as Session;
+      this.runningCount++;
+      next.launch();
+    }
+  }
+
+  leaveQueue(session: Session): void {
+    const index = this.queue.indexOf(session);
+    if (index !== -1) this.queue.splice(index, 1);
+  }
+
   sessionDone(session: Session): void {
     this.sessions.delete(session);
     if (this.closing) this.maybeClosed();
+  }
+
+  count(what: 'spawned' | 'failed' | 'denied'): void {
+    this.counters[what]++;
+  }
+
+  notify<E extends 'request' | 'spawn' | 'exit'>(event: E, info: Parameters<SidecarServerEvents[E]>[0]): void {
+    (this.emit as (event: string, info: unknown) => boolean)(event, info);
+  }
+
+  notifyDenied(info: { credentials: PeerCredentials; argv: string[]; reason: string }): void {
+    this.emit('denied', info);
+  }
+
+  notifyClientError(error: Error, credentials: PeerCredentials): void {
+    this.emit('clientError', error, { credentials });
   }
 
   // internals
@@ -166,9 +201,28 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
 
   /** listen(), replacing a socket file that nothing listens on any more. */
   private listenReplacingStale(path: string): number {
+    const fd = this.listenOrReplace(path);
+    const { group, mode } = this.options;
+    if (group !== undefined) {
+      // The file was made 0600 by listen(): set the group first, then open it
+      // up, so that no other group can connect in between.
+      try {
+        fs.chownSync(path, -1, group);
+        fs.chmodSync(path, mode);
+      } catch (error) {
+        this.binding.close(fd);
+        fs.rmSync(path, { force: true });
+        throw error;
+      }
+    }
+    return fd;
+  }
+
+  private listenOrReplace(path: string): number {
     const { binding, options } = this;
+    const mode = options.group === undefined ? options.mode : 0o600;
     try {
-      return binding.listen(path, options.mode, options.backlog);
+      return binding.listen(path, mode, options.backlog);
     } catch (error) {
       if (!isNativeError(error) || error.code !== 'EADDRINUSE' || !this.isStaleSocket(path)) {
         throw toListenError(error, path);
@@ -176,7 +230,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     }
     fs.unlinkSync(path);
     try {
-      return binding.listen(path, options.mode, options.backlog);
+      return binding.listen(path, mode, options.backlog);
     } catch (error) {
       throw toListenError(error, path);
     }
@@ -224,8 +278,26 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
         return;
       }
       if (fd < 0) return;
-      this.sessions.add(new Session(fd, this));
+      if (this.sessions.size >= this.options.maxConnections) {
+        this.turnAway(fd);
+        continue;
+      }
+      const session = new Session(fd, this);
+      this.sessions.add(session);
+      this.emit('connection', { credentials: session.credentials });
     }
+  }
+
+  /** Over maxConnections: one FAILED record, then the door. */
+  private turnAway(fd: number): void {
+    const reply = encodeFailed({ errno: os.constants.errno.EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'accept', message: 'the server has too many connections' });
+    try {
+      this.binding.send(fd, reply, 0, reply.length, []);
+    } catch {
+      // The client is gone already.
+    }
+    this.binding.close(fd);
+    this.counters.failed++;
   }
 
   private stopListening(): void {
@@ -247,6 +319,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
   private maybeClosed(): void {
     if (!this.closing || this.sessions.size > 0) return;
     this.closing = false;
+    for (const timer of this.closeTimers.splice(0)) clearTimeout(timer);
     if (this.devNull >= 0) this.binding.close(this.devNull);
     this.devNull = -1;
     const callbacks = this.closeCallbacks.splice(0);

@@ -1,9 +1,9 @@
-// Turns a validated exec request into the native spawn's options: the
+// Turns an allowed exec request into the native spawn's options: the
 // environment the program gets, where its file is looked for, and its fds.
-// Policy only; no I/O.
+// No I/O.
 
 import type { NativeSpawnOptions } from '../binding';
-import { type ExecRequest, FD_CLOSED, FD_IGNORE, NO_ID } from '../protocol';
+import { type ExecRequest, FD_CLOSED, FD_IGNORE } from '../protocol';
 
 /** PATH when the program's environment has none (glibc's execvp default). */
 export const DEFAULT_PATH = '/bin:/usr/bin';
@@ -53,25 +53,16 @@ export function resolveFdMap(fdMap: number[], attached: number[], devNull: numbe
   });
 }
 
-/**
- * Whether the server lets the request run as the ids it asks for. Without a
- * policy that allows more, only the server's own ids are allowed: exactly
- * what an unprivileged child_process caller may do.
- */
-export function credentialsAllowed(request: ExecRequest): boolean {
-  return (request.uid === NO_ID || request.uid === process.geteuid?.()) &&
-    (request.gid === NO_ID || request.gid === process.getegid?.());
-}
-
+/** The native spawn's options for a request the policy allowed. */
 export function nativeSpawnOptions(
-  request: ExecRequest, attached: number[], devNull: number, serverEnv: NodeJS.ProcessEnv, deathSignal: number,
+  request: ExecRequest, decision: { candidates: string[]; env: string[]; cwd: string }, attached: number[],
+  devNull: number, deathSignal: number,
 ): NativeSpawnOptions {
-  const env = buildEnvironment(request, serverEnv);
   return {
-    candidates: candidatePaths(request.file, env),
+    candidates: decision.candidates,
     argv: request.argv,
-    env,
-    cwd: request.cwd === '' ? null : request.cwd,
+    env: decision.env,
+    cwd: decision.cwd === '' ? null : decision.cwd,
     fdMap: resolveFdMap(request.fdMap, attached, devNull),
     newSession: request.newSession,
     deathSignal,

@@ -205,7 +205,7 @@ describe('protocol v1 codec', function () {
     });
 
     it('an unknown message type, including server-only types', function () {
-      for (const type of [0, 5, 15, T.Started, T.Failed, T.Exit, T.Stopping, 0xff]) {
+      for (const type of [0, 6, 15, 20, T.Started, T.Failed, T.Exit, T.Stopping, 0xff]) {
         const record = encodeStop();
         record[1] = type;
         expectProtocolError(() => decodeClientMessage(record), /unknown/);
@@ -356,7 +356,7 @@ describe('protocol v1 codec', function () {
       const reserved = encodeStarted(1);
       reserved[3] = 0x80;
       expectProtocolError(() => decodeServerMessage(reserved), /reserved/);
-      for (const type of [0, T.Exec, T.ExecMore, T.Signal, T.Stop, 20, 0xff]) {
+      for (const type of [0, T.Exec, T.ExecMore, T.Signal, T.Stop, 5, 21, 0xff]) {
         const record = encodeStopping();
         record[1] = type;
         expectProtocolError(() => decodeServerMessage(record), /unknown/);

@@ -1,0 +1,144 @@
+// createServer's options: defaults in one place, validated once.
+
+import * as os from 'node:os';
+import type { AuthorizeFunction, ServerOptions } from '../../types/index';
+import { invalidArgType, invalidArgValue, unknownSignal } from '../errors';
+import { MAX_FDS, MAX_REQUEST_BYTES } from '../protocol';
+import { signalNumber } from '../client/options';
+
+export interface NormalizedServerOptions {
+  mode: number;
+  group: number | undefined;
+  allowStop: boolean;
+  backlog: number;
+  authorize: AuthorizeFunction | undefined;
+  allowUids: ReadonlySet<number> | undefined;
+  allowGids: ReadonlySet<number> | undefined;
+  allowCommands: ReadonlySet<string> | undefined;
+  allowEnv: ReadonlySet<string> | undefined;
+  allowSetuid: { uids: ReadonlySet<number>; gids: ReadonlySet<number> };
+  maxConcurrent: number;
+  maxQueued: number;
+  queueTimeout: number;
+  maxConnections: number;
+  maxRequestBytes: number;
+  maxFds: number;
+  handshakeTimeout: number;
+  maxRuntime: number;
+  killSignal: number;
+  disconnectSignal: number;
+  disconnectGrace: number;
+  closeTimeout: number;
+}
+
+/** The defaults, documented in docs/api.md. */
+export const SERVER_DEFAULTS = {
+  mode: 0o600,
+  backlog: 511,
+  maxConcurrent: Infinity,
+  maxQueued: 1024,
+  queueTimeout: 0,
+  maxConnections: 1024,
+  maxRequestBytes: MAX_REQUEST_BYTES,
+  maxFds: MAX_FDS,
+  handshakeTimeout: 10_000,
+  maxRuntime: 0,
+  closeTimeout: Infinity,
+  disconnectGrace: 0,
+} as const;
+
+function count(options: Record<string, unknown>, name: string, fallback: number, min: number, max: number, allowInfinity: boolean): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value);
+  if (!(value === Infinity && allowInfinity) && (!Number.isInteger(value) || value < min || value > max)) {
+    throw invalidArgValue(`options.${name}`, value, `must be an integer from ${min} to ${max}${allowInfinity ? ', or Infinity' : ''}`);
+  }
+  return value;
+}
+
+function idSet(options: Record<string, unknown>, name: string): Set<number> | undefined {
+  const value = options[name];
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((id) => Number.isInteger(id) && id >= 0)) {
+    throw invalidArgType(`options.${name}`, 'an array of non-negative integers', value);
+  }
+  return new Set(value as number[]);
+}
+
+function nameSet(options: Record<string, unknown>, name: string): Set<string> | undefined {
+  const value = options[name];
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string' && entry.length > 0 && !entry.includes('\0'))) {
+    throw invalidArgType(`options.${name}`, 'an array of non-empty strings', value);
+  }
+  return new Set(value as string[]);
+}
+
+function signal(options: Record<string, unknown>, name: string, fallback: number): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType(`options.${name}`, 'one of type string or number', value);
+  const number = signalNumber(value);
+  if (number === undefined) throw unknownSignal(value);
+  return number;
+}
+
+export function normalizeServerOptions(input: ServerOptions | undefined): NormalizedServerOptions {
+  if (input === undefined || input === null) input = {};
+  if (typeof input !== 'object') throw invalidArgType('options', 'of type object', input);
+  const options = input as Record<string, unknown>;
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const value = options[name];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value);
+    return value;
+  };
+  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
+    throw invalidArgType('options.authorize', 'of type function', options.authorize);
+  }
+  const allowCommands = nameSet(options, 'allowCommands');
+  for (const command of allowCommands ?? []) {
+    if (command.includes('/') && !command.startsWith('/')) {
+      throw invalidArgValue('options.allowCommands', command, 'must hold names or absolute paths');
+    }
+  }
+  const setuid = options.allowSetuid as { uids?: unknown; gids?: unknown } | undefined;
+  if (setuid !== undefined && (setuid === null || typeof setuid !== 'object')) {
+    throw invalidArgType('options.allowSetuid', 'of type object', setuid);
+  }
+  let group = options.group;
+  if (group !== undefined) {
+    if (typeof group !== 'number' || !Number.isInteger(group) || group < 0) {
+      throw invalidArgType('options.group', 'a non-negative integer (a gid)', group);
+    }
+  }
+  const normalized: NormalizedServerOptions = Object.assign(Object.create(null), {
+    mode: count(options, 'mode', SERVER_DEFAULTS.mode, 0, 0o777, false),
+    group: group as number | undefined,
+    allowStop: boolean('allowStop', true),
+    backlog: count(options, 'backlog', SERVER_DEFAULTS.backlog, 1, 65535, false),
+    authorize: options.authorize as AuthorizeFunction | undefined,
+    allowUids: idSet(options, 'allowUids'),
+    allowGids: idSet(options, 'allowGids'),
+    allowCommands,
+    allowEnv: nameSet(options, 'allowEnv'),
+    allowSetuid: {
+      uids: idSet((setuid ?? {}) as Record<string, unknown>, 'uids') ?? new Set<number>(),
+      gids: idSet((setuid ?? {}) as Record<string, unknown>, 'gids') ?? new Set<number>(),
+    },
+    maxConcurrent: count(options, 'maxConcurrent', SERVER_DEFAULTS.maxConcurrent, 1, 2 ** 31, true),
+    maxQueued: count(options, 'maxQueued', SERVER_DEFAULTS.maxQueued, 0, 2 ** 31, true),
+    queueTimeout: count(options, 'queueTimeout', SERVER_DEFAULTS.queueTimeout, 0, 2 ** 31, false),
+    maxConnections: count(options, 'maxConnections', SERVER_DEFAULTS.maxConnections, 1, 2 ** 31, true),
+    maxRequestBytes: count(options, 'maxRequestBytes', SERVER_DEFAULTS.maxRequestBytes, 1024, MAX_REQUEST_BYTES, false),
+    maxFds: count(options, 'maxFds', SERVER_DEFAULTS.maxFds, 0, MAX_FDS, false),
+    handshakeTimeout: count(options, 'handshakeTimeout', SERVER_DEFAULTS.handshakeTimeout, 0, 2 ** 31, false),
+    maxRuntime: count(options, 'maxRuntime', SERVER_DEFAULTS.maxRuntime, 0, 2 ** 31, false),
+    killSignal: signal(options, 'killSignal', os.constants.signals.SIGTERM),
+    disconnectSignal: signal(options, 'disconnectSignal', os.constants.signals.SIGKILL),
+    disconnectGrace: count(options, 'disconnectGrace', SERVER_DEFAULTS.disconnectGrace, 0, 2 ** 31, false),
+    closeTimeout: count(options, 'closeTimeout', SERVER_DEFAULTS.closeTimeout, 0, 2 ** 31, true),
+  });
+  return normalized;
+}

@@ -1,0 +1,710 @@
+'use strict';
+// The parity harness: runs one scenario through node:child_process ("local")
+// and through sidecar-exec against a live server in another process
+// ("remote"), reduces each run to an observation, applies the documented
+// inherent differences the scenario declares (each asserted exactly, then
+// normalised away), and compares what is left field by field.
+//
+// An observation (raw, before canonicalisation):
+//   threw      the error the call threw synchronously (then nothing else)
+//   returned   { pid: typeof child.pid, stdio: which entries are streams } right after the call returned
+//   log        the ordered record of everything observable: ['spawn'], ['error', err], ['exit', code, signal],
+//              ['close', code, signal], ['callback', err, stdout, stderr] (exec/execFile),
+//              ['resolved', value] / ['rejected', err] (promisified), ['note', label, result] (scenario actions)
+//   pidAtSpawn typeof child.pid inside the 'spawn' listener
+//   end        exitCode, signalCode, killed, spawnfile, spawnargs, connected, pid after 'close'
+//   stdout, stderr, pipes[n]   bytes read from the child's streams (spawn calls)
+//   extra      what the scenario's inspect() added (files the program wrote, timing verdicts...)
+//
+// Canonical form: Errors become their fields (class, name, message, stack
+// header, code, errno, syscall, path, spawnargs, cmd, killed, signal, stdout,
+// stderr, cause, own keys), Buffers their length, sha256 and (when short) hex,
+// long strings their length and sha256. The comparison flattens both to
+// path -> value and reports every path that differs.
+
+const childProcess = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const util = require('node:util');
+const { AssertionError } = require('chai');
+const { isAlive } = require('../helpers');
+
+const PACKAGE_ROOT = path.join(__dirname, '..', '..');
+const DIFFERENCES_DOC = path.join(PACKAGE_ROOT, 'docs', 'differences.md');
+
+// ---- canonical form ---------------------------------------------------------
+
+const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
+
+function baseClass(error) {
+  if (typeof DOMException !== 'undefined' && error instanceof DOMException) return 'DOMException';
+  for (const ctor of [RangeError, TypeError, SyntaxError, ReferenceError, URIError, EvalError]) {
+    if (error instanceof ctor) return ctor.name;
+  }
+  return error instanceof Error ? 'Error' : typeof error;
+}
+
+/** The part of error.stack before its first frame: what console.error shows first. */
+function stackHeader(error) {
+  const stack = String(error.stack);
+  const at = stack.indexOf('\n    at ');
+  return at < 0 ? stack : stack.slice(0, at);
+}
+
+function canonOutput(value) {
+  if (Buffer.isBuffer(value)) return { type: 'Buffer', ...canonBuffer(value) };
+  if (typeof value === 'string') return { type: 'string', value: canonString(value) };
+  return { type: value === null ? 'null' : typeof value, value: canon(value) };
+}
+
+function canonBuffer(buffer) {
+  return buffer.length <= 256
+    ? { length: buffer.length, hex: buffer.toString('hex'), text: buffer.toString('utf8') }
+    : { length: buffer.length, sha256: sha256(buffer), head: buffer.subarray(0, 64).toString('utf8') };
+}
+
+function canonString(text) {
+  return text.length <= 400 ? text : { length: text.length, sha256: sha256(text), head: text.slice(0, 80) };
+}
+
+/** Every field of an error that a caller can observe, in a comparable form. */
+function errorFields(error) {
+  if (error === null || error === undefined) return error;
+  if (typeof error !== 'object' && typeof error !== 'function') return { notAnError: canon(error) };
+  const fields = {
+    class: baseClass(error),
+    name: error.name,
+    message: canonString(String(error.message)),
+    stackHeader: canonString(stackHeader(error)),
+    ownKeys: Object.keys(error).sort().join(','),
+  };
+  for (const key of ['code', 'errno', 'syscall', 'path', 'spawnargs', 'cmd', 'killed', 'signal']) {
+    if (key in error) fields[key] = canon(error[key]);
+  }
+  for (const key of ['stdout', 'stderr']) {
+    if (key in error) fields[key] = canonOutput(error[key]);
+  }
+  if (error.cause !== undefined) {
+    const { cause } = error;
+    fields.cause = typeof cause === 'object' && cause !== null
+      ? { class: baseClass(cause), name: cause.name, message: cause.message, code: cause.code }
+      : canon(cause);
+  }
+  return fields;
+}
+
+function canon(value) {
+  if (value === undefined) return '<undefined>';
+  if (value === null || typeof value === 'boolean' || typeof value === 'number') return value;
+  if (typeof value === 'string') return canonString(value);
+  if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
+  if (typeof value === 'function') return `<function ${value.name}>`;
+  if (Buffer.isBuffer(value)) return { buffer: canonBuffer(value) };
+  if (value instanceof Error || (typeof DOMException !== 'undefined' && value instanceof DOMException)) return { error: errorFields(value) };
+  if (Array.isArray(value)) return value.map(canon);
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out = {};
+    for (const key of Object.keys(value).sort()) out[key] = canon(value[key]);
+    return out;
+  }
+  return `<${value.constructor ? value.constructor.name : 'object'}>`;
+}
+
+/** path -> JSON text of every leaf. */
+function flatten(value, prefix = '', out = new Map()) {
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value);
+    if (keys.length === 0) out.set(prefix || '(root)', Array.isArray(value) ? '[]' : '{}');
+    for (const key of keys) flatten(value[key], prefix === '' ? key : `${prefix}.${key}`, out);
+  } else {
+    out.set(prefix || '(root)', JSON.stringify(value));
+  }
+  return out;
+}
+
+/** Lines 'path: child_process X | sidecar-exec Y' for every field that differs. */
+function compareCanon(local, remote) {
+  const a = flatten(local);
+  const b = flatten(remote);
+  const keys = [...new Set([...a.keys(), ...b.keys()])];
+  const lines = [];
+  for (const key of keys) {
+    if (a.get(key) !== b.get(key)) {
+      lines.push(`  ${key}:\n      child_process: ${a.get(key) ?? '(absent)'}\n      sidecar-exec:  ${b.get(key) ?? '(absent)'}`);
+    }
+  }
+  return lines;
+}
+
+function eventNames(observation) {
+  if (observation.threw !== undefined) return 'threw synchronously';
+  return (observation.log || []).map((entry) => entry[0]).join(', ');
+}
+
+// ---- documented inherent differences ----------------------------------------
+
+/** Walks arrays and plain objects; calls fn on every Error. */
+function forEachError(value, fn, seen = new Set()) {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof Error) {
+    fn(value);
+    return;
+  }
+  if (Buffer.isBuffer(value)) return;
+  for (const key of Object.keys(value)) forEachError(value[key], fn, seen);
+}
+
+function fail(difference, message) {
+  throw new AssertionError(`[documented difference '${difference}' not as documented] ${message}`);
+}
+
+function lines(buffer) {
+  return buffer === undefined ? [] : buffer.toString('utf8').split('\n').filter((line) => line !== '');
+}
+
+/**
+ * The differences docs/differences.md lists, each with a piece of its row
+ * (checked to be in the document, so that a scenario can only declare a
+ * difference that is documented) and apply(local, remote, scenario), which
+ * asserts that the difference shows exactly as documented and then makes the
+ * two observations comparable.
+ */
+const DIFFERENCES = {
+  'pid-timing': {
+    row: 'set when `remoteSpawn()` returns if the server answers within `startWait` ms',
+    apply(local, remote) {
+      const pairs = remote.aggregate ? [[local.aggregate, remote.aggregate]] : [[local, remote]];
+      for (const [l, r] of pairs) {
+        if (r.returned === undefined || l.returned === undefined) continue;
+        if (r.returned.pid === l.returned.pid) continue;
+        if (l.returned.pid !== 'number') fail('pid-timing', `child_process has pid ${l.returned.pid} on return`);
+        if (r.returned.pid !== 'undefined' || r.pidAtSpawn !== 'number') {
+          fail('pid-timing', `sidecar-exec: pid ${r.returned.pid} on return and ${r.pidAtSpawn} at 'spawn' (documented: undefined on return only when known at 'spawn')`);
+        }
+        r.returned.pid = l.returned.pid;
+      }
+    },
+  },
+  'cwd-message': {
+    row: 'followed by `: cannot change to the working directory "<dir>" on the server: ENOENT`',
+    apply(local, remote, scenario) {
+      const suffix = `: cannot change to the working directory ${JSON.stringify(scenario.missingCwd)} on the server: ENOENT`;
+      let found = 0;
+      forEachError(remote, (error) => {
+        if (typeof error.message === 'string' && error.message.endsWith(suffix)) {
+          found++;
+          error.message = error.message.slice(0, -suffix.length);
+          error.stack = String(error.stack).replace(suffix, '');
+        }
+      });
+      if (found === 0) fail('cwd-message', `no sidecar-exec error ends with ${JSON.stringify(suffix)}`);
+    },
+  },
+  'env-own-only': {
+    row: '`env` includes inherited (prototype) properties',
+    apply(local, remote, scenario) {
+      const inherited = scenario.inheritedEnv;
+      const localLines = lines(local.stdout);
+      for (const line of inherited) {
+        if (!localLines.includes(line)) fail('env-own-only', `child_process did not pass the inherited ${line}`);
+        if (lines(remote.stdout).includes(line)) fail('env-own-only', `sidecar-exec passed the inherited ${line}`);
+      }
+      const kept = localLines.filter((line) => !inherited.includes(line));
+      local.stdout = Buffer.from(kept.map((line) => `${line}\n`).join(''));
+    },
+  },
+  'pipe-kind': {
+    row: '`\'pipe\'` stdio at 0-2 are unix socket pairs',
+    apply(local, remote, scenario) {
+      // The scenario's program reported "<fd>:<file type>" lines into `scenario.fdReport`.
+      const where = scenario.fdReport;
+      const l = lines(where === 'stdout' ? local.stdout : local.extra.files[where]);
+      const r = lines(where === 'stdout' ? remote.stdout : remote.extra.files[where]);
+      if (l.length !== r.length) return; // the generic comparison reports it
+      let differing = 0;
+      const patched = r.map((line, i) => {
+        if (line === l[i]) return line;
+        const [fd, kind] = line.split(':');
+        if (Number(fd) > 2 || kind !== 'fifo' || l[i] !== `${fd}:socket`) {
+          fail('pipe-kind', `fd ${fd}: child_process ${l[i]}, sidecar-exec ${line} (documented: only 0-2, socket here, fifo there)`);
+        }
+        differing++;
+        return l[i];
+      });
+      if (differing === 0) fail('pipe-kind', 'no pipe at 0-2 differed: the scenario does not show the difference');
+      const text = Buffer.from(patched.map((line) => `${line}\n`).join(''));
+      if (where === 'stdout') remote.stdout = text;
+      else remote.extra.files[where] = text;
+    },
+  },
+  'process-group': {
+    row: 'always in its own process group (its own session with `detached`)',
+    apply(local, remote) {
+      // The program printed "pgrp:<leader|member> sid:<leader|member>".
+      const l = local.stdout.toString();
+      const r = remote.stdout.toString();
+      if (!l.includes('pgrp:member')) fail('process-group', `child_process: ${l.trim()} (expected the caller's group)`);
+      if (!r.includes('pgrp:leader')) fail('process-group', `sidecar-exec: ${r.trim()} (expected a group of its own)`);
+      remote.stdout = Buffer.from(r.replace('pgrp:leader', 'pgrp:member'));
+    },
+  },
+  'group-kill': {
+    row: '`kill()` signals that group',
+    apply(local, remote) {
+      // kill() of a shell whose grandchild holds stdout: here only the shell
+      // dies and 'close' waits for the grandchild; there the group dies at once.
+      if (local.extra.closeWaitedForGrandchild !== true) fail('group-kill', 'child_process did not wait for the grandchild');
+      if (remote.extra.closeWaitedForGrandchild !== false) fail('group-kill', 'sidecar-exec waited for the grandchild: it was not signalled');
+      remote.extra.closeWaitedForGrandchild = true;
+    },
+  },
+  'outlives-parent': {
+    row: 'the child outlives a parent that exits (unless signalled)',
+    apply(local, remote) {
+      if (local.extra.programAliveAfterClientExit !== true) fail('outlives-parent', 'the local program died with its parent');
+      if (remote.extra.programAliveAfterClientExit !== false) fail('outlives-parent', 'the remote program outlived its client');
+      remote.extra.programAliveAfterClientExit = true;
+    },
+  },
+  'uid-policy': {
+    row: 'by default it allows only its own ids and refuses others with `EPERM`, shaped as child_process reports it to an unprivileged caller',
+    apply(local, remote, scenario, env) {
+      // child_process as root switches user; the server refuses. What it
+      // refuses with must be what child_process gives a caller without the
+      // privilege: run the same call as uid 65534 (setpriv) and compare to that.
+      if (local.threw !== undefined) fail('uid-policy', `child_process as root threw ${local.threw.message}`);
+      const exit = local.log.find((entry) => entry[0] === 'exit');
+      if (!exit || exit[1] !== 0) fail('uid-policy', `child_process as root did not run the program: ${eventNames(local)}`);
+      const unprivileged = env.unprivileged.get(scenario.name);
+      if (unprivileged === undefined) fail('uid-policy', 'no unprivileged capture');
+      for (const key of Object.keys(local)) delete local[key];
+      Object.assign(local, unprivileged);
+    },
+  },
+  'rt-signal': {
+    row: 'a program killed by a real-time signal is reported as `\'exit\'` `(0, null)`',
+    apply(local, remote, scenario) {
+      const name = `SIG${scenario.rtSignal}`;
+      for (const event of ['exit', 'close']) {
+        const l = local.log.find((entry) => entry[0] === event);
+        const r = remote.log.find((entry) => entry[0] === event);
+        if (!l || l[1] !== 0 || l[2] !== null) fail('rt-signal', `child_process '${event}' ${JSON.stringify(l)} (documented: 0, null)`);
+        if (!r || r[1] !== null || r[2] !== name) fail('rt-signal', `sidecar-exec '${event}' ${JSON.stringify(r)} (documented: null, ${name})`);
+        r[1] = 0;
+        r[2] = null;
+      }
+      if (local.end.exitCode !== 0 || local.end.signalCode !== null) fail('rt-signal', 'child_process exitCode/signalCode');
+      if (remote.end.exitCode !== null || remote.end.signalCode !== name) fail('rt-signal', `sidecar-exec exitCode ${remote.end.exitCode}, signalCode ${remote.end.signalCode}`);
+      remote.end.exitCode = 0;
+      remote.end.signalCode = null;
+    },
+  },
+  'no-ipc': {
+    row: '`stdio: \'ipc\'`, `serialization`, `send()` | `ERR_SIDECAR_UNSUPPORTED`',
+    apply(local, remote, scenario) {
+      if (local.threw !== undefined) fail('no-ipc', `child_process threw: ${local.threw.message}`);
+      const e = remote.threw;
+      if (e === undefined) fail('no-ipc', `sidecar-exec did not throw: ${eventNames(remote)}`);
+      if (e.code !== 'ERR_SIDECAR_UNSUPPORTED' || e.name !== 'SidecarError' || !e.message.includes(`"${scenario.unsupportedOption}"`)) {
+        fail('no-ipc', `sidecar-exec threw ${e.name} ${e.code}: ${e.message}`);
+      }
+      for (const o of [local, remote]) {
+        for (const key of Object.keys(o)) delete o[key];
+        o.unsupported = scenario.unsupportedOption;
+      }
+    },
+  },
+};
+
+let documentText;
+/** Throws unless every declared difference is known and its row is in docs/differences.md. */
+function checkDeclaredDifferences(scenario) {
+  documentText ??= fs.readFileSync(DIFFERENCES_DOC, 'utf8');
+  for (const name of scenario.differences || []) {
+    const difference = DIFFERENCES[name];
+    if (difference === undefined) throw new Error(`scenario '${scenario.name}' declares unknown difference '${name}'`);
+    if (!documentText.includes(difference.row)) {
+      throw new Error(`difference '${name}' is not (or no longer) documented in docs/differences.md: ${difference.row}`);
+    }
+  }
+}
+
+// ---- the two sides --------------------------------------------------------
+
+/**
+ * child_process with the same default-merging as createClient, so that a
+ * scenario can call both the same way: defaults, then the call's own options.
+ */
+function localClient(defaults) {
+  const merge = (options) => ({ ...defaults, ...options });
+  const spawn = (command, args, options) => (Array.isArray(args) || args == null
+    ? childProcess.spawn(command, args ?? [], merge(options))
+    : childProcess.spawn(command, merge(args)));
+  function split(rest) {
+    let [args, options, callback] = rest;
+    if (typeof args === 'function') [args, options, callback] = [[], undefined, args];
+    else if (!Array.isArray(args) && args != null) [args, options, callback] = [[], args, options];
+    if (typeof options === 'function') [options, callback] = [undefined, options];
+    return [args ?? [], merge(options), callback];
+  }
+  const execFile = (file, ...rest) => {
+    const [args, options, callback] = split(rest);
+    return childProcess.execFile(file, args, options, callback);
+  };
+  const exec = (command, options, callback) => {
+    if (typeof options === 'function') [options, callback] = [undefined, options];
+    return childProcess.exec(command, merge(options), callback);
+  };
+  exec[util.promisify.custom] = (command, options) => util.promisify(childProcess.exec)(command, merge(options));
+  execFile[util.promisify.custom] = (file, ...rest) => {
+    const [args, options] = split(rest);
+    return util.promisify(childProcess.execFile)(file, args, options);
+  };
+  return { spawn, exec, execFile };
+}
+
+function sides() {
+  // Loaded here, not at the top: the unprivileged capture requires this file too.
+  const sidecar = require(PACKAGE_ROOT);
+  return {
+    local: {
+      name: 'child_process',
+      spawn: childProcess.spawn,
+      exec: childProcess.exec,
+      execFile: childProcess.execFile,
+      createClient: localClient,
+    },
+    remote: {
+      name: 'sidecar-exec',
+      spawn: sidecar.remoteSpawn,
+      exec: sidecar.remoteExec,
+      execFile: sidecar.remoteExecFile,
+      // The socket comes from SIDECAR_SOCKET, as for the functions above.
+      createClient: (defaults) => sidecar.createClient(defaults),
+    },
+  };
+}
+
+// ---- one run ---------------------------------------------------------------
+
+/** Copies plain data (arrays, plain objects); anything else is shared. */
+function clonePlain(value) {
+  if (Array.isArray(value)) return value.map(clonePlain);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out = {};
+    for (const key of Object.keys(value)) out[key] = clonePlain(value[key]);
+    return out;
+  }
+  return value;
+}
+
+/** What a scenario's hooks get: its side, a scratch directory (same path on both sides), notes, cleanups. */
+class SideContext {
+  constructor(side, api, dir, log) {
+    this.side = side;
+    this.api = api;
+    this.dir = dir;
+    this.log = log;
+    this.extra = {};
+    this.times = {};
+    this.cleanups = [];
+    this.t0 = performance.now();
+  }
+
+  file(name) {
+    return path.join(this.dir, name);
+  }
+
+  /** Runs fn now and records its result (or what it threw) in the log, in order with the events. */
+  note(label, fn) {
+    try {
+      const value = fn();
+      this.log.push(['note', label, value]);
+      return value;
+    } catch (error) {
+      this.log.push(['note', label, { threw: error }]);
+      return undefined;
+    }
+  }
+
+  /** Reads the named files of the scratch directory into extra.files. */
+  readFiles(...names) {
+    this.extra.files ??= {};
+    for (const name of names) {
+      try {
+        this.extra.files[name] = fs.readFileSync(this.file(name));
+      } catch (error) {
+        this.extra.files[name] = `<${error.code}>`;
+      }
+    }
+  }
+
+  onCleanup(fn) {
+    this.cleanups.push(fn);
+  }
+}
+
+function resetDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+}
+
+const DEFAULT_WAIT_MS = 8000;
+
+/** Runs the scenario on one side and returns its raw observation. */
+async function observe(scenario, sideName, env) {
+  const api = env.sides[sideName];
+  resetDir(env.dir);
+  const log = [];
+  const ctx = new SideContext(sideName, api, env.dir, log);
+  try {
+    if (scenario.custom) {
+      const observation = await scenario.custom(api, ctx);
+      observation.extra = { ...ctx.extra, ...(observation.extra || {}) };
+      return observation;
+    }
+    return await observeCall(scenario, api, ctx);
+  } finally {
+    for (const fn of ctx.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch { /* best effort */ }
+    }
+  }
+}
+
+async function observeCall(scenario, api, ctx) {
+  const { log } = ctx;
+  const obs = { log, extra: ctx.extra };
+  const args = typeof scenario.args === 'function' ? await scenario.args(ctx) : clonePlain(scenario.args);
+  const [kind, form] = scenario.call.split(':'); // 'spawn', 'exec', 'execFile', 'client.exec', ... ':promise'
+  let target = api;
+  let method = kind;
+  if (kind.startsWith('client.')) {
+    method = kind.slice('client.'.length);
+    target = api.createClient(clonePlain(scenario.clientDefaults || {}));
+  }
+  let settledResolve;
+  const settled = new Promise((resolve) => { settledResolve = resolve; });
+  let child;
+  try {
+    if (form === 'promise') {
+      const promise = util.promisify(target[method])(...args);
+      obs.promiseHasChild = promise.child !== undefined && typeof promise.child.on === 'function';
+      child = promise.child;
+      promise.then((value) => {
+        log.push(['resolved', { keys: Object.keys(value).sort().join(','), stdout: canonOutput(value.stdout), stderr: canonOutput(value.stderr) }]);
+        settledResolve();
+      }, (error) => {
+        log.push(['rejected', error]);
+        settledResolve();
+      });
+    } else if (method === 'spawn') {
+      child = target.spawn(...args);
+      settledResolve();
+    } else {
+      const callback = (error, stdout, stderr) => {
+        log.push(['callback', error, canonOutput(stdout), canonOutput(stderr)]);
+        settledResolve();
+      };
+      child = scenario.noCallback ? target[method](...args) : target[method](...args, callback);
+      if (scenario.noCallback) settledResolve();
+    }
+  } catch (error) {
+    // Only what was thrown: nothing else happened.
+    for (const key of Object.keys(obs)) delete obs[key];
+    obs.threw = error;
+    return obs;
+  }
+  if (child === undefined) {
+    obs.noChild = true;
+    return obs;
+  }
+
+  obs.returned = {
+    pid: typeof child.pid,
+    stdio: Array.isArray(child.stdio) ? child.stdio.map((s) => (s === null || s === undefined ? null : 'stream')) : canon(child.stdio),
+    stdin: child.stdin === null ? null : 'stream',
+    stdout: child.stdout === null ? null : 'stream',
+    stderr: child.stderr === null ? null : 'stream',
+  };
+  if (scenario.stdioFlags) {
+    obs.returned.flags = child.stdio.map((s) => (s === null ? null : { readable: s.readable, writable: s.writable }));
+  }
+
+  let spawned = false;
+  obs.dataBeforeSpawn = false;
+  const collected = {};
+  const collect = (index) => {
+    const stream = child.stdio[index];
+    if (!stream || !stream.readable) return;
+    collected[index] = [];
+    stream.on('data', (chunk) => {
+      if (!spawned && index === 1) obs.dataBeforeSpawn = true;
+      collected[index].push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, stream.readableEncoding || 'utf8'));
+    });
+  };
+  if (method === 'spawn') for (let i = 1; i < child.stdio.length; i++) collect(i);
+  if (child.stdin) {
+    // A program that exits without reading its stdin makes writes fail with
+    // EPIPE, at a moment that depends on scheduling: recorded, not compared.
+    child.stdin.on('error', (error) => { obs.stdinError = error.code; });
+  }
+
+  const closed = new Promise((resolve) => {
+    child.on('spawn', () => {
+      spawned = true;
+      obs.pidAtSpawn = typeof child.pid;
+      ctx.times.spawn = performance.now() - ctx.t0;
+      log.push(['spawn']);
+    });
+    child.on('error', (error) => log.push(['error', error]));
+    child.on('exit', (code, signal) => {
+      ctx.times.exit = performance.now() - ctx.t0;
+      log.push(['exit', code, signal]);
+    });
+    child.on('close', (code, signal) => {
+      ctx.times.close = performance.now() - ctx.t0;
+      log.push(['close', code, signal]);
+      // One macrotask more, so that a duplicate event would show.
+      setTimeout(resolve, 5);
+    });
+  });
+
+  if (scenario.input !== undefined) child.stdin.end(scenario.input);
+  for (const [index, data] of Object.entries(scenario.stdioInput || {})) child.stdio[index].end(data);
+
+  const during = scenario.during ? Promise.resolve().then(() => scenario.during(child, ctx)) : Promise.resolve();
+  const limit = scenario.wait ?? DEFAULT_WAIT_MS;
+  let timer;
+  const timedOut = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), limit); });
+  const outcome = await Promise.race([Promise.all([closed, settled, during]), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    obs.timedOut = `no 'close' (or callback) within ${limit} ms`;
+    try { child.kill('SIGKILL'); } catch { /* gone */ }
+    for (const s of child.stdio || []) s?.destroy();
+  }
+  await during.catch((error) => { obs.duringFailed = error; });
+
+  obs.end = {
+    exitCode: child.exitCode,
+    signalCode: child.signalCode,
+    killed: child.killed,
+    spawnfile: child.spawnfile,
+    spawnargs: child.spawnargs,
+    connected: child.connected,
+    pid: typeof child.pid,
+  };
+  if (method === 'spawn') {
+    if (collected[1]) obs.stdout = Buffer.concat(collected[1]);
+    if (collected[2]) obs.stderr = Buffer.concat(collected[2]);
+    for (const index of Object.keys(collected).filter((i) => i > 2)) {
+      obs.pipes ??= {};
+      obs.pipes[index] = Buffer.concat(collected[index]);
+    }
+  }
+  if (scenario.inspect) await scenario.inspect(child, ctx, obs);
+  return obs;
+}
+
+/** The observation in canonical, comparable form. */
+function canonObservation(obs) {
+  const out = {};
+  for (const key of Object.keys(obs).sort()) {
+    if (key === 'stdinError') continue; // see observeCall
+    const value = obs[key];
+    if (key === 'log') out.log = value.map((entry) => entry.map((part) => (part instanceof Error ? { error: errorFields(part) } : canon(part))));
+    else out[key] = canon(value);
+  }
+  return out;
+}
+
+/**
+ * Runs a scenario on both sides, applies its declared differences and
+ * compares. Throws an AssertionError listing every differing field.
+ */
+async function runScenario(scenario, env) {
+  checkDeclaredDifferences(scenario);
+  if (scenario.before) await scenario.before(env);
+  const local = await observe(scenario, 'local', env);
+  if (scenario.expectLocal) {
+    // The scenario only means something if child_process does what it is
+    // meant to show (fails, is killed, ...): checked, so that the comparison
+    // cannot pass vacuously.
+    scenario.expectLocal(local);
+  }
+  const remote = await observe(scenario, 'remote', env);
+  for (const name of scenario.differences || []) DIFFERENCES[name].apply(local, remote, scenario, env);
+  const l = canonObservation(local);
+  const r = canonObservation(remote);
+  const differing = compareCanon(l, r);
+  if (differing.length > 0) {
+    throw new AssertionError(
+      `sidecar-exec differs from child_process in ${differing.length} field(s)\n`
+      + `  events: child_process [${eventNames(local)}] | sidecar-exec [${eventNames(remote)}]\n${differing.join('\n')}`,
+      { actual: r, expected: l, showDiff: false },
+    );
+  }
+  return { local, remote };
+}
+
+// ---- helpers for scenarios ---------------------------------------------------
+
+/**
+ * Runs a spawn-like call with child_process in a node process as uid/gid
+ * 65534 without supplementary groups (setpriv), and returns its observation
+ * in the same raw-ish form ({ threw } or { log, ... }), with errors already
+ * reduced to their fields.
+ */
+function captureUnprivileged(method, args) {
+  const script = `
+    const { errorFields } = require(${JSON.stringify(__filename)});
+    const cp = require('node:child_process');
+    const [method, args] = JSON.parse(process.argv[1]);
+    let child;
+    try {
+      child = cp[method](...args);
+    } catch (error) {
+      process.stdout.write(JSON.stringify({ threw: { error: errorFields(error) } }));
+      process.exit(0);
+    }
+    const log = [];
+    child.on('spawn', () => log.push(['spawn']));
+    child.on('error', (error) => log.push(['error', { error: errorFields(error) }]));
+    child.on('exit', (code, signal) => log.push(['exit', code, signal]));
+    child.on('close', (code, signal) => {
+      log.push(['close', code, signal]);
+      process.stdout.write(JSON.stringify({ log }));
+    });`;
+  const result = childProcess.spawnSync('setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script, JSON.stringify([method, args])],
+    { cwd: '/', encoding: 'utf8', timeout: 10000 });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`unprivileged capture failed (${result.status ?? result.signal}): ${result.stderr}`);
+  // Errors arrive as { error: fields }: canon() leaves that form as it is.
+  return JSON.parse(result.stdout);
+}
+
+function hasSetpriv() {
+  const result = childProcess.spawnSync('setpriv', ['--version'], { encoding: 'utf8' });
+  return !result.error && result.status === 0;
+}
+
+/** Waits up to `timeout` ms for a process to be gone (or a zombie); true if it is. */
+async function goneWithin(pid, timeout) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return !isAlive(pid);
+}
+
+module.exports = {
+  DIFFERENCES, runScenario, observe, canon, canonObservation, compareCanon, errorFields, captureUnprivileged,
+  hasSetpriv, sides, goneWithin, localClient, PACKAGE_ROOT, sha256,
+};

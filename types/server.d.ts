@@ -1,0 +1,190 @@
+// Public contract of the server side of sidecar-exec.
+
+/// <reference types="node" />
+
+import type { EventEmitter } from 'eventemitter3';
+
+/** A client's credentials, as the kernel reports them (SO_PEERCRED). */
+export interface PeerCredentials {
+  /** The client's pid, or 0 when it lives in a pid namespace the server cannot see. */
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** One request as the server's policy sees it. */
+export interface SidecarRequest {
+  credentials: PeerCredentials;
+  /** The program asked for: a name looked up in PATH, or a path. */
+  file: string;
+  argv: string[];
+  /** The variables the client sent (all of its environment, unless it asked for serverEnv). */
+  env: Record<string, string>;
+  /** The working directory asked for ('' keeps the server's). */
+  cwd: string;
+  uid: number | undefined;
+  gid: number | undefined;
+  detached: boolean;
+  serverEnv: boolean;
+}
+
+/**
+ * authorize()'s answer: `true` or `undefined` allows, `false` or a string (the
+ * reason) denies, and an object may deny with a reason or allow with a
+ * rewritten environment (the program's whole environment) or working directory.
+ */
+export type AuthorizeResult =
+  | boolean
+  | string
+  | undefined
+  | { allow?: boolean; reason?: string; env?: Record<string, string>; cwd?: string };
+
+/** The host's policy hook; it may answer with a promise. A throw denies. */
+export type AuthorizeFunction = (request: SidecarRequest) => AuthorizeResult | Promise<AuthorizeResult>;
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /**
+   * Permission bits of the socket file. Whoever may write to it may run
+   * programs as the server's user.
+   * @default 0o600
+   */
+  mode?: number;
+  /** Group (gid) of the socket file, for a `mode` such as 0o660. @default the server's group */
+  group?: number;
+  /**
+   * Accept `stop` requests (from `sidecar stop`, {@link stopServer}); even
+   * then, only from the server's own uid or root.
+   * @default true
+   */
+  allowStop?: boolean;
+  /** listen(2) backlog. @default 511 */
+  backlog?: number;
+  /** The host's policy: sees every request with the client's credentials; may deny or rewrite it. */
+  authorize?: AuthorizeFunction;
+  /** Only clients with one of these uids (or a gid of allowGids) may run programs. @default anyone who can open the socket */
+  allowUids?: number[];
+  /** Only clients with one of these gids (or a uid of allowUids) may run programs. */
+  allowGids?: number[];
+  /**
+   * Only these programs may run: names (looked up in the server's PATH, never
+   * the client's) or absolute paths (matched exactly). With it, variables
+   * that change how programs load or run (PATH, LD_*, BASH_ENV, ENV, ...)
+   * reach a program only where allowEnv names them.
+   * @default any program
+   */
+  allowCommands?: string[];
+  /**
+   * The variables a client may set. With it, a program gets the server's
+   * environment plus the client's values of these names only.
+   * @default every variable (but see allowCommands)
+   */
+  allowEnv?: string[];
+  /** The ids a privileged server may switch to when a client asks (`uid`, `gid`). @default none: only the server's own */
+  allowSetuid?: { uids?: number[]; gids?: number[] };
+  /** Most programs running at once; further requests wait in order. @default Infinity */
+  maxConcurrent?: number;
+  /** Most requests waiting; beyond it a request fails with ERR_SIDECAR_BUSY. @default 1024 */
+  maxQueued?: number;
+  /** Milliseconds a request may wait in the queue (0: no limit). @default 0 */
+  queueTimeout?: number;
+  /** Most connections open at once; more are closed at once. @default 1024 */
+  maxConnections?: number;
+  /** Largest request (argv, env, cwd) accepted, in bytes. @default 8388608 */
+  maxRequestBytes?: number;
+  /** Most fds one request may pass. @default 64 */
+  maxFds?: number;
+  /** Milliseconds a client has, from connecting, to send its whole request (0: no limit). @default 10000 */
+  handshakeTimeout?: number;
+  /** Milliseconds a program may run before it gets killSignal (0: no limit). @default 0 */
+  maxRuntime?: number;
+  /** Signal for maxRuntime and for close() after closeTimeout. @default 'SIGTERM' */
+  killSignal?: NodeJS.Signals | number;
+  /** Signal for a program whose client disconnected. @default 'SIGKILL' */
+  disconnectSignal?: NodeJS.Signals | number;
+  /** Milliseconds after disconnectSignal (if not SIGKILL) before SIGKILL follows. @default 0 */
+  disconnectGrace?: number;
+  /**
+   * Milliseconds close() lets running programs finish before it sends them
+   * killSignal (and SIGKILL a second later).
+   * @default Infinity
+   */
+  closeTimeout?: number;
+}
+
+/** Why a program ended, as the server saw it. */
+export type ExitReason = 'exit' | 'client-signal' | 'disconnect' | 'maxRuntime' | 'close';
+
+/** Counters of a server. */
+export interface ServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Programs running now. */
+  running: number;
+  /** Requests waiting now. */
+  queued: number;
+  /** Programs started since listen(). */
+  spawned: number;
+  /** Requests that failed to start a program (spawn errors, protocol errors, busy). */
+  failed: number;
+  /** Requests the policy refused. */
+  denied: number;
+}
+
+export interface ServerRequestInfo {
+  credentials: PeerCredentials;
+  argv: string[];
+  cwd: string;
+  /** Variables the policy kept from the program (the client's values replaced by the server's). */
+  droppedEnv: string[];
+}
+
+export interface SidecarServerEvents {
+  listening: () => void;
+  error: (error: Error) => void;
+  close: () => void;
+  /** A client connected. */
+  connection: (info: { credentials: PeerCredentials }) => void;
+  /** A request was received and allowed. */
+  request: (info: ServerRequestInfo) => void;
+  /** A program started. */
+  spawn: (info: ServerRequestInfo & { pid: number }) => void;
+  /** A program ended. */
+  exit: (info: ServerRequestInfo & { pid: number; exitCode: number | null; signal: NodeJS.Signals | null; reason: ExitReason; durationMs: number }) => void;
+  /** The policy refused a request. */
+  denied: (info: { credentials: PeerCredentials; argv: string[]; reason: string }) => void;
+  /** A client broke the protocol or a request failed before its program ran. */
+  clientError: (error: Error, info: { credentials: PeerCredentials }) => void;
+}
+
+/** A server that runs programs for clients connecting to its socket. */
+export interface SidecarServer extends EventEmitter<SidecarServerEvents> {
+  /**
+   * Creates the socket file and starts accepting. A stale socket file (nothing
+   * listening) is replaced; a live one fails with EADDRINUSE.
+   */
+  listen(path: string, callback?: () => void): this;
+  /**
+   * Stops accepting and removes the socket file. Requests not yet running are
+   * dropped; running programs may finish (until closeTimeout). 'close'
+   * follows once every program has ended and been reported.
+   */
+  close(callback?: (error?: Error) => void): this;
+  /** The socket path while listening, else null. */
+  address(): string | null;
+  readonly listening: boolean;
+  /** Counters: connections, running, queued, spawned, failed, denied. */
+  stats(): ServerStats;
+  /** Lets the process exit while the server listens. */
+  unref(): this;
+  ref(): this;
+}
+
+/** Creates a server; call listen() to start it. */
+export function createServer(options?: ServerOptions): SidecarServer;
+
+/** Asks the server at `path` to stop; resolves once it acknowledged. */
+export function stopServer(path: string): Promise<void>;
+
+/** Asks the server at `path` whether it is up; resolves with the protocol version it speaks. */
+export function pingServer(path: string): Promise<{ version: number }>;
