@@ -2,7 +2,7 @@
 import sidecar from '../dist/index.js';
 
 export const {
-  remoteSpawn, remoteExec, remoteExecFile, remoteKill, createClient, RemoteChildProcess, stopServer, createServer,
+  remoteSpawn, remoteExec, remoteExecFile, remoteKill, createClient, RemoteChildProcess, stopServer, pingServer, createServer,
   SidecarServer, AbortError, SidecarError, isSidecarError, PROTOCOL_VERSION,
 } = sidecar;
 export default sidecar;

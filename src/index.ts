@@ -2,7 +2,7 @@
 // it here. Re-exports only.
 
 export { remoteSpawn, RemoteChildProcess } from './client';
-export { stopServer } from './client/stop';
+export { pingServer, stopServer } from './client/admin';
 export { remoteExec, remoteExecFile } from './client/exec';
 export { createClient } from './client/create-client';
 export { remoteKill } from './client/registry';

@@ -220,6 +220,12 @@ export declare class RemoteChildProcess {
   readonly signalCode: NodeJS.Signals | null;
   /** True once kill() successfully sent a signal. */
   readonly killed: boolean;
+  /**
+   * Why the program ended, as the server saw it: 'exit' (on its own),
+   * 'client-signal' (of a signal from kill()), 'maxRuntime' or 'close' (the
+   * server ended it); null until 'exit', and when the server was lost.
+   */
+  readonly exitReason: import('./server').ExitReason | null;
   /** Always false: there is no IPC channel. */
   readonly connected: false;
   readonly spawnfile: string;
@@ -603,6 +609,7 @@ export function createClient(options?: RemoteClientOptions): RemoteClient;
 
 /** Stable codes of errors that Node's child_process cannot have. */
 export type SidecarErrorCode =
+  | 'ERR_SIDECAR_BUSY'
   | 'ERR_SIDECAR_CONNECT'
   | 'ERR_SIDECAR_DENIED'
   | 'ERR_SIDECAR_DISCONNECTED'

@@ -7,11 +7,11 @@
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type {
-  RemoteChildProcess as RemoteChildProcessContract, RemoteChildProcessEvents,
+  ExitReason as ExitReasonName, RemoteChildProcess as RemoteChildProcessContract, RemoteChildProcessEvents,
 } from '../../types/index';
 import { type NativeBinding, getBinding } from '../binding';
 import {
-  type ExitReply, type FailedReply, MessageType, ProtocolError, decodeServerMessage, encodeExecPayload,
+  type ExitReply, type FailedReply, EXIT_REASON_NAMES, MessageType, ProtocolError, decodeServerMessage, encodeExecPayload,
   encodeExecRecords, encodeSignal, FD_CLOSED, FD_IGNORE, MAX_FDS, MAX_REQUEST_BYTES,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
@@ -38,6 +38,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   killed = false;
+  exitReason: ExitReasonName | null = null;
   readonly connected = false;
   readonly spawnfile: string;
   readonly spawnargs: string[];
@@ -312,7 +313,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     // The server kills the program when its client goes, and its death signal
     // kills it when the server goes: report it as killed.
     this.emit('error', error);
-    this.onExit({ exitCode: null, signal: 9, reason: 0 });
+    this.onExit({ exitCode: null, signal: 9, reason: 0 }, false);
   }
 
   private failedError(failed: FailedReply): Error & { code?: string } {
@@ -353,12 +354,13 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     this.maybeClose();
   }
 
-  private onExit(exit: ExitReply): void {
+  private onExit(exit: ExitReply, reasonKnown = true): void {
     if (this.ended) return;
     this.ended = true;
     if (this.pid !== undefined) forgetChild(this.pid, this);
     if (exit.signal !== null) this.signalCode = signalName(exit.signal);
     else this.exitCode = exit.exitCode;
+    this.exitReason = reasonKnown ? EXIT_REASON_NAMES[exit.reason] : null;
     this.stdin?.destroy();
     this.emit('exit', this.exitCode, this.signalCode);
     process.nextTick(() => this.flushStdio());

@@ -14,6 +14,8 @@ import * as util from 'node:util';
  * in docs/errors.md.
  */
 export const SIDECAR_CODES = {
+  /** The server's work queue is full, or a request waited longer than its queueTimeout, or too many connections. */
+  ERR_SIDECAR_BUSY: 'ERR_SIDECAR_BUSY',
   /** The server socket could not be reached (no socket path, nothing listening, no permission). */
   ERR_SIDECAR_CONNECT: 'ERR_SIDECAR_CONNECT',
   /** The server's policy refused the request. */
