@@ -1,5 +1,6 @@
 # Build of the native addon (build/Release/sidecar_exec.node), loaded by
-# src/binding/index.ts through node-gyp-build. Linux only (package.json "os").
+# src/binding/index.ts through node-gyp-build, and of the shim client
+# executable (build/Release/sidecar-client). Linux only (package.json "os").
 # C++ exceptions are on so that argument and errno errors can be thrown as
 # Napi::Error from any depth; node's common.gypi turns them off by default.
 # -z now: the spawn child (sharing our memory, see native/spawn.cc) must not
@@ -29,6 +30,15 @@
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags_cc": ["-fexceptions", "-std=c++17"],
       "ldflags": ["-Wl,-z,now", "-Wl,-z,relro"]
+    },
+    {
+      # build/Release/sidecar-client: `sidecar exec` without Node.js's
+      # start-up, for shims (native/client/sidecar-client.c).
+      "target_name": "sidecar-client",
+      "type": "executable",
+      "sources": ["native/client/sidecar-client.c"],
+      "cflags!": ["-O3"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
     }
   ]
 }

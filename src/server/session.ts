@@ -392,14 +392,14 @@ export class Session {
         if (disconnectSignal !== SIGKILL) this.timer(disconnectGrace, () => this.signalProgram(SIGKILL, true));
         return; // finish() once the program is reaped
       }
-      case State.Deciding:
-        return; // onDecision sees the state change below and drops the request
       case State.Queued:
         this.host.leaveQueue(this);
         break;
       default:
         break;
     }
+    // Deciding included: an authorize() still pending finds the state changed
+    // and drops its answer.
     this.state = State.Done;
     this.closeAttached();
     this.chunks = [];

@@ -1,0 +1,358 @@
+/*
+ * sidecar-client: `sidecar exec` as a small native executable, for shims
+ * that run on every call of a tool and should not pay Node.js's start-up.
+ *
+ *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...
+ *
+ * Same flags, protocol (docs/protocol.md, version 1) and exit statuses as
+ * `sidecar exec` (examples/cli/sidecar.js): it passes its own fds 0-2, runs
+ * PROGRAM with the server's environment plus each --env in the caller's
+ * working directory (or --workdir), forwards the signals it can catch, and
+ * exits with the program's status, 128+N for death by signal N, or 125
+ * (usage, no server), 126 (cannot run), 127 (not found).
+ *
+ * Man pages: socket(2), connect(2), sendmsg(2), recvmsg(2), unix(7),
+ * signalfd(2), sigprocmask(2), ppoll(2).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+enum {
+  kVersion = 1,
+  kHeader = 4,
+  kMaxRecord = 64 * 1024,
+  kExec = 1,
+  kExecMore = 2,
+  kSignal = 3,
+  kStarted = 16,
+  kFailed = 17,
+  kExit = 18,
+  kFlagServerEnv = 1 << 1,
+  kExitUsage = 125,
+  kExitCannotRun = 126,
+  kExitNotFound = 127,
+};
+
+/* Signals forwarded to the program, as `sidecar exec` forwards them. */
+static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT};
+
+static const char *g_socket_path = "";
+
+static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("sidecar: ", stderr);
+  vfprintf(stderr, format, args);
+  fputc('\n', stderr);
+  va_end(args);
+}
+
+static void usage_exit(const char *why) {
+  say("%s", why);
+  fputs("usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...\n", stderr);
+  exit(kExitUsage);
+}
+
+/* A growable byte buffer for the request payload. */
+struct Bytes {
+  unsigned char *data;
+  size_t length, capacity;
+};
+
+static void put(struct Bytes *b, const void *data, size_t length) {
+  if (b->length + length > b->capacity) {
+    size_t capacity = b->capacity ? b->capacity * 2 : 4096;
+    while (capacity < b->length + length) capacity *= 2;
+    unsigned char *grown = realloc(b->data, capacity);
+    if (grown == NULL) {
+      say("out of memory");
+      exit(kExitUsage);
+    }
+    b->data = grown;
+    b->capacity = capacity;
+  }
+  memcpy(b->data + b->length, data, length);
+  b->length += length;
+}
+
+static void put_u32(struct Bytes *b, uint32_t value) {
+  unsigned char le[4] = {value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff, (value >> 24) & 0xff};
+  put(b, le, 4);
+}
+
+static void put_string(struct Bytes *b, const char *s) {
+  size_t length = strlen(s);
+  put_u32(b, (uint32_t)length);
+  put(b, s, length);
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Reads a length-prefixed string at *offset into out (NUL-terminated, cut to size). */
+static void get_string(const unsigned char *record, size_t length, size_t *offset, char *out, size_t size) {
+  out[0] = '\0';
+  if (*offset + 4 > length) return;
+  uint32_t n = get_u32(record + *offset);
+  *offset += 4;
+  if (*offset + n > length) n = (uint32_t)(length - *offset);
+  size_t copy = n < size - 1 ? n : size - 1;
+  memcpy(out, record + *offset, copy);
+  out[copy] = '\0';
+  *offset += n;
+}
+
+/* Sends one record, blocking; fds ride on it when count > 0. */
+static int send_record(int sock, const unsigned char *data, size_t length, const int *fds, int count) {
+  struct iovec iov = {(void *)data, length};
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(3 * sizeof(int))];
+  } control;
+  struct msghdr message = {0};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  if (count > 0) {
+    memset(&control, 0, sizeof(control));
+    message.msg_control = control.bytes;
+    message.msg_controllen = CMSG_SPACE(count * sizeof(int));
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(count * sizeof(int));
+    memcpy(CMSG_DATA(header), fds, count * sizeof(int));
+  }
+  for (;;) {
+    ssize_t sent = sendmsg(sock, &message, MSG_NOSIGNAL);
+    if (sent >= 0) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+static void header(unsigned char *record, int type) {
+  record[0] = kVersion;
+  record[1] = (unsigned char)type;
+  record[2] = record[3] = 0;
+}
+
+/* EXEC (with fds 0-2) and as many EXEC_MORE records as the payload needs. */
+static int send_request(int sock, const struct Bytes *payload) {
+  static unsigned char record[kMaxRecord];
+  const int fds[3] = {0, 1, 2};
+  size_t first = kMaxRecord - kHeader - 4;
+  if (first > payload->length) first = payload->length;
+  header(record, kExec);
+  record[4] = payload->length & 0xff;
+  record[5] = (payload->length >> 8) & 0xff;
+  record[6] = (payload->length >> 16) & 0xff;
+  record[7] = (payload->length >> 24) & 0xff;
+  memcpy(record + 8, payload->data, first);
+  if (send_record(sock, record, 8 + first, fds, 3) != 0) return -1;
+  for (size_t offset = first; offset < payload->length;) {
+    size_t chunk = payload->length - offset;
+    if (chunk > kMaxRecord - kHeader) chunk = kMaxRecord - kHeader;
+    header(record, kExecMore);
+    memcpy(record + kHeader, payload->data + offset, chunk);
+    if (send_record(sock, record, kHeader + chunk, NULL, 0) != 0) return -1;
+    offset += chunk;
+  }
+  return 0;
+}
+
+static int send_signal(int sock, int signo) {
+  unsigned char record[8];
+  header(record, kSignal);
+  record[4] = signo & 0xff;
+  record[5] = record[6] = record[7] = 0;
+  return send_record(sock, record, sizeof(record), NULL, 0);
+}
+
+/* The exit status and line for a FAILED reply, as `sidecar exec` words them. */
+static int failed_status(const unsigned char *record, size_t length, const char *program) {
+  char code[128], syscall_name[128], text[4200];
+  size_t offset = kHeader + 4;
+  get_string(record, length, &offset, code, sizeof(code));
+  get_string(record, length, &offset, syscall_name, sizeof(syscall_name));
+  get_string(record, length, &offset, text, sizeof(text));
+  if (strcmp(code, "ENOENT") == 0 && strcmp(syscall_name, "chdir") == 0) {
+    say("spawn %s ENOENT: %s", program, text);
+    return kExitUsage;
+  }
+  if (strcmp(code, "ENOENT") == 0) {
+    say("%s: command not found on the server at %s", program, g_socket_path);
+    return kExitNotFound;
+  }
+  if (strncmp(code, "ERR_SIDECAR_", 12) == 0) {
+    say("spawn %s: %s (sidecar server at %s)", program, text, g_socket_path);
+    return strcmp(code, "ERR_SIDECAR_DENIED") == 0 ? kExitCannotRun : kExitUsage;
+  }
+  /* child_process words these two kinds differently: 'spawn FILE CODE' for
+     the errors it emits, 'spawn CODE' for those it throws. */
+  if (strcmp(code, "EACCES") == 0 || strcmp(code, "EAGAIN") == 0 || strcmp(code, "EMFILE") == 0 ||
+      strcmp(code, "ENFILE") == 0) {
+    say("cannot run %s: spawn %s %s", program, program, code);
+  } else {
+    say("cannot run %s: spawn %s", program, code);
+  }
+  return kExitCannotRun;
+}
+
+int main(int argc, char **argv) {
+  const char *workdir = NULL;
+  struct Bytes env = {0};
+  uint32_t envc = 0;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--") == 0) {
+      i++;
+      break;
+    }
+    if (strncmp(arg, "--", 2) != 0) break;
+    const char *eq = strchr(arg, '=');
+    size_t name_length = eq ? (size_t)(eq - arg) : strlen(arg);
+    const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+    if (value == NULL) usage_exit("an option needs a value");
+    if (strncmp(arg, "--connect", name_length) == 0 && name_length == 9) {
+      g_socket_path = value;
+    } else if (strncmp(arg, "--workdir", name_length) == 0 && name_length == 9) {
+      workdir = value;
+    } else if (strncmp(arg, "--env", name_length) == 0 && name_length == 5) {
+      if (value[0] == '=') usage_exit("--env needs NAME or NAME=VALUE");
+      if (strchr(value, '=') != NULL) {
+        put_string(&env, value);
+        envc++;
+      } else if (getenv(value) != NULL) {
+        /* --env NAME passes the caller's own value. */
+        size_t size = strlen(value) + strlen(getenv(value)) + 2;
+        char *pair = malloc(size);
+        if (pair == NULL) usage_exit("out of memory");
+        snprintf(pair, size, "%s=%s", value, getenv(value));
+        put_string(&env, pair);
+        free(pair);
+        envc++;
+      }
+    } else {
+      usage_exit("unknown option");
+    }
+  }
+  if (g_socket_path[0] == '\0') {
+    const char *from_env = getenv("SIDECAR_SOCKET");
+    if (from_env == NULL || from_env[0] == '\0') usage_exit("exec needs --connect PATH (or SIDECAR_SOCKET)");
+    g_socket_path = from_env;
+  }
+  if (i >= argc) usage_exit("exec needs a PROGRAM");
+  const char *program = argv[i];
+
+  char cwd[4096];
+  if (workdir == NULL) {
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+      say("cannot read the working directory: %s", strerror(errno));
+      return kExitUsage;
+    }
+    workdir = cwd;
+  }
+
+  /* The payload: flags, counts, uid/gid, fd map, file, cwd, argv, env. */
+  struct Bytes payload = {0};
+  put_u32(&payload, kFlagServerEnv);
+  put_u32(&payload, (uint32_t)(argc - i));
+  put_u32(&payload, envc);
+  put_u32(&payload, 3);
+  put_u32(&payload, 0xffffffffu); /* uid: the server's */
+  put_u32(&payload, 0xffffffffu); /* gid: the server's */
+  const unsigned char fd_map[6] = {0, 0, 1, 0, 2, 0};
+  put(&payload, fd_map, sizeof(fd_map));
+  put_string(&payload, program);
+  put_string(&payload, workdir);
+  for (int k = i; k < argc; k++) put_string(&payload, argv[k]);
+  if (env.length > 0) put(&payload, env.data, env.length);
+
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  if (strlen(g_socket_path) >= sizeof(address.sun_path)) {
+    say("cannot connect to the sidecar server at %s: ENAMETOOLONG", g_socket_path);
+    return kExitUsage;
+  }
+  strcpy(address.sun_path, g_socket_path);
+  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect(sock, (struct sockaddr *)&address, sizeof(address)) != 0) {
+    say("cannot connect to the sidecar server at %s: %s", g_socket_path, strerror(errno));
+    return kExitUsage;
+  }
+
+  /* Signals become readable events: nothing runs in a handler. */
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (size_t k = 0; k < sizeof(kForwarded) / sizeof(kForwarded[0]); k++) sigaddset(&forwarded, kForwarded[k]);
+  sigprocmask(SIG_BLOCK, &forwarded, NULL);
+  int signals = signalfd(-1, &forwarded, SFD_CLOEXEC);
+  if (signals < 0) {
+    say("signalfd: %s", strerror(errno));
+    return kExitUsage;
+  }
+
+  if (send_request(sock, &payload) != 0) {
+    say("cannot send the request to %s: %s", g_socket_path, strerror(errno));
+    return kExitUsage;
+  }
+  free(payload.data);
+  free(env.data);
+
+  static unsigned char record[kMaxRecord];
+  struct pollfd watched[2] = {{sock, POLLIN, 0}, {signals, POLLIN, 0}};
+  for (;;) {
+    if (poll(watched, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      say("poll: %s", strerror(errno));
+      return kExitCannotRun;
+    }
+    if (watched[1].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      if (read(signals, &info, sizeof(info)) == (ssize_t)sizeof(info)) send_signal(sock, (int)info.ssi_signo);
+    }
+    if (!(watched[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    ssize_t length = recv(sock, record, sizeof(record), 0);
+    if (length < 0 && errno == EINTR) continue;
+    if (length <= 0) {
+      say("connection to the sidecar server at %s ended before the program's exit was reported", g_socket_path);
+      return kExitCannotRun;
+    }
+    if (length < kHeader || record[0] != kVersion) {
+      say("sidecar server at %s sent a malformed message", g_socket_path);
+      return kExitUsage;
+    }
+    switch (record[1]) {
+      case kStarted:
+        break;
+      case kFailed:
+        return failed_status(record, (size_t)length, program);
+      case kExit: {
+        if (length < kHeader + 12) return kExitUsage;
+        int32_t code = (int32_t)get_u32(record + 4);
+        uint32_t signo = get_u32(record + 8);
+        uint32_t reason = get_u32(record + 12);
+        if (reason == 3 || reason == 4) {
+          say("%s: ended by the server (%s)", program,
+              reason == 3 ? "it ran longer than the server allows" : "the server is closing");
+        }
+        return signo != 0 ? 128 + (int)signo : code;
+      }
+      default:
+        say("sidecar server at %s sent a malformed message", g_socket_path);
+        return kExitUsage;
+    }
+  }
+}

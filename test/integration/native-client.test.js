@@ -1,0 +1,123 @@
+'use strict';
+// The native shim client (build/Release/sidecar-client) against a real
+// server: each scenario runs through it and through `sidecar exec`, and the
+// two must agree on exit status and output, byte for byte.
+
+const childProcess = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { expect } = require('chai');
+const { useServer, fixture, tempDir, isAlive, pollUntil, exited } = require('../helpers');
+
+const CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
+const CLI = path.join(__dirname, '..', '..', 'examples', 'cli', 'sidecar.js');
+
+function run(command, args, { input, env, cwd } = {}) {
+  const child = childProcess.spawn(command, args, {
+    cwd, env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  const stdout = [];
+  const stderr = [];
+  child.stdout.on('data', (chunk) => stdout.push(chunk));
+  child.stderr.on('data', (chunk) => stderr.push(chunk));
+  if (input !== undefined) child.stdin.end(input);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve({
+      code, signal, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString(),
+    }));
+  });
+}
+
+describe('native shim client (sidecar-client)', function () {
+  const ctx = useServer();
+
+  before(function () {
+    if (!fs.existsSync(CLIENT)) this.skip();
+  });
+
+  /** The same exec through both clients. */
+  async function both(args, options) {
+    const native = await run(CLIENT, ['--connect', ctx.server.path, ...args], options);
+    const node = await run(process.execPath, [CLI, 'exec', '--connect', ctx.server.path, ...args], options);
+    return { native, node };
+  }
+
+  for (const code of [0, 1, 42, 255]) {
+    it(`exit code ${code} passes through, as with sidecar exec`, async function () {
+      const { native, node } = await both(['--', fixture('exit-with.sh'), String(code)]);
+      expect(native.code).to.equal(code);
+      expect(native.code).to.equal(node.code);
+    });
+  }
+
+  it('stdin and stdout are the caller\'s own: a pipeline through sort', async function () {
+    const { native, node } = await both(['--', 'sort', '-r'], { input: 'a\nc\nb\n' });
+    expect(native.stdout).to.equal('c\nb\na\n');
+    expect(native.stdout).to.equal(node.stdout);
+  });
+
+  it('--workdir, --env NAME=VALUE and --env NAME (the caller\'s value) on top of the server\'s environment', async function () {
+    const dir = tempDir();
+    const script = 'printf "%s|%s|%s|%s" "$(pwd)" "$A" "$B" "$SIDECAR_TEST_SERVER_ONLY"';
+    const args = ['--workdir', dir, '--env', 'A=x=y', '--env', 'B', '--', 'sh', '-c', script];
+    const { native, node } = await both(args, { env: { B: 'from-caller' } });
+    expect(native.code).to.equal(0);
+    expect(native.stdout.split('|').slice(0, 3)).to.deep.equal([fs.realpathSync(dir), 'x=y', 'from-caller']);
+    expect(native.stdout).to.equal(node.stdout);
+  });
+
+  it('128+N when signal N kills the program, including real-time signals', async function () {
+    for (const signal of ['TERM', '40']) {
+      const { native, node } = await both(['--', 'sh', '-c', `kill -s ${signal} $$`]);
+      expect(native.code).to.equal(signal === 'TERM' ? 143 : 168);
+      expect(native.code).to.equal(node.code);
+    }
+  });
+
+  it('127 for a program not found, 126 for one that cannot run, 125 without a server or a workdir, each with one line', async function () {
+    const cases = [
+      { args: ['--', 'sidecar-no-such-program'], code: 127 },
+      { args: ['--', fixture('not-executable.sh')], code: 126 },
+      { args: ['--workdir', '/sidecar/no/such/dir', '--', 'true'], code: 125 },
+    ];
+    for (const { args, code } of cases) {
+      const { native, node } = await both(args);
+      expect(native.code, native.stderr).to.equal(code);
+      expect(node.code).to.equal(code);
+      expect(native.stderr.trim().split('\n')).to.have.lengthOf(1);
+      expect(native.stderr).to.match(/^sidecar: /);
+    }
+    const noServer = await run(CLIENT, ['--connect', path.join(tempDir(), 'none.sock'), '--', 'true']);
+    expect(noServer.code).to.equal(125);
+    expect(noServer.stderr).to.include('none.sock');
+    const usage = await run(CLIENT, ['--connect', ctx.server.path]);
+    expect(usage.code).to.equal(125);
+  });
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129], ['SIGUSR1', 138]]) {
+    it(`forwards ${signal}: the remote program dies by it, exit ${code}`, async function () {
+      const child = childProcess.spawn(CLIENT, ['--connect', ctx.server.path, '--', fixture('wait-signal.sh')],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+      const pid = await new Promise((resolve, reject) => {
+        let text = '';
+        child.stdout.on('data', (chunk) => {
+          text += chunk;
+          if (text.includes('\n')) resolve(Number(text.split('\n')[0]));
+        });
+        child.on('exit', () => reject(new Error('exited before the program started')));
+      });
+      expect(isAlive(pid)).to.equal(true);
+      child.kill(signal);
+      const status = await exited(child);
+      expect(status).to.deep.equal({ code, signal: null });
+      expect(await pollUntil(() => !isAlive(pid), { timeout: 1000 })).to.equal(true);
+    });
+  }
+
+  it('a request over one record (many arguments) is chunked like the Node client\'s', async function () {
+    const args = Array.from({ length: 3000 }, (_, i) => `argument-${i}-${'x'.repeat(40)}`);
+    const { native, node } = await both(['--', 'sh', '-c', 'echo $#', 'sh', ...args]);
+    expect(native.stdout).to.equal('3000\n');
+    expect(native.stdout).to.equal(node.stdout);
+  });
+});
