@@ -171,9 +171,13 @@ export interface RemoteSpawnOptionsWithStdioTuple<
   stdio: readonly [Stdin, Stdout, Stderr];
 }
 
-/** Options whose stdio array contains `'ipc'`: remoteSpawn throws ERR_SIDECAR_UNSUPPORTED for them. */
+/** `true` when some entry of the stdio tuple S is exactly `'ipc'` (a wider entry type, such as StdioEntry, is not). */
+export type StdioHasIpc<S extends readonly StdioEntry[]> =
+  true extends { [K in keyof S]: [S[K]] extends ['ipc'] ? true : false }[number] ? true : false;
+
+/** Options whose stdio tuple has an `'ipc'` entry: remoteSpawn throws ERR_SIDECAR_UNSUPPORTED for them. */
 export type RemoteSpawnOptionsWithIpc<S extends readonly StdioEntry[]> =
-  RemoteSpawnOptions & { stdio: S & ('ipc' extends S[number] ? unknown : never) };
+  RemoteSpawnOptions & { stdio: S & (StdioHasIpc<S> extends true ? unknown : never) };
 
 // ---- RemoteChildProcess -----------------------------------------------------
 
@@ -212,8 +216,13 @@ export declare class RemoteChildProcess {
     Readable | Writable | null | undefined,
     Readable | Writable | null | undefined,
   ];
-  /** There is no IPC channel: always undefined (as for a child spawned without 'ipc'). */
-  readonly channel?: undefined;
+  /**
+   * There is no IPC channel: always absent, so it reads as undefined (as for a
+   * child spawned without 'ipc'). Optional `never`, so that it stays
+   * assignable to ChildProcess's `channel?: Control | null` under
+   * exactOptionalPropertyTypes too.
+   */
+  readonly channel?: never;
   /** Exit code once it exited (the negative errno after a failed start), else null. */
   readonly exitCode: number | null;
   /** Signal that killed it, else null. */
@@ -324,7 +333,7 @@ export function remoteSpawn(
  * @deprecated `'ipc'` cannot work remotely (there is no IPC channel to a
  * remote program): remoteSpawn throws ERR_SIDECAR_UNSUPPORTED.
  */
-export function remoteSpawn<S extends readonly StdioEntry[]>(command: string, options: RemoteSpawnOptionsWithIpc<S>): never;
+export function remoteSpawn<S extends readonly StdioEntry[] | []>(command: string, options: RemoteSpawnOptionsWithIpc<S>): never;
 export function remoteSpawn(command: string, options: RemoteSpawnOptions): RemoteChildProcess;
 export function remoteSpawn(
   command: string,
@@ -375,7 +384,7 @@ export function remoteSpawn(
  * @deprecated `'ipc'` cannot work remotely (there is no IPC channel to a
  * remote program): remoteSpawn throws ERR_SIDECAR_UNSUPPORTED.
  */
-export function remoteSpawn<S extends readonly StdioEntry[]>(
+export function remoteSpawn<S extends readonly StdioEntry[] | []>(
   command: string,
   args: readonly string[],
   options: RemoteSpawnOptionsWithIpc<S>,

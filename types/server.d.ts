@@ -157,8 +157,9 @@ export interface SidecarServerEvents {
   clientError: (error: Error, info: { credentials: PeerCredentials }) => void;
 }
 
-/** A server that runs programs for clients connecting to its socket. */
-export interface SidecarServer extends EventEmitter<SidecarServerEvents> {
+/** A server that runs programs for clients connecting to its socket. Made by {@link createServer}. */
+export class SidecarServer extends EventEmitter<SidecarServerEvents> {
+  private constructor();
   /**
    * Creates the socket file and starts accepting. A stale socket file (nothing
    * listening) is replaced; a live one fails with EADDRINUSE.

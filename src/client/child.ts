@@ -391,7 +391,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   // ---- the rest of ChildProcess's shape (types/index.d.ts) ------------------
 
   /** There is no IPC channel: absent, as on a child_process child spawned without 'ipc'. */
-  declare readonly channel?: undefined;
+  declare readonly channel?: never;
 
   /**
    * There is no IPC channel to a remote program. child_process gives a child

@@ -3,14 +3,16 @@
 // (call forms, assignability) in parity.test-d.ts.
 
 import { expectAssignable, expectDeprecated, expectError, expectNotDeprecated, expectType } from 'tsd';
+import type { StdioOptions } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { promisify } from 'node:util';
 import {
   type ExecBuffer, type PromiseWithChild, type RemoteChildProcessByStdio, type RemoteChildProcessWithoutNullStreams,
-  type RemoteClient, type SidecarErrorCode, type SidecarServer, AbortError, PROTOCOL_VERSION, RemoteChildProcess,
-  SidecarError, createClient, createServer, isSidecarError, remoteKill, remoteSpawn, stopServer,
+  type RemoteClient, type SidecarErrorCode, type SidecarServer, type StdioEntry, type StdioHasIpc, AbortError,
+  PROTOCOL_VERSION, RemoteChildProcess, SidecarError, createClient, createServer, isSidecarError, remoteKill, remoteSpawn,
+  stopServer,
 } from '..';
 
 type Extra = Readable | Writable | null | undefined;
@@ -76,6 +78,21 @@ expectType<never>(remoteSpawn('node', { stdio: ['pipe', 'pipe', 'ipc'] }));
 expectDeprecated(remoteSpawn('node', ['child.js'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }));
 expectDeprecated(remoteSpawn('node', { stdio: ['ipc'] }));
 expectError(remoteSpawn('node', ['child.js'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }).pid);
+expectType<never>(remoteSpawn('node', ['child.js'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] as const }));
+// Only an entry that is exactly 'ipc' counts: arrays typed with wider entries
+// (which may or may not hold 'ipc') get the general overload.
+declare const entries: StdioEntry[];
+declare const nodeEntries: Array<'pipe' | 'ipc' | 'inherit' | number>;
+declare const nodeStdio: StdioOptions;
+expectType<RemoteChildProcess>(remoteSpawn('node', ['child.js'], { stdio: entries }));
+expectType<RemoteChildProcess>(remoteSpawn('node', { stdio: nodeEntries }));
+expectType<RemoteChildProcess>(remoteSpawn('node', ['child.js'], { stdio: nodeStdio }));
+expectNotDeprecated(remoteSpawn('node', ['child.js'], { stdio: entries }));
+expectNotDeprecated(remoteSpawn('node', ['child.js'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] }));
+expectType<true>({} as StdioHasIpc<['pipe', 'ipc']>);
+expectType<false>({} as StdioHasIpc<['pipe', 'inherit', 3]>);
+expectType<false>({} as StdioHasIpc<StdioEntry[]>);
+expectType<false>({} as StdioHasIpc<[StdioEntry, StdioEntry]>);
 
 // Wrong arguments and option types.
 expectError(remoteSpawn());
