@@ -61,7 +61,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   constructor(private readonly plan: SpawnPlan, private readonly binding: NativeBinding = getBinding()) {
     super();
     this.spawnfile = plan.file;
-    this.spawnargs = plan.argv;
+    this.spawnargs = plan.spawnargs;
     const { streams, remoteFds, fdMap } = this.createStdio();
     this.stdio = streams as RemoteChildProcess['stdio'];
     try {
@@ -84,9 +84,20 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    const number = signalNumber(signal);
+    const number = signal === 0 ? 0 : signalNumber(signal);
     if (number === undefined) throw unknownSignal(signal);
+    if (!this.deliverSignal(number)) return false;
+    this.killed = true;
+    return true;
+  }
+
+  /**
+   * Sends a signal number (0 only checks) without marking the child killed:
+   * process.kill(pid) does not either, and remoteKill() mirrors it.
+   */
+  deliverSignal(number: number): boolean {
     if (this.ended) return false;
+    if (number === 0) return this.socket === undefined || !this.socket.isDestroyed;
     if (this.socket === undefined) {
       // Still connecting (the server's backlog was full): send it right after the request.
       this.pendingSignals.push(number);
@@ -97,7 +108,6 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
       // applies it as soon as the program exists.
       this.socket.send(encodeSignal(number));
     }
-    this.killed = true;
     return true;
   }
 
@@ -145,12 +155,12 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
           const [readEnd, writeEnd] = binding.pipe();
           const programReads = index === 0;
           remote = programReads ? readEnd : writeEnd;
-          streams.push(this.wrapLocalEnd(programReads ? writeEnd : readEnd, !programReads, programReads, index));
+          streams.push(this.wrapLocalEnd(programReads ? writeEnd : readEnd, !programReads, index));
         } else {
           // Extra pipes are duplex, as child_process makes them.
           const [local, far] = binding.socketPair();
           remote = far;
-          streams.push(this.wrapLocalEnd(local, true, true, index));
+          streams.push(this.wrapLocalEnd(local, true, index));
         }
         fdMap.push(remoteFds.length);
         remoteFds.push(remote);
@@ -163,13 +173,14 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     return { streams, remoteFds, fdMap };
   }
 
-  private wrapLocalEnd(fd: number, readable: boolean, writable: boolean, index: number): Readable | Writable {
+  private wrapLocalEnd(fd: number, readable: boolean, index: number): Readable | Writable {
     if (!readable) return new net.Socket({ fd, readable: false, writable: true });
     // child_process spawns synchronously, so 'spawn' always precedes the first
     // 'data'. Here the program may write before the server's STARTED arrives:
     // hold reads back until then (manualStart skips the read Node would start
     // at once; the instance _read only notes that one was asked for).
-    const socket = new net.Socket({ fd, readable: true, writable, manualStart: true } as net.SocketConstructorOpts);
+    // Writable left at its default (true), as child_process's stdout is.
+    const socket = new net.Socket({ fd, readable: true, manualStart: true } as net.SocketConstructorOpts);
     let readRequested = false;
     socket._read = () => {
       readRequested = true;
@@ -345,12 +356,13 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     this.ended = true;
     const errno = (error as { errno?: unknown }).errno;
     this.exitCode = typeof errno === 'number' ? -Math.abs(errno) : -1;
-    // As in Node, the pipes of a child that never ran do not count for
-    // 'close', which follows 'error' at once (some may have closed already).
-    this.closesNeeded = this.closesGot + 1;
-    this.heldReads = [];
-    for (const stream of this.stdio) stream?.destroy();
+    // As Node's onexit for a failed spawn: stdin destroyed, 'error', then
+    // 'close' once the readable pipes reach their end (every far end is
+    // closed: the server's copies with the failure, ours once sent).
+    this.stdin?.destroy();
+    this.releaseReads();
     this.emit('error', error);
+    process.nextTick(() => this.flushStdio());
     this.maybeClose();
   }
 

@@ -21,8 +21,10 @@ export interface SpawnPlan {
   socketPath: string;
   /** The program to run (the shell when `shell` is set). Also child.spawnfile. */
   file: string;
-  /** argv as the program sees it: argv0 (or file), then args. Also child.spawnargs. */
+  /** argv as the program sees it: argv0 (or file), then args. */
   argv: string[];
+  /** child.spawnargs: argv with the arguments as the caller gave them (child_process keeps non-strings). */
+  spawnargs: string[];
   env: string[];
   cwd: string;
   stdio: StdioPlan[];
@@ -65,7 +67,9 @@ function normalizeCwd(cwd: unknown): string {
   else if (Buffer.isBuffer(cwd)) path = cwd.toString();
   else if (cwd instanceof URL) path = fileURLToPath(cwd);
   else throw invalidArgType('options.cwd', 'of type string or an instance of Buffer or URL', cwd);
-  checkNoNul(path, 'options.cwd');
+  if (path.includes('\u0000')) {
+    throw invalidArgValue('options.cwd', path, 'must be a string, Uint8Array, or URL without null bytes');
+  }
   return path;
 }
 
@@ -103,8 +107,9 @@ function normalizeStdioEntry(entry: unknown, index: number): StdioPlan {
   if (entry === 'inherit') return { kind: 'fd', fd: index };
   if (entry === 'ipc') throw unsupportedOption('stdio', '\'ipc\' needs a local Node.js child');
   if (typeof entry === 'number') {
-    if (!Number.isInteger(entry) || entry < 0) throw invalidArgValue('stdio', entry);
-    return { kind: 'fd', fd: entry };
+    if (!Number.isInteger(entry)) throw invalidArgValue('stdio', entry);
+    // child_process (libuv) makes a pipe of a negative fd.
+    return entry < 0 ? { kind: 'pipe' } : { kind: 'fd', fd: entry };
   }
   if (typeof entry === 'string' || ArrayBuffer.isView(entry)) throw invalidSyncForkInput(entry);
   if (typeof entry === 'object') {
@@ -200,11 +205,14 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   if (command.length === 0) throw invalidArgValue('file', command, 'cannot be empty');
 
   let argList: string[];
+  let rawArgs: unknown[] | undefined;
   if (Array.isArray(args)) {
+    // As child_process: only strings are checked; anything else travels as
+    // String(value), and spawnargs keeps the values as given.
+    rawArgs = args.slice();
     argList = args.map((arg, index) => {
-      if (typeof arg !== 'string') throw invalidArgType(`args[${index}]`, 'of type string', arg);
-      checkNoNul(arg, `args[${index}]`);
-      return arg;
+      if (typeof arg === 'string') checkNoNul(arg, `args[${index}]`);
+      return String(arg);
     });
   } else if (args === undefined || args === null) {
     argList = [];
@@ -250,6 +258,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     const line = [command, ...argList].join(' ');
     file = typeof shell === 'string' ? shell : '/bin/sh';
     argList = ['-c', line];
+    rawArgs = undefined;
   }
   const argv0 = typeof opts.argv0 === 'string' ? opts.argv0 : file;
 
@@ -262,6 +271,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     socketPath: resolveSocketPath(opts.connect),
     file,
     argv: [argv0, ...argList],
+    spawnargs: [argv0, ...(rawArgs ?? argList)],
     env: envPairs(opts.env, serverEnv),
     cwd,
     stdio: normalizeStdio(opts.stdio),
@@ -283,7 +293,8 @@ export function signalNumber(signal: unknown): number | undefined {
   if (typeof signal === 'number') {
     return Object.values(signals).includes(signal) ? signal : undefined;
   }
-  if (typeof signal === 'string' && Object.hasOwn(signals, signal)) return signals[signal];
+  // child_process upper-cases names: kill('sigint') works.
+  if (typeof signal === 'string' && Object.hasOwn(signals, signal.toUpperCase())) return signals[signal.toUpperCase()];
   return undefined;
 }
 

@@ -35,6 +35,8 @@ export function remoteKill(pid: number, signal: NodeJS.Signals | number = 'SIGTE
   if (number === undefined) throw unknownSignal(signal);
   const children = running.get(pid);
   if (children === undefined || children.size === 0) throw errnoException(os.constants.errno.ESRCH, 'kill');
-  if (number !== 0) for (const child of children) child.kill(number);
+  let delivered = false;
+  for (const child of children) delivered = child.deliverSignal(number) || delivered;
+  if (!delivered) throw errnoException(os.constants.errno.ESRCH, 'kill');
   return true;
 }

@@ -72,7 +72,11 @@ function describeReceived(value: unknown): string {
 }
 
 function withCode<T extends Error>(error: T, code: string): T & { code: string } {
-  // Node shows the code in the name part of the stack ("TypeError [ERR_X]: ...").
+  // Node shows the code in the name part of the stack ("TypeError [ERR_X]: ...")
+  // while `name` itself stays plain.
+  if (typeof error.stack === 'string' && error.stack.startsWith(`${error.name}: `)) {
+    error.stack = `${error.name} [${code}]${error.stack.slice(error.name.length)}`;
+  }
   Object.defineProperty(error, 'code', { value: code, enumerable: true, writable: true, configurable: true });
   return error as T & { code: string };
 }

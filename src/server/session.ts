@@ -423,6 +423,8 @@ export class Session {
   private refuse(reply: FailedReply, counted = true): void {
     if (this.state === State.Done) return;
     this.state = State.Done;
+    // Closed before the reply, so that the client's pipes reach their end.
+    this.closeAttached();
     if (counted) this.host.count('failed');
     if (reply.code.startsWith('ERR_SIDECAR_') || reply.syscall === 'recvmsg') {
       this.host.notifyClientError(Object.assign(new Error(reply.message), { code: reply.code }), this.credentials);

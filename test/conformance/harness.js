@@ -140,7 +140,16 @@ function compareCanon(local, remote) {
 
 function eventNames(observation) {
   if (observation.threw !== undefined) return 'threw synchronously';
-  return (observation.log || []).map((entry) => entry[0]).join(', ');
+  return (observation.log || []).map((entry) => (entry[0] === 'note' ? `note ${entry[1]}` : entry[0])).join(', ');
+}
+
+/** One side threw synchronously, the other did not: say that, not every field. */
+function describeThrowMismatch(local, remote) {
+  const describe = (name, o) => (o.threw !== undefined
+    ? `  ${name} threw synchronously: ${JSON.stringify(o.threw instanceof Error ? errorFields(o.threw) : o.threw.error)}`
+    : `  ${name} did not throw: [${eventNames(o)}], exitCode ${o.end && o.end.exitCode}, signalCode ${o.end && o.end.signalCode}`
+      + `${o.stdout !== undefined ? `, stdout ${JSON.stringify(canonString(o.stdout.toString()))}` : ''}`);
+  return `${describe('child_process', local)}\n${describe('sidecar-exec', remote)}`;
 }
 
 // ---- documented inherent differences ----------------------------------------
@@ -188,6 +197,24 @@ const DIFFERENCES = {
       }
     },
   },
+  'spawn-error-timing': {
+    row: 'thrown the same way when the server answers within `startWait`; otherwise emitted as `\'error\'` (same fields), then `\'close\'` with `(-errno, null)`',
+    apply(local, remote) {
+      const thrown = local.threw;
+      if (!(thrown instanceof Error) || typeof thrown.errno !== 'number' || thrown.syscall !== 'spawn') {
+        fail('spawn-error-timing', `child_process did not throw a spawn error: ${eventNames(local)}`);
+      }
+      if (remote.threw !== undefined) return; // answered in time: compared as it is
+      const [first, second, ...more] = remote.log;
+      if (!first || first[0] !== 'error' || !second || second[0] !== 'close' || second[1] !== thrown.errno || second[2] !== null || more.length > 0) {
+        fail('spawn-error-timing', `sidecar-exec: [${eventNames(remote)}] ${JSON.stringify(second)} (documented: 'error', then 'close' (${thrown.errno}, null))`);
+      }
+      if (remote.returned.pid !== 'undefined') fail('spawn-error-timing', 'sidecar-exec has a pid after a failed start');
+      const error = first[1];
+      for (const key of Object.keys(remote)) delete remote[key];
+      remote.threw = error;
+    },
+  },
   'cwd-message': {
     row: 'followed by `: cannot change to the working directory "<dir>" on the server: ENOENT`',
     apply(local, remote, scenario) {
@@ -201,6 +228,15 @@ const DIFFERENCES = {
         }
       });
       if (found === 0) fail('cwd-message', `no sidecar-exec error ends with ${JSON.stringify(suffix)}`);
+    },
+  },
+  'buffer-cwd': {
+    row: 'a `cwd` given as a Buffer is ignored (Node 20 validates it, then does not pass it on)',
+    apply(local, remote, scenario) {
+      const asked = `${scenario.bufferCwd}\n`;
+      if (String(remote.stdout) !== asked) fail('buffer-cwd', `sidecar-exec ran in ${JSON.stringify(String(remote.stdout))}, not ${JSON.stringify(asked)}`);
+      if (String(local.stdout) === asked) fail('buffer-cwd', 'child_process honoured the Buffer cwd: the difference is gone');
+      remote.stdout = local.stdout;
     },
   },
   'env-own-only': {
@@ -219,36 +255,31 @@ const DIFFERENCES = {
   'pipe-kind': {
     row: '`\'pipe\'` stdio at 0-2 are unix socket pairs',
     apply(local, remote, scenario) {
-      // The scenario's program reported "<fd>:<file type>" lines into `scenario.fdReport`.
-      const where = scenario.fdReport;
-      const l = lines(where === 'stdout' ? local.stdout : local.extra.files[where]);
-      const r = lines(where === 'stdout' ? remote.stdout : remote.extra.files[where]);
-      if (l.length !== r.length) return; // the generic comparison reports it
+      // extra.fds: the file type of the program's fds 0-4, seen from here in /proc.
+      const l = local.extra.fds;
+      const r = remote.extra.fds;
+      if (!Array.isArray(l) || !Array.isArray(r) || l.length !== r.length) return; // the generic comparison reports it
       let differing = 0;
-      const patched = r.map((line, i) => {
-        if (line === l[i]) return line;
-        const [fd, kind] = line.split(':');
-        if (Number(fd) > 2 || kind !== 'fifo' || l[i] !== `${fd}:socket`) {
-          fail('pipe-kind', `fd ${fd}: child_process ${l[i]}, sidecar-exec ${line} (documented: only 0-2, socket here, fifo there)`);
+      for (let fd = 0; fd < r.length; fd++) {
+        if (r[fd] === l[fd]) continue;
+        if (fd > 2 || r[fd] !== 'fifo' || l[fd] !== 'socket') {
+          fail('pipe-kind', `fd ${fd}: child_process ${l[fd]}, sidecar-exec ${r[fd]} (documented: only 0-2, socket here, fifo there)`);
         }
         differing++;
-        return l[i];
-      });
+        r[fd] = l[fd];
+      }
       if (differing === 0) fail('pipe-kind', 'no pipe at 0-2 differed: the scenario does not show the difference');
-      const text = Buffer.from(patched.map((line) => `${line}\n`).join(''));
-      if (where === 'stdout') remote.stdout = text;
-      else remote.extra.files[where] = text;
     },
   },
   'process-group': {
     row: 'always in its own process group (its own session with `detached`)',
     apply(local, remote) {
-      // The program printed "pgrp:<leader|member> sid:<leader|member>".
-      const l = local.stdout.toString();
-      const r = remote.stdout.toString();
-      if (!l.includes('pgrp:member')) fail('process-group', `child_process: ${l.trim()} (expected the caller's group)`);
-      if (!r.includes('pgrp:leader')) fail('process-group', `sidecar-exec: ${r.trim()} (expected a group of its own)`);
-      remote.stdout = Buffer.from(r.replace('pgrp:leader', 'pgrp:member'));
+      // extra.groups: { groupLeader, sessionLeader, callersGroup } of the program, from /proc.
+      const l = local.extra.groups;
+      const r = remote.extra.groups;
+      if (!l || l.groupLeader !== false || l.callersGroup !== true) fail('process-group', `child_process: ${JSON.stringify(l)} (expected the caller's group)`);
+      if (!r || r.groupLeader !== true || r.callersGroup !== false) fail('process-group', `sidecar-exec: ${JSON.stringify(r)} (expected a group of its own)`);
+      remote.extra.groups = { ...r, groupLeader: false, callersGroup: true };
     },
   },
   'group-kill': {
@@ -376,6 +407,7 @@ function sides() {
       exec: childProcess.exec,
       execFile: childProcess.execFile,
       createClient: localClient,
+      kill: (pid, signal) => process.kill(pid, signal),
     },
     remote: {
       name: 'sidecar-exec',
@@ -384,6 +416,7 @@ function sides() {
       execFile: sidecar.remoteExecFile,
       // The socket comes from SIDECAR_SOCKET, as for the functions above.
       createClient: (defaults) => sidecar.createClient(defaults),
+      kill: (pid, signal) => sidecar.remoteKill(pid, signal),
     },
   };
 }
@@ -490,6 +523,9 @@ async function observeCall(scenario, api, ctx) {
   let settledResolve;
   const settled = new Promise((resolve) => { settledResolve = resolve; });
   let child;
+  // Both sides make the call from the same kind of context (a fresh
+  // macrotask), so that nextTicks and microtasks order the same way.
+  await new Promise((resolve) => setImmediate(resolve));
   try {
     if (form === 'promise') {
       const promise = util.promisify(target[method])(...args);
@@ -577,18 +613,25 @@ async function observeCall(scenario, api, ctx) {
   if (scenario.input !== undefined) child.stdin.end(scenario.input);
   for (const [index, data] of Object.entries(scenario.stdioInput || {})) child.stdio[index].end(data);
 
-  const during = scenario.during ? Promise.resolve().then(() => scenario.during(child, ctx)) : Promise.resolve();
+  // Synchronously after the call returned, as a caller's next statement.
+  let during;
+  try {
+    during = Promise.resolve(scenario.during ? scenario.during(child, ctx) : undefined);
+  } catch (error) {
+    during = Promise.reject(error);
+  }
   const limit = scenario.wait ?? DEFAULT_WAIT_MS;
   let timer;
   const timedOut = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), limit); });
-  const outcome = await Promise.race([Promise.all([closed, settled, during]), timedOut]);
+  // A failing scenario action is recorded (and so compared), not thrown past the cleanup.
+  const duringDone = during.catch((error) => { obs.duringFailed = error; });
+  const outcome = await Promise.race([Promise.all([closed, settled, duringDone]), timedOut]);
   clearTimeout(timer);
   if (outcome === 'timeout') {
     obs.timedOut = `no 'close' (or callback) within ${limit} ms`;
     try { child.kill('SIGKILL'); } catch { /* gone */ }
     for (const s of child.stdio || []) s?.destroy();
   }
-  await during.catch((error) => { obs.duringFailed = error; });
 
   obs.end = {
     exitCode: child.exitCode,
@@ -617,8 +660,20 @@ function canonObservation(obs) {
   for (const key of Object.keys(obs).sort()) {
     if (key === 'stdinError') continue; // see observeCall
     const value = obs[key];
-    if (key === 'log') out.log = value.map((entry) => entry.map((part) => (part instanceof Error ? { error: errorFields(part) } : canon(part))));
-    else out[key] = canon(value);
+    if (key === 'log') {
+      // The order as one field; each entry's arguments under its name and
+      // occurrence, so that a reordering shows once, not as shifted fields.
+      out.sequence = eventNames(obs);
+      out.events = {};
+      const seen = new Map();
+      for (const [name, ...rest] of value) {
+        const label = name === 'note' ? `note ${rest.shift()}` : name;
+        seen.set(label, (seen.get(label) || 0) + 1);
+        out.events[`${label} #${seen.get(label)}`] = rest.map((part) => (part instanceof Error ? { error: errorFields(part) } : canon(part)));
+      }
+    } else {
+      out[key] = canon(value);
+    }
   }
   return out;
 }
@@ -639,6 +694,9 @@ async function runScenario(scenario, env) {
   }
   const remote = await observe(scenario, 'remote', env);
   for (const name of scenario.differences || []) DIFFERENCES[name].apply(local, remote, scenario, env);
+  if ((local.threw === undefined) !== (remote.threw === undefined)) {
+    throw new AssertionError(`sidecar-exec differs from child_process: only one threw\n${describeThrowMismatch(local, remote)}`);
+  }
   const l = canonObservation(local);
   const r = canonObservation(remote);
   const differing = compareCanon(l, r);
