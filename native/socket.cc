@@ -65,6 +65,19 @@ UniqueFd SeqpacketSocket(Napi::Env env) {
   return fd;
 }
 
+// [ends[0], ends[1]] as a JS array; the fds stay owned (and are closed on a
+// throw) until the array exists.
+Napi::Array FdPair(Napi::Env env, const int ends[2]) {
+  UniqueFd first(ends[0]);
+  UniqueFd second(ends[1]);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, first.get()));
+  result.Set(1u, Napi::Number::New(env, second.get()));
+  first.release();
+  second.release();
+  return result;
+}
+
 // Builds { bytes, fds, truncated, fdsTruncated }; the descriptors stay owned
 // by `fds` until the JS object exists, so a failure here cannot leak them.
 Napi::Object MakeReceived(Napi::Env env, ssize_t bytes,
@@ -283,14 +296,7 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   CheckArity(info, 0, kUsage);
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
-  UniqueFd read_end(ends[0]);
-  UniqueFd write_end(ends[1]);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, read_end.get()));
-  result.Set(1u, Napi::Number::New(env, write_end.get()));
-  read_end.release();
-  write_end.release();
-  return result;
+  return FdPair(env, ends);
 }
 
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
@@ -301,14 +307,7 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
     ThrowErrno(env, errno, "socketpair");
   }
-  UniqueFd first(ends[0]);
-  UniqueFd second(ends[1]);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, first.get()));
-  result.Set(1u, Napi::Number::New(env, second.get()));
-  first.release();
-  second.release();
-  return result;
+  return FdPair(env, ends);
 }
 
 // Blocks the calling thread until fd is readable or timeout_ms passed. For
