@@ -96,7 +96,7 @@ export interface ServerOptions {
   maxFds?: number;
   /** Milliseconds a client has, from connecting, to send its whole request (0: no limit). @default 10000 */
   handshakeTimeout?: number;
-  /** Milliseconds a program may run before it gets killSignal (0: no limit). @default 0 */
+  /** Milliseconds a program may run before it gets killSignal (and SIGKILL 5 s later if it lingers; 0: no limit). @default 0 */
   maxRuntime?: number;
   /** Signal for maxRuntime and for close() after closeTimeout. @default 'SIGTERM' */
   killSignal?: NodeJS.Signals | number;
@@ -106,7 +106,7 @@ export interface ServerOptions {
   disconnectGrace?: number;
   /**
    * Milliseconds close() lets running programs finish before it sends them
-   * killSignal (and SIGKILL a second later).
+   * killSignal (and SIGKILL 5 s later if they linger).
    * @default Infinity
    */
   closeTimeout?: number;

@@ -12,7 +12,7 @@ import { errnoException, invalidArgType, invalidArgValue, isNativeError } from '
 import { NodeCompatibleEmitter } from '../emitter';
 import { ExitReason, encodeFailed } from '../protocol';
 import { type NormalizedServerOptions, normalizeServerOptions } from './options';
-import { KILL_ESCALATION_MS, Session, type SessionHost } from './session';
+import { Session, type SessionHost } from './session';
 
 /** How long accept() rests when the fd table is full, so that it does not spin. */
 const ACCEPT_BACKOFF_MS = 100;
