@@ -101,9 +101,16 @@ class Poller : public Napi::ObjectWrap<Poller> {
   }
   // Holds the JS object exactly while libuv may call back into it.
   void SyncPin();
+  // Drops the references to the callback and its async context once the
+  // poller is closed: the callback's closure usually reaches this poller's
+  // JS object, and a strong reference from here would keep that cycle (and
+  // everything the closure holds) alive for ever.
+  void ReleaseCallback();
 
   PollHandle* poll_ = nullptr;  // nullptr once closed
   bool pinned_ = false;
+  bool dispatching_ = false;
+  bool release_after_dispatch_ = false;
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
 };
@@ -182,6 +189,7 @@ void Poller::SyncPin() {
 void Poller::Dispatch(PollHandle* poll, int status, int events) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
+  dispatching_ = true;
   try {
     callback_.MakeCallback(
         Value(),
@@ -193,6 +201,8 @@ void Poller::Dispatch(PollHandle* poll, int status, int events) {
     // uncaught exception, as Node does for its own callbacks.
     napi_fatal_exception(env, error.Value());
   }
+  dispatching_ = false;
+  if (release_after_dispatch_) ReleaseCallback();
   // libuv stops a handle itself after an error; the callback may also have
   // closed it (then `poll` is still allocated: OnClosed runs later).
   if (poll->owner == this) {
@@ -237,7 +247,20 @@ Napi::Value Poller::Close(const Napi::CallbackInfo& info) {
     poll_ = nullptr;
     SyncPin();
   }
+  ReleaseCallback();
   return env.Undefined();
+}
+
+void Poller::ReleaseCallback() {
+  if (dispatching_) {
+    // Closed from inside its own callback: the async context is in use
+    // until MakeCallback returns.
+    release_after_dispatch_ = true;
+    return;
+  }
+  release_after_dispatch_ = false;
+  callback_.Reset();
+  async_context_.reset();
 }
 
 Napi::Value Poller::Ref(const Napi::CallbackInfo& info) {

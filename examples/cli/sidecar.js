@@ -121,9 +121,9 @@ function logRequests(server, verbose) {
     say(`uid ${info.credentials.uid} pid ${info.credentials.pid} ${info.argv[0]}: ${end}${why} in ${info.durationMs} ms`);
   });
   server.on('denied', (info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} denied ${info.argv[0] ?? ''}: ${info.reason}`));
+  server.on('clientError', (error, info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} failed: ${error.message}`));
   if (verbose > 1) {
     server.on('spawn', (info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} started ${info.pid}: ${info.argv.join(' ')}`));
-    server.on('clientError', (error, info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid}: ${error.message}`));
   }
 }
 

@@ -249,7 +249,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
    */
   private awaitStartBriefly(): void {
     const socket = this.socket;
-    if (this.plan.startWait === 0 || socket === undefined || !socket.isFlushed) return;
+    if (this.plan.startWait === 0 || socket === undefined || socket.isDestroyed || !socket.isFlushed) return;
     // A server embedded in this very process answers from this event loop:
     // blocking it would only delay that answer.
     if (this.binding.peerCredentials(socket.fd).pid === process.pid) return;

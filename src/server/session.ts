@@ -419,15 +419,17 @@ export class Session {
     this.refuse({ errno: EPROTO, code: 'ERR_SIDECAR_PROTOCOL', syscall: 'protocol', message });
   }
 
-  /** Replies FAILED and hangs up; `failed` counts it (denials are counted apart). */
+  /** Replies FAILED and hangs up; `counted`: a failure (denials are counted and reported apart). */
   private refuse(reply: FailedReply, counted = true): void {
     if (this.state === State.Done) return;
     this.state = State.Done;
     // Closed before the reply, so that the client's pipes reach their end.
     this.closeAttached();
-    if (counted) this.host.count('failed');
-    if (reply.code.startsWith('ERR_SIDECAR_') || reply.syscall === 'recvmsg') {
-      this.host.notifyClientError(Object.assign(new Error(reply.message), { code: reply.code }), this.credentials);
+    if (counted) {
+      // Denials have their own event; every other failure before a program
+      // ran (spawn errors included) is a client error to the host.
+      this.host.count('failed');
+      this.host.notifyClientError(Object.assign(new Error(reply.message), { code: reply.code, syscall: reply.syscall }), this.credentials);
     }
     this.socket.send(encodeFailed(reply));
     this.socket.end();

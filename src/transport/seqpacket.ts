@@ -39,6 +39,8 @@ export class SeqpacketSocket {
   private destroyed = false;
   private ending = false;
   private events = READABLE;
+  private resetSeen = false;
+  private failing = false;
 
   constructor(
     readonly fd: number,
@@ -135,6 +137,7 @@ export class SeqpacketSocket {
   private onPoll(status: number, events: number): void {
     if (this.destroyed) return;
     if (status < 0) {
+      // libuv reports a socket error (POLLERR) this way and stops polling.
       this.fail(Object.assign(new Error(`poll failed: ${status}`), { errno: -status, code: 'EIO', syscall: 'poll' }));
       return;
     }
@@ -150,6 +153,12 @@ export class SeqpacketSocket {
       try {
         received = this.binding.receive(this.fd, buffer);
       } catch (error) {
+        // A peer that closed with our records unread leaves ECONNRESET to be
+        // read once; what it sent before (a FAILED reply, say) comes after.
+        if (isNativeError(error) && error.code === 'ECONNRESET' && !this.resetSeen) {
+          this.resetSeen = true;
+          continue;
+        }
         this.fail(error);
         return;
       }
@@ -169,6 +178,13 @@ export class SeqpacketSocket {
   }
 
   private fail(error: unknown): void {
+    if (!this.failing) {
+      // The peer may have hung up right after replying (a server that turns
+      // a request away): deliver what it sent before reporting the failure.
+      this.failing = true;
+      this.readRecords(Infinity);
+    }
+    if (this.destroyed) return;
     this.finish(isNativeError(error) ? error : Object.assign(new Error(String(error)), { errno: 5, code: 'EIO', syscall: 'socket' }));
   }
 

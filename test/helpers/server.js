@@ -6,6 +6,7 @@ const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { createServer } = require('../..');
 
 const SERVER_FIXTURE = path.join(__dirname, '..', 'fixtures', 'server.js');
 
@@ -105,4 +106,23 @@ async function startServer({ serverOptions = {}, socketPath, env = {}, nofile } 
   return server;
 }
 
-module.exports = { startServer, tempDir, exited, SERVER_FIXTURE };
+/** createServer().listen() in this process; resolves with the server, or rejects with its 'error'. */
+function listenHere(socketPath, options) {
+  const server = createServer(options);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** server.close() as a promise. */
+function closeHere(server) {
+  return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+}
+
+module.exports = {
+  listenHere,
+  closeHere, startServer, tempDir, exited, SERVER_FIXTURE };

@@ -5,27 +5,13 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
-const { createServer, remoteSpawn, stopServer } = require('../..');
+const { remoteSpawn, stopServer } = require('../..');
 const {
   startServer, tempDir, run, useFdCheck, pollUntil, exited, fixture, isAlive, fdCount, fdTable, describeFdDiff, readReport,
   sleep,
+  listenHere, closeHere,
 } = require('../helpers');
 
-/** listen() in this process; resolves with the server, or rejects with its 'error'. */
-function listenHere(socketPath, options) {
-  const server = createServer(options);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
-}
-
-function closeHere(server) {
-  return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-}
 
 async function expectServes(socketPath) {
   const result = await run(remoteSpawn('sh', ['-c', 'echo served; exit 5'], { connect: socketPath }));
