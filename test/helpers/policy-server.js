@@ -16,7 +16,7 @@
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { tempDir, exited } = require('./server');
+const { tempDir, exited, terminate } = require('./server');
 const {
   fdCount, fdTable, describeFdDiff, allProcesses, zombieChildren, pollUntil, procStat,
 } = require('./proc');
@@ -164,18 +164,9 @@ async function startPolicyServer({ serverOptions = {}, socketPath, dir, env = {}
     },
     /** SIGTERM (the fixture closes, then exits 0); SIGKILL after `timeout`. */
     async stop({ timeout = 5000 } = {}) {
-      let forced = false;
-      if (server.alive) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => {
-          forced = true;
-          child.kill('SIGKILL');
-        }, timeout);
-        await exited(child);
-        clearTimeout(timer);
-      }
+      const result = await terminate(child, timeout);
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
-      return { code: child.exitCode, signal: child.signalCode, forced };
+      return result;
     },
     async kill() {
       child.kill('SIGKILL');

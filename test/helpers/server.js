@@ -84,18 +84,9 @@ async function startServer({ serverOptions = {}, socketPath, env = {}, nofile } 
      * not exited within `timeout` ms. Resolves with { code, signal, forced }.
      */
     async stop({ timeout = 5000, removeDir = true } = {}) {
-      let forced = false;
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => {
-          forced = true;
-          child.kill('SIGKILL');
-        }, timeout);
-        await exited(child);
-        clearTimeout(timer);
-      }
+      const result = await terminate(child, timeout);
       if (removeDir) fs.rmSync(dir, { recursive: true, force: true });
-      return { code: child.exitCode, signal: child.signalCode, forced };
+      return result;
     },
     /** SIGKILL: the server vanishes and leaves its socket file behind. */
     async kill() {
@@ -104,6 +95,25 @@ async function startServer({ serverOptions = {}, socketPath, env = {}, nofile } 
     },
   };
   return server;
+}
+
+/**
+ * SIGTERM to a server process (its fixture closes the server, then exits 0);
+ * SIGKILL if it has not exited within `timeout` ms. Resolves with
+ * { code, signal, forced }.
+ */
+async function terminate(child, timeout) {
+  let forced = false;
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      forced = true;
+      child.kill('SIGKILL');
+    }, timeout);
+    await exited(child);
+    clearTimeout(timer);
+  }
+  return { code: child.exitCode, signal: child.signalCode, forced };
 }
 
 /** createServer().listen() in this process; resolves with the server, or rejects with its 'error'. */
@@ -124,5 +134,6 @@ function closeHere(server) {
 }
 
 module.exports = {
+  terminate,
   listenHere,
   closeHere, startServer, tempDir, exited, SERVER_FIXTURE };
