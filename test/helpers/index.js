@@ -10,6 +10,7 @@ module.exports = {
   ...require('./run'),
   ...require('./server'),
   ...require('./leaks'),
+  ...require('./raw'),
   FIXTURES,
   fixture: (name) => path.join(FIXTURES, name),
 };

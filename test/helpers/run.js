@@ -1,6 +1,7 @@
 'use strict';
 // Collecting what a child process (remote or local) does.
 
+const childProcess = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 
@@ -122,4 +123,40 @@ function spawnErrorFields(error) {
   };
 }
 
-module.exports = { run, callTracker, sha256, sha256File, readReport, spawnErrorFields };
+/**
+ * Runs a command to its end with piped stdout and stderr (and stdin when
+ * `input` is given); resolves with { code, signal, stdout, stderr } as strings.
+ */
+function runCommand(command, args, { cwd, env, input } = {}) {
+  const child = childProcess.spawn(command, args, {
+    cwd, env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  const stdout = [];
+  const stderr = [];
+  child.stdout.on('data', (chunk) => stdout.push(chunk));
+  child.stderr.on('data', (chunk) => stderr.push(chunk));
+  if (input !== undefined) child.stdin.end(input);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve({
+      code, signal, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString(),
+    }));
+  });
+}
+
+/** Resolves with the first line the stream prints. */
+function firstLine(stream) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk) => {
+      text += chunk;
+      if (text.includes('\n')) {
+        stream.off('data', onData);
+        resolve(text.split('\n')[0]);
+      }
+    };
+    stream.on('data', onData);
+    stream.once('end', () => reject(new Error(`stream ended before a line: ${JSON.stringify(text)}`)));
+  });
+}
+
+module.exports = { run, runCommand, firstLine, callTracker, sha256, sha256File, readReport, spawnErrorFields };

@@ -10,37 +10,20 @@ const path = require('node:path');
 const { expect } = require('chai');
 const { getBinding } = require('../../dist/binding');
 const {
-  tempDir, fixture, exited, isAlive, pollUntil, sleep, sha256File, fdCount, fdTable, describeFdDiff, zombieChildren, useFdCheck,
+  runCommand, tempDir, fixture, exited, isAlive, pollUntil, sleep, sha256File, fdCount, fdTable, describeFdDiff, zombieChildren, useFdCheck,
 } = require('../helpers');
 
 const CLI = path.join(__dirname, '..', '..', 'examples', 'cli', 'sidecar.js');
 const NODE = process.execPath;
 
 /** Runs the CLI to completion; resolves with { code, signal, stdout, stderr }. */
-function cli(args, { cwd, env, input } = {}) {
-  const child = childProcess.spawn(NODE, [CLI, ...args], {
-    cwd, env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  return collect(child, input);
+function cli(args, options) {
+  return runCommand(NODE, [CLI, ...args], options);
 }
 
 /** Runs a shell command line to completion. */
-function shell(script, { cwd, env } = {}) {
-  const child = childProcess.spawn('/bin/sh', ['-c', script], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return collect(child);
-}
-
-function collect(child, input) {
-  const stdout = [];
-  const stderr = [];
-  child.stdout.on('data', (chunk) => stdout.push(chunk));
-  child.stderr.on('data', (chunk) => stderr.push(chunk));
-  if (input !== undefined) child.stdin.end(input);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => resolve({
-      code, signal, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString(),
-    }));
-  });
+function shell(script, options) {
+  return runCommand('/bin/sh', ['-c', script], options);
 }
 
 /** Resolves once something accepts connections on socketPath. */

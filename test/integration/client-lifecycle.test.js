@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
 const {
-  useServer, fixture, tempDir, readReport, exited, processGroup, isAlive, pollUntil, sleep, sha256, sha256File,
+  useServer, fixture, tempDir, readReport, exited, processGroup, isAlive, pollUntil, sleep, sha256, sha256File, firstLine,
 } = require('../helpers');
 
 const O_NONBLOCK = 0o4000;
@@ -18,21 +18,6 @@ function startClient(spec) {
   return childProcess.spawn(process.execPath, [fixture('client.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Resolves with the first line the stream prints. */
-function firstLine(stream) {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const onData = (chunk) => {
-      text += chunk;
-      if (text.includes('\n')) {
-        stream.off('data', onData);
-        resolve(text.split('\n')[0]);
-      }
-    };
-    stream.on('data', onData);
-    stream.once('end', () => reject(new Error(`stream ended before a line: ${JSON.stringify(text)}`)));
-  });
-}
 
 describe('client lifecycle', function () {
   let dir;

@@ -10,7 +10,7 @@ const { remoteSpawn } = require('../..');
 const { getBinding } = require('../../dist/binding');
 const protocol = require('../../dist/protocol');
 const {
-  useServer, run, fdTable, isAlive, pollUntil, sleep,
+  useServer, run, fdTable, isAlive, pollUntil, sleep, receiveRecord,
 } = require('../helpers');
 
 const T = { Exec: 1, ExecMore: 2, Signal: 3, Stop: 4, Started: 16, Failed: 17, Exit: 18, Stopping: 19 };
@@ -58,29 +58,8 @@ describe('malformed messages from a raw client', function () {
     throw new Error('send kept returning EAGAIN');
   }
 
-  /**
-   * The next record, or { hangup: true } at end of stream (or a reset), or
-   * { timeout: true } after `timeout` ms of silence.
-   */
-  async function receive(fd, timeout = 5000) {
-    const buffer = new Uint8Array(protocol.MAX_RECORD_BYTES);
-    const deadline = Date.now() + timeout;
-    while (Date.now() < deadline) {
-      let received;
-      try {
-        received = binding.receive(fd, buffer);
-      } catch (error) {
-        if (error.code === 'ECONNRESET') return { hangup: true, reset: true };
-        throw error;
-      }
-      if (received !== null) {
-        for (const attached of received.fds) binding.close(attached);
-        if (received.bytes === 0) return { hangup: true };
-        return { data: Buffer.from(buffer.subarray(0, received.bytes)), fds: received.fds.length };
-      }
-      await sleep(5);
-    }
-    return { timeout: true };
+  function receive(fd, timeout) {
+    return receiveRecord(binding, fd, timeout);
   }
 
   /** Expects a FAILED reply with code ERR_SIDECAR_PROTOCOL, then a hang-up. */

@@ -7,26 +7,12 @@ const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
-const { useServer, fixture, tempDir, isAlive, pollUntil, exited } = require('../helpers');
+const {
+  useServer, fixture, tempDir, isAlive, pollUntil, exited, runCommand,
+} = require('../helpers');
 
 const CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
 const CLI = path.join(__dirname, '..', '..', 'examples', 'cli', 'sidecar.js');
-
-function run(command, args, { input, env, cwd } = {}) {
-  const child = childProcess.spawn(command, args, {
-    cwd, env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  const stdout = [];
-  const stderr = [];
-  child.stdout.on('data', (chunk) => stdout.push(chunk));
-  child.stderr.on('data', (chunk) => stderr.push(chunk));
-  if (input !== undefined) child.stdin.end(input);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => resolve({
-      code, signal, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString(),
-    }));
-  });
-}
 
 describe('native shim client (sidecar-client)', function () {
   const ctx = useServer();
@@ -37,8 +23,8 @@ describe('native shim client (sidecar-client)', function () {
 
   /** The same exec through both clients. */
   async function both(args, options) {
-    const native = await run(CLIENT, ['--connect', ctx.server.path, ...args], options);
-    const node = await run(process.execPath, [CLI, 'exec', '--connect', ctx.server.path, ...args], options);
+    const native = await runCommand(CLIENT, ['--connect', ctx.server.path, ...args], options);
+    const node = await runCommand(process.execPath, [CLI, 'exec', '--connect', ctx.server.path, ...args], options);
     return { native, node };
   }
 
@@ -87,10 +73,10 @@ describe('native shim client (sidecar-client)', function () {
       expect(native.stderr.trim().split('\n')).to.have.lengthOf(1);
       expect(native.stderr).to.match(/^sidecar: /);
     }
-    const noServer = await run(CLIENT, ['--connect', path.join(tempDir(), 'none.sock'), '--', 'true']);
+    const noServer = await runCommand(CLIENT, ['--connect', path.join(tempDir(), 'none.sock'), '--', 'true']);
     expect(noServer.code).to.equal(125);
     expect(noServer.stderr).to.include('none.sock');
-    const usage = await run(CLIENT, ['--connect', ctx.server.path]);
+    const usage = await runCommand(CLIENT, ['--connect', ctx.server.path]);
     expect(usage.code).to.equal(125);
   });
 

@@ -20,7 +20,7 @@ const { startPolicyServer } = require('../helpers/policy-server');
 const {
   tempDir, run, useFdCheck, fixture, exited, readReport, pollUntil, sleep, isAlive, fdCount, fdTable, describeFdDiff,
   allProcesses, zombieChildren, procStat,
-  listenHere, closeHere,
+  listenHere, closeHere, firstLine, receiveRecord,
 } = require('../helpers');
 
 const NODE = process.execPath;
@@ -40,21 +40,6 @@ function once(emitter, event) {
   return new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
 }
 
-/** The first line a readable prints. */
-function firstLine(stream) {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const onData = (chunk) => {
-      text += chunk;
-      if (text.includes('\n')) {
-        stream.off('data', onData);
-        resolve(text.split('\n')[0]);
-      }
-    };
-    stream.on('data', onData);
-    stream.once('end', () => reject(new Error(`ended before a line: ${JSON.stringify(text)}`)));
-  });
-}
 
 describe('work queue and limits', function () {
   this.timeout(30000);
@@ -121,26 +106,10 @@ describe('work queue and limits', function () {
     expect(binding.send(fd, record, 0, record.length, [])).to.equal(record.length);
   }
 
-  /** The next record on a raw connection, { hangup } at its end, or { timeout }. */
-  async function receive(fd, timeout = 5000) {
-    const buffer = new Uint8Array(protocol.MAX_RECORD_BYTES);
-    const deadline = Date.now() + timeout;
-    while (Date.now() < deadline) {
-      let received;
-      try {
-        received = binding.receive(fd, buffer);
-      } catch (error) {
-        if (error.code === 'ECONNRESET') return { hangup: true };
-        throw error;
-      }
-      if (received !== null) {
-        for (const attached of received.fds) binding.close(attached);
-        if (received.bytes === 0) return { hangup: true };
-        return { message: protocol.decodeServerMessage(Buffer.from(buffer.subarray(0, received.bytes))) };
-      }
-      await sleep(5);
-    }
-    return { timeout: true };
+  /** The next record on a raw connection, decoded, or { hangup } / { timeout }. */
+  async function receive(fd, timeout) {
+    const reply = await receiveRecord(binding, fd, timeout);
+    return reply.data === undefined ? reply : { message: protocol.decodeServerMessage(reply.data) };
   }
 
   /** A program that runs until its stdin ends, then exits 0. */

@@ -1,0 +1,73 @@
+import { expectAssignable, expectError, expectType } from 'tsd';
+import {
+  type AuthorizeResult, type ExitReason, type PeerCredentials, type ServerStats, type SidecarErrorCode, type SidecarRequest,
+  type SidecarServer, createServer, pingServer, remoteSpawn, stopServer,
+} from '..';
+
+// Every server option.
+const server = createServer({
+  mode: 0o660,
+  group: 1500,
+  allowStop: false,
+  backlog: 128,
+  allowUids: [1000],
+  allowGids: [1500],
+  allowCommands: ['make', '/usr/bin/gcc'],
+  allowEnv: ['CFLAGS'],
+  allowSetuid: { uids: [65534], gids: [65534] },
+  maxConcurrent: 32,
+  maxQueued: 1024,
+  queueTimeout: 10_000,
+  maxConnections: 512,
+  maxRequestBytes: 1 << 20,
+  maxFds: 8,
+  handshakeTimeout: 5000,
+  maxRuntime: 60_000,
+  killSignal: 'SIGTERM',
+  disconnectSignal: 'SIGTERM',
+  disconnectGrace: 2000,
+  closeTimeout: 10_000,
+  authorize(request) {
+    expectType<SidecarRequest>(request);
+    expectType<PeerCredentials>(request.credentials);
+    expectType<string[]>(request.argv);
+    expectType<Record<string, string>>(request.env);
+    return request.credentials.uid === 0 ? true : { allow: true, env: { PATH: '/usr/bin' }, cwd: '/tmp' };
+  },
+});
+expectType<SidecarServer>(server);
+createServer({ authorize: async () => 'not today' });
+createServer({ authorize: () => undefined });
+expectAssignable<AuthorizeResult>({ allow: false, reason: 'no' });
+expectError(createServer({ maxConcurrent: '32' }));
+expectError(createServer({ allowCommands: 'make' }));
+expectError(createServer({ authorize: 42 }));
+expectError(createServer({ killSignal: {} }));
+
+// stats() and events.
+expectType<ServerStats>(server.stats());
+expectType<number>(server.stats().queued);
+server.on('connection', (info) => expectType<PeerCredentials>(info.credentials));
+server.on('request', (info) => expectType<string[]>(info.droppedEnv));
+server.on('spawn', (info) => expectType<number>(info.pid));
+server.on('exit', (info) => {
+  expectType<ExitReason>(info.reason);
+  expectType<number>(info.durationMs);
+  expectType<number | null>(info.exitCode);
+  expectType<NodeJS.Signals | null>(info.signal);
+});
+server.on('denied', (info) => expectType<string>(info.reason));
+server.on('clientError', (error, info) => {
+  expectType<Error>(error);
+  expectType<PeerCredentials>(info.credentials);
+});
+
+// Admin requests.
+expectType<Promise<{ version: number }>>(pingServer('/run/sidecar.sock'));
+expectType<Promise<void>>(stopServer('/run/sidecar.sock'));
+expectError(pingServer(3));
+
+// What a client learns.
+expectType<ExitReason | null>(remoteSpawn('true').exitReason);
+expectAssignable<SidecarErrorCode>('ERR_SIDECAR_BUSY');
+expectError<SidecarErrorCode>('ERR_SIDECAR_NOPE');
