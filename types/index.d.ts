@@ -642,6 +642,16 @@ export class SidecarError extends Error {
   readonly syscall?: string;
 }
 
+/**
+ * Facts every error made from a server's refusal or spawn failure carries
+ * besides child_process's fields. Not enumerable, so that the error's own keys
+ * stay those child_process gives.
+ */
+export interface RemoteFailureFacts {
+  /** The server-side step that failed: 'chdir', 'execve', 'setuid', 'authorize', 'queue', 'protocol'... */
+  readonly serverSyscall?: string;
+}
+
 /** True for errors created by sidecar-exec (works across realms). */
 export function isSidecarError(value: unknown): value is SidecarError;
 

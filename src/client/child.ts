@@ -328,6 +328,13 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   }
 
   private failedError(failed: FailedReply): Error & { code?: string } {
+    // The server's own step ('chdir', 'execve', 'authorize'...) is kept, not
+    // enumerable, so that callers such as the CLI decide by fact, not by text,
+    // while the error's own keys stay child_process's.
+    return Object.defineProperty(this.failedReplyError(failed), 'serverSyscall', { value: failed.syscall, configurable: true, writable: true });
+  }
+
+  private failedReplyError(failed: FailedReply): Error & { code?: string } {
     if (failed.code.startsWith('ERR_SIDECAR_')) {
       return new SidecarError(failed.code as 'ERR_SIDECAR_PROTOCOL',
         `spawn ${this.spawnfile}: ${failed.message} (sidecar server at ${this.plan.socketPath})`,
