@@ -1,6 +1,7 @@
 // The only module that touches the compiled addon. It declares the native
-// surface as a typed interface so that the rest of the code (and the tests,
-// through a fake) depend on the interface, not on the .node file.
+// surface as a typed interface so that the rest of the code depends on the
+// interface, not on the .node file, and unit tests can hand the classes a fake
+// (test/support/fake-binding.js) in its place.
 //
 // Every native call is one atomic OS operation (or a sequence that must not be
 // split across the JS boundary, such as recvmsg with its cmsg parsing, or the
@@ -11,6 +12,7 @@
 // module turns them into Node-shaped errors.
 
 import * as path from 'node:path';
+import type { PeerCredentials } from '../../types/index';
 
 /** Result of one recvmsg(2). */
 export interface ReceivedMessage {
@@ -24,12 +26,8 @@ export interface ReceivedMessage {
   fdsTruncated: boolean;
 }
 
-/** Peer credentials of a connected AF_UNIX socket (SO_PEERCRED). */
-export interface PeerCredentials {
-  pid: number;
-  uid: number;
-  gid: number;
-}
+/** Peer credentials of a connected AF_UNIX socket (SO_PEERCRED), as types/ declares them. */
+export type { PeerCredentials };
 
 /** How a waited-for process ended: exactly one of the two is non-null. */
 export interface WaitResult {
@@ -96,7 +94,6 @@ export interface NativePoller {
   /** uv_ref / uv_unref: whether this handle keeps the event loop alive. */
   ref(): void;
   unref(): void;
-  hasRef(): boolean;
 }
 
 export interface NativeBinding {
@@ -143,8 +140,6 @@ export interface NativeBinding {
   close(fd: number): void;
   /** fcntl(F_DUPFD_CLOEXEC, 3): a close-on-exec copy of fd at 3 or above. */
   dup(fd: number): number;
-  /** shutdown(SHUT_RDWR) of a socket: wakes every holder with end-of-stream. */
-  shutdown(fd: number): void;
   /** Start a program without fork(2) of this process (clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execve). */
   spawn(options: NativeSpawnOptions): SpawnedProcess;
   /**
@@ -165,7 +160,6 @@ let loaded: NativeBinding | undefined;
 /** Loads the addon once (build/Release or a prebuild, through node-gyp-build). */
 export function getBinding(): NativeBinding {
   if (loaded === undefined) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const load = require('node-gyp-build') as (dir: string) => NativeBinding;
     loaded = load(path.join(__dirname, '..', '..'));
   }

@@ -4,52 +4,42 @@
 import { getBinding } from '../binding';
 import { MessageType, type ServerMessage, decodeServerMessage, encodePing, encodeStop } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
-import { SidecarError, errnoNumber, invalidArgType } from '../errors';
+import { connectError, disconnected, failedReplyError, invalidArgType, malformedReply } from '../errors';
 
 /** Sends `record` to the server at `path` and resolves with its one reply. */
 function ask(path: string, record: Buffer): Promise<ServerMessage> {
   if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
   const binding = getBinding();
   return new Promise((resolve, reject) => {
-    let fd: number;
+    let settled = false;
+    let socket: SeqpacketSocket;
     try {
-      fd = binding.connect(path);
+      socket = SeqpacketSocket.connect(path, binding, {
+        onMessage(data) {
+          settled = true;
+          socket.destroy();
+          try {
+            resolve(decodeServerMessage(data));
+          } catch (error) {
+            reject(malformedReply(path, (error as Error).message));
+          }
+        },
+        onEnd(cause) {
+          if (!settled) reject(disconnected(path, 'it answered', cause));
+        },
+      }, false);
     } catch (error) {
-      const code = (error as { code?: string }).code ?? 'EIO';
-      reject(new SidecarError('ERR_SIDECAR_CONNECT', `cannot connect to the sidecar server at ${path}: ${code}`,
-        { socket: path, errno: -(errnoNumber(code) ?? 5), syscall: 'connect' }, error));
+      reject(connectError(error, path));
       return;
     }
-    let settled = false;
-    const socket = new SeqpacketSocket(fd, binding, {
-      onMessage(data, fds) {
-        for (const received of fds) binding.close(received);
-        settled = true;
-        socket.destroy();
-        try {
-          resolve(decodeServerMessage(data));
-        } catch (error) {
-          reject(new SidecarError('ERR_SIDECAR_PROTOCOL', `sidecar server at ${path}: ${(error as Error).message}`, { socket: path }));
-        }
-      },
-      onEnd(cause) {
-        if (settled) return;
-        reject(new SidecarError('ERR_SIDECAR_DISCONNECTED', `sidecar server at ${path} hung up without answering`, { socket: path }, cause));
-      },
-    });
     socket.send(record);
   });
 }
 
-function unexpected(path: string, message: ServerMessage): SidecarError {
-  if (message.type === MessageType.Failed) {
-    const code = message.failed.code === 'ERR_SIDECAR_DENIED' ? 'ERR_SIDECAR_DENIED' : 'ERR_SIDECAR_PROTOCOL';
-    return new SidecarError(code, `sidecar server at ${path} refused: ${message.failed.message}`,
-      { socket: path, errno: -Math.abs(message.failed.errno), syscall: message.failed.syscall });
-  }
-  return new SidecarError('ERR_SIDECAR_PROTOCOL', `sidecar server at ${path} answered with message type ${message.type}`, { socket: path });
+function unexpected(path: string, message: ServerMessage): Error {
+  if (message.type === MessageType.Failed) return failedReplyError(message.failed, { kind: 'admin', socket: path });
+  return malformedReply(path, `an answer of message type ${message.type}`);
 }
-
 /** Asks the server at `path` to stop; resolves once it acknowledged. */
 export async function stopServer(path: string): Promise<void> {
   const reply = await ask(path, encodeStop());

@@ -5,9 +5,9 @@
 import type { RemoteClient, RemoteClientOptions, RemoteSpawnOptions } from '../../types/index';
 import { invalidArgType } from '../errors';
 import { definePromisified, remoteExec, remoteExecFile } from './exec';
-import { remoteSpawn } from './index';
-import { remoteKill } from './registry';
-import { resolveSocketPath } from './options';
+import { remoteSpawn } from './spawn';
+import { remoteKill } from './pids';
+import { resolveSocketPath } from './spawn-options';
 
 type Options = Record<string, unknown>;
 

@@ -4,37 +4,24 @@
 
 import * as util from 'node:util';
 import type {
-  ExecCallback, RemoteExecFileOptions, RemoteExecOptions,
+  ExecCallback, ExecException, RemoteExecFileOptions, RemoteExecOptions,
 } from '../../types/index';
 import { invalidArgType, maxBufferExceeded, outOfRange, errnoName } from '../errors';
-import { RemoteChildProcess } from './child';
-import { remoteSpawn } from './index';
-import { sanitizeKillSignal, validateTimeout } from './options';
+import { validateFunction, validateNoNul, validateTimeout } from '../validate';
+import type { RemoteChildProcess } from './child-process';
+import { remoteSpawn } from './spawn';
+import { sanitizeKillSignal } from './spawn-options';
 
 /** child_process's default maxBuffer: 1 MiB. */
 export const DEFAULT_MAX_BUFFER = 1024 * 1024;
 
 type Output = string | Buffer;
 
-/** The error exec hands its callback, as Node builds it. */
-export interface ExecError extends Error {
-  code?: number | string | null;
-  killed?: boolean;
-  signal?: NodeJS.Signals | null;
-  cmd?: string;
-  stdout?: Output;
-  stderr?: Output;
-}
-
 interface Normalized {
   file: string;
   args: string[];
   options: RemoteExecFileOptions & Record<string, unknown>;
   callback: ExecCallback<Output> | undefined;
-}
-
-function validateFunction(value: unknown, name: string): void {
-  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
 }
 
 /** execFile's (file, args?, options?, callback?) shuffle, as Node's normalizeExecFileArgs. */
@@ -133,7 +120,7 @@ export function remoteExecFile(file: string, ...rest: unknown[]): RemoteChildPro
     windowsVerbatimArguments: !!options.windowsVerbatimArguments,
   });
 
-  let error: ExecError | null = null;
+  let error: ExecException | null = null;
   let killed = false;
   let exited = false;
   let timer: NodeJS.Timeout | undefined;
@@ -145,7 +132,7 @@ export function remoteExecFile(file: string, ...rest: unknown[]): RemoteChildPro
     try {
       child.kill(killSignal);
     } catch (thrown) {
-      error = thrown as ExecError;
+      error = thrown as ExecException;
       onExit(null, null);
     }
   };
@@ -176,7 +163,7 @@ export function remoteExecFile(file: string, ...rest: unknown[]): RemoteChildPro
         signal,
       });
     }
-    (error as ExecError).cmd = cmd;
+    (error as ExecException).cmd = cmd;
     callback(error, out, err);
   }
 
@@ -198,10 +185,7 @@ export function remoteExecFile(file: string, ...rest: unknown[]): RemoteChildPro
 /** Runs `command` in the server's shell and buffers its output, as child_process.exec. */
 export function remoteExec(command: string, ...rest: unknown[]): RemoteChildProcess {
   if (typeof command !== 'string') throw invalidArgType('command', 'of type string', command);
-  if (command.includes('\u0000')) {
-    throw Object.assign(new TypeError(`The argument 'command' must be a string without null bytes. Received ${util.inspect(command)}`),
-      { code: 'ERR_INVALID_ARG_VALUE' });
-  }
+  validateNoNul(command, 'command');
   let [options, callback] = rest;
   if (typeof options === 'function') {
     callback = options;
@@ -221,7 +205,7 @@ function promisified(original: (...args: unknown[]) => RemoteChildProcess) {
       resolve = res;
       reject = rej;
     }) as Promise<{ stdout: Output; stderr: Output }> & { child: RemoteChildProcess };
-    promise.child = original(...args, (error: ExecError | null, stdout: Output, stderr: Output) => {
+    promise.child = original(...args, (error: ExecException | null, stdout: Output, stderr: Output) => {
       if (error !== null) {
         error.stdout = stdout;
         error.stderr = stderr;

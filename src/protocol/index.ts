@@ -8,6 +8,8 @@
 // states the payload's total length and carries every fd; EXEC_MORE records
 // carry the rest, in order.
 
+import type { ExitReason as PublicExitReason } from '../../types/index';
+
 export const PROTOCOL_VERSION = 1;
 
 export const HEADER_BYTES = 4;
@@ -98,9 +100,25 @@ export const enum ExitReason {
   Close = 4,
 }
 
-/** Names of the exit reasons, as the API reports them. */
-export const EXIT_REASON_NAMES = ['exit', 'client-signal', 'disconnect', 'maxRuntime', 'close'] as const;
-export type ExitReasonName = typeof EXIT_REASON_NAMES[number];
+/**
+ * The name the API reports for each exit reason. types/server.d.ts's
+ * ExitReason union is the one list of names: tsc fails if a reason has no
+ * name here or a name of the union has no reason.
+ */
+const EXIT_REASON_NAMES: { readonly [Reason in ExitReason]: PublicExitReason } = {
+  [ExitReason.Exited]: 'exit',
+  [ExitReason.ClientSignal]: 'client-signal',
+  [ExitReason.Disconnect]: 'disconnect',
+  [ExitReason.MaxRuntime]: 'maxRuntime',
+  [ExitReason.Close]: 'close',
+};
+const everyNameHasAReason: [Exclude<PublicExitReason, typeof EXIT_REASON_NAMES[ExitReason]>] extends [never] ? true : never = true;
+void everyNameHasAReason;
+
+/** The API's name of an exit reason received on the wire (already checked by the decoder). */
+export function exitReasonName(reason: number): PublicExitReason {
+  return EXIT_REASON_NAMES[reason as ExitReason];
+}
 
 export interface ExitReply {
   exitCode: number | null;
@@ -418,7 +436,7 @@ export function decodeServerMessage(record: Uint8Array): ServerMessage {
       const reason = reader.u32();
       if ((code === -1) === (signal === 0)) throw new ProtocolError('exit: needs exactly one of code and signal');
       if (code < -1 || code > 255) throw new ProtocolError(`exit: code ${code} is out of range`);
-      if (reason >= EXIT_REASON_NAMES.length) throw new ProtocolError(`exit: unknown reason ${reason}`);
+      if (!Object.hasOwn(EXIT_REASON_NAMES, reason)) throw new ProtocolError(`exit: unknown reason ${reason}`);
       message = { type, exit: { exitCode: code === -1 ? null : code, signal: signal === 0 ? null : signal, reason } };
       break;
     }

@@ -2,9 +2,10 @@
 
 import * as os from 'node:os';
 import type { AuthorizeFunction, ServerOptions } from '../../types/index';
-import { invalidArgType, invalidArgValue, unknownSignal } from '../errors';
+import { invalidArgType, invalidArgValue } from '../errors';
 import { MAX_FDS, MAX_REQUEST_BYTES } from '../protocol';
-import { signalNumber } from '../client/options';
+import { signalOption } from '../signals';
+import { integerOption, optionalBoolean, validateFunction } from '../validate';
 
 export interface NormalizedServerOptions {
   mode: number;
@@ -47,14 +48,8 @@ export const SERVER_DEFAULTS = {
   disconnectGrace: 0,
 } as const;
 
-function count(options: Record<string, unknown>, name: string, fallback: number, min: number, max: number, allowInfinity: boolean): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value);
-  if (!(value === Infinity && allowInfinity) && (!Number.isInteger(value) || value < min || value > max)) {
-    throw invalidArgValue(`options.${name}`, value, `must be an integer from ${min} to ${max}${allowInfinity ? ', or Infinity' : ''}`);
-  }
-  return value;
+function integer(options: Record<string, unknown>, name: string, fallback: number, min: number, max: number, allowInfinity: boolean): number {
+  return integerOption(options[name], `options.${name}`, fallback, min, max, allowInfinity);
 }
 
 function idSet(options: Record<string, unknown>, name: string): Set<number> | undefined {
@@ -76,27 +71,16 @@ function nameSet(options: Record<string, unknown>, name: string): Set<string> | 
 }
 
 function signal(options: Record<string, unknown>, name: string, fallback: number): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType(`options.${name}`, 'one of type string or number', value);
-  const number = signalNumber(value);
-  if (number === undefined) throw unknownSignal(value);
-  return number;
+  // Unlike spawn's killSignal, null is not "absent" here.
+  if (options[name] === null) throw invalidArgType(`options.${name}`, 'one of type string or number', null);
+  return signalOption(options[name], `options.${name}`, fallback);
 }
 
 export function normalizeServerOptions(input: ServerOptions | undefined): NormalizedServerOptions {
   if (input === undefined || input === null) input = {};
   if (typeof input !== 'object') throw invalidArgType('options', 'of type object', input);
   const options = input as Record<string, unknown>;
-  const boolean = (name: string, fallback: boolean): boolean => {
-    const value = options[name];
-    if (value === undefined) return fallback;
-    if (typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value);
-    return value;
-  };
-  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
-    throw invalidArgType('options.authorize', 'of type function', options.authorize);
-  }
+  if (options.authorize !== undefined) validateFunction(options.authorize, 'options.authorize');
   const allowCommands = nameSet(options, 'allowCommands');
   for (const command of allowCommands ?? []) {
     if (command.includes('/') && !command.startsWith('/')) {
@@ -114,10 +98,10 @@ export function normalizeServerOptions(input: ServerOptions | undefined): Normal
     }
   }
   const normalized: NormalizedServerOptions = Object.assign(Object.create(null), {
-    mode: count(options, 'mode', SERVER_DEFAULTS.mode, 0, 0o777, false),
+    mode: integer(options, 'mode', SERVER_DEFAULTS.mode, 0, 0o777, false),
     group: group as number | undefined,
-    allowStop: boolean('allowStop', true),
-    backlog: count(options, 'backlog', SERVER_DEFAULTS.backlog, 1, 65535, false),
+    allowStop: optionalBoolean(options.allowStop, 'options.allowStop', true),
+    backlog: integer(options, 'backlog', SERVER_DEFAULTS.backlog, 1, 65535, false),
     authorize: options.authorize as AuthorizeFunction | undefined,
     allowUids: idSet(options, 'allowUids'),
     allowGids: idSet(options, 'allowGids'),
@@ -127,18 +111,18 @@ export function normalizeServerOptions(input: ServerOptions | undefined): Normal
       uids: idSet((setuid ?? {}) as Record<string, unknown>, 'uids') ?? new Set<number>(),
       gids: idSet((setuid ?? {}) as Record<string, unknown>, 'gids') ?? new Set<number>(),
     },
-    maxConcurrent: count(options, 'maxConcurrent', SERVER_DEFAULTS.maxConcurrent, 1, 2 ** 31, true),
-    maxQueued: count(options, 'maxQueued', SERVER_DEFAULTS.maxQueued, 0, 2 ** 31, true),
-    queueTimeout: count(options, 'queueTimeout', SERVER_DEFAULTS.queueTimeout, 0, 2 ** 31, false),
-    maxConnections: count(options, 'maxConnections', SERVER_DEFAULTS.maxConnections, 1, 2 ** 31, true),
-    maxRequestBytes: count(options, 'maxRequestBytes', SERVER_DEFAULTS.maxRequestBytes, 1024, MAX_REQUEST_BYTES, false),
-    maxFds: count(options, 'maxFds', SERVER_DEFAULTS.maxFds, 0, MAX_FDS, false),
-    handshakeTimeout: count(options, 'handshakeTimeout', SERVER_DEFAULTS.handshakeTimeout, 0, 2 ** 31, false),
-    maxRuntime: count(options, 'maxRuntime', SERVER_DEFAULTS.maxRuntime, 0, 2 ** 31, false),
+    maxConcurrent: integer(options, 'maxConcurrent', SERVER_DEFAULTS.maxConcurrent, 1, 2 ** 31, true),
+    maxQueued: integer(options, 'maxQueued', SERVER_DEFAULTS.maxQueued, 0, 2 ** 31, true),
+    queueTimeout: integer(options, 'queueTimeout', SERVER_DEFAULTS.queueTimeout, 0, 2 ** 31, false),
+    maxConnections: integer(options, 'maxConnections', SERVER_DEFAULTS.maxConnections, 1, 2 ** 31, true),
+    maxRequestBytes: integer(options, 'maxRequestBytes', SERVER_DEFAULTS.maxRequestBytes, 1024, MAX_REQUEST_BYTES, false),
+    maxFds: integer(options, 'maxFds', SERVER_DEFAULTS.maxFds, 0, MAX_FDS, false),
+    handshakeTimeout: integer(options, 'handshakeTimeout', SERVER_DEFAULTS.handshakeTimeout, 0, 2 ** 31, false),
+    maxRuntime: integer(options, 'maxRuntime', SERVER_DEFAULTS.maxRuntime, 0, 2 ** 31, false),
     killSignal: signal(options, 'killSignal', os.constants.signals.SIGTERM),
     disconnectSignal: signal(options, 'disconnectSignal', os.constants.signals.SIGKILL),
-    disconnectGrace: count(options, 'disconnectGrace', SERVER_DEFAULTS.disconnectGrace, 0, 2 ** 31, false),
-    closeTimeout: count(options, 'closeTimeout', SERVER_DEFAULTS.closeTimeout, 0, 2 ** 31, true),
+    disconnectGrace: integer(options, 'disconnectGrace', SERVER_DEFAULTS.disconnectGrace, 0, 2 ** 31, false),
+    closeTimeout: integer(options, 'closeTimeout', SERVER_DEFAULTS.closeTimeout, 0, 2 ** 31, true),
   });
   return normalized;
 }

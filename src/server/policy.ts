@@ -4,10 +4,10 @@
 
 import * as path from 'node:path';
 import type { AuthorizeResult, PeerCredentials, SidecarRequest } from '../../types/index';
-import type { ExecRequest } from '../protocol';
-import { NO_ID } from '../protocol';
-import { DEFAULT_PATH, buildEnvironment, candidatePaths } from './launch';
+import { type ExecRequest, NO_ID } from '../protocol';
+import { type Environment, environmentFrom, environmentObject, requestedEnvironment } from './environment';
 import type { NormalizedServerOptions } from './options';
+import { type SpawnDecision, DEFAULT_PATH, candidatePaths } from './spawn-options';
 
 /**
  * Variables that change how a program is loaded or how it runs what it runs.
@@ -27,43 +27,29 @@ export function changesLoading(name: string): boolean {
 }
 
 export type Decision =
-  | { allow: true; candidates: string[]; env: string[]; cwd: string; droppedEnv: string[] }
+  | ({ allow: true; droppedEnv: string[] } & SpawnDecision)
   | { allow: false; code: 'ERR_SIDECAR_DENIED' | 'EPERM'; syscall: string; reason: string };
 
-function envObject(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = Object.create(null);
-  for (const pair of pairs) {
-    const cut = pair.indexOf('=');
-    env[pair.slice(0, cut)] = pair.slice(cut + 1);
-  }
-  return env;
-}
-
-function envPairs(env: Record<string, string>): string[] {
-  return Object.keys(env).map((name) => `${name}=${env[name]}`);
-}
-
 /** The environment the program gets, and the client's variables the policy kept from it. */
-function restrictEnvironment(options: NormalizedServerOptions, request: ExecRequest, serverEnv: NodeJS.ProcessEnv): { env: string[]; dropped: string[] } {
-  const merged = buildEnvironment(request, serverEnv);
+function restrictEnvironment(options: NormalizedServerOptions, request: ExecRequest, asked: Environment, own: Environment): { env: Environment; dropped: string[] } {
+  const merged = requestedEnvironment(request, asked, own);
   const { allowEnv, allowCommands } = options;
   if (allowEnv === undefined && allowCommands === undefined) return { env: merged, dropped: [] };
-  const own = envObject(buildEnvironment({ ...request, env: [], serverEnv: true }, serverEnv));
-  const asked = envObject(request.env);
-  const result = allowEnv !== undefined ? { ...own } : envObject(merged);
+  const result = allowEnv !== undefined ? new Map(own) : merged;
   const dropped: string[] = [];
-  for (const name of Object.keys(asked)) {
+  for (const [name, value] of asked) {
     const permitted = allowEnv !== undefined ? allowEnv.has(name) : !changesLoading(name);
     if (permitted) {
-      result[name] = asked[name];
-    } else if (asked[name] !== own[name]) {
+      result.set(name, value);
+    } else if (value !== own.get(name)) {
       dropped.push(name);
       // The server's own value (or none) stands in for the client's.
-      if (name in own) result[name] = own[name];
-      else delete result[name];
+      const ownValue = own.get(name);
+      if (ownValue !== undefined) result.set(name, ownValue);
+      else result.delete(name);
     }
   }
-  return { env: envPairs(result), dropped };
+  return { env: result, dropped };
 }
 
 function credentialsRefusal(options: NormalizedServerOptions, request: ExecRequest): Decision | undefined {
@@ -80,25 +66,25 @@ function credentialsRefusal(options: NormalizedServerOptions, request: ExecReque
 }
 
 /** Where to look for the program: under allowCommands only where the server would. */
-function resolveCandidates(options: NormalizedServerOptions, request: ExecRequest, env: string[], serverEnv: NodeJS.ProcessEnv): string[] | string {
+function resolveCandidates(options: NormalizedServerOptions, request: ExecRequest, env: Environment, own: Environment): string[] | string {
   const { allowCommands } = options;
-  if (allowCommands === undefined) return candidatePaths(request.file, env);
+  if (allowCommands === undefined) return candidatePaths(request.file, env.get('PATH'));
   if (request.file.includes('/')) {
     const normalized = path.posix.normalize(request.file);
     if (!normalized.startsWith('/') || !allowCommands.has(normalized)) return `${request.file} is not an allowed command`;
     return [normalized];
   }
   if (!allowCommands.has(request.file)) return `${request.file} is not an allowed command`;
-  return candidatePaths(request.file, [`PATH=${serverEnv.PATH ?? DEFAULT_PATH}`]);
+  return candidatePaths(request.file, own.get('PATH') ?? DEFAULT_PATH);
 }
 
 /** What the authorize() hook sees. */
-export function describeRequest(request: ExecRequest, credentials: PeerCredentials): SidecarRequest {
+export function describeRequest(request: ExecRequest, asked: Environment, credentials: PeerCredentials): SidecarRequest {
   return {
     credentials: { ...credentials },
     file: request.file,
     argv: [...request.argv],
-    env: envObject(request.env),
+    env: environmentObject(asked),
     cwd: request.cwd,
     uid: request.uid === NO_ID ? undefined : request.uid,
     gid: request.gid === NO_ID ? undefined : request.gid,
@@ -119,16 +105,17 @@ function applyHook(result: AuthorizeResult, base: Extract<Decision, { allow: tru
   }
   return {
     ...base,
-    env: result.env !== undefined ? envPairs(Object.fromEntries(Object.entries(result.env).map(([k, v]) => [k, String(v)]))) : base.env,
+    env: result.env !== undefined ? environmentFrom(result.env) : base.env,
     cwd: result.cwd !== undefined ? result.cwd : base.cwd,
   };
 }
 
 /**
  * The decision on one request: declarative checks first (cheap, sync), then
- * the host's authorize(), which may answer with a promise.
+ * the host's authorize(), which may answer with a promise. `asked` is the
+ * request's environment, parsed once by the session.
  */
-export function decide(options: NormalizedServerOptions, request: ExecRequest, credentials: PeerCredentials,
+export function decide(options: NormalizedServerOptions, request: ExecRequest, asked: Environment, credentials: PeerCredentials,
   serverEnv: NodeJS.ProcessEnv = process.env): Decision | Promise<Decision> {
   const { allowUids, allowGids } = options;
   if ((allowUids !== undefined || allowGids !== undefined) &&
@@ -137,8 +124,9 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, c
   }
   const refusal = credentialsRefusal(options, request);
   if (refusal !== undefined) return refusal;
-  const { env, dropped } = restrictEnvironment(options, request, serverEnv);
-  const candidates = resolveCandidates(options, request, env, serverEnv);
+  const own = environmentFrom(serverEnv);
+  const { env, dropped } = restrictEnvironment(options, request, asked, own);
+  const candidates = resolveCandidates(options, request, env, own);
   if (typeof candidates === 'string') return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'allowCommands', reason: candidates };
   const base = { allow: true as const, candidates, env, cwd: request.cwd, droppedEnv: dropped };
   if (options.authorize === undefined) return base;
@@ -147,7 +135,7 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, c
   });
   let answer: AuthorizeResult | Promise<AuthorizeResult>;
   try {
-    answer = options.authorize(describeRequest(request, credentials));
+    answer = options.authorize(describeRequest(request, asked, credentials));
   } catch (error) {
     return refuseOnThrow(error);
   }

@@ -1,12 +1,15 @@
 // One connected SOCK_SEQPACKET socket on the event loop: records in, records
 // out (with fds), end of stream. Shared by the client and the server.
 //
-// Ownership: fds handed to send() belong to this object from then on and are
-// closed once their record is sent or the socket is destroyed, so no caller has
-// to track in-flight descriptors. fds received are handed to onMessage, whose
-// callee owns them.
+// Ownership: the socket owns its fd; nobody else calls the binding on it
+// (peer credentials and blocking readiness waits go through here). fds handed
+// to send() belong to this object from then on and are closed once their
+// record is sent or the socket is destroyed, so no caller has to track
+// in-flight descriptors. fds received are handed to onMessage, whose callee
+// owns them, unless the socket was made with `receivesFds: false`, when it
+// closes them itself.
 
-import { type NativeBinding, type NativePoller, READABLE, WRITABLE } from '../binding';
+import { type NativeBinding, type NativePoller, type PeerCredentials, READABLE, WRITABLE } from '../binding';
 import { MAX_RECORD_BYTES } from '../protocol';
 import { type NativeError, isNativeError } from '../errors';
 
@@ -42,13 +45,42 @@ export class SeqpacketSocket {
   private resetSeen = false;
   private failing = false;
 
+  /**
+   * Takes ownership of a connected socket fd. `receivesFds: false`: this
+   * side never expects descriptors, so any that arrive are closed here and
+   * onMessage gets none.
+   */
   constructor(
-    readonly fd: number,
+    private readonly fd: number,
     private readonly binding: NativeBinding,
     private readonly handlers: SeqpacketHandlers,
+    private readonly receivesFds = true,
   ) {
     this.poller = new binding.Poller(fd, (status, events) => this.onPoll(status, events));
     this.poller.start(this.events);
+  }
+
+  /**
+   * Connects to the listening socket at `path`. Throws the native error
+   * (EAGAIN: backlog full, ECONNREFUSED, ENOENT...); nothing is left open then.
+   */
+  static connect(path: string, binding: NativeBinding, handlers: SeqpacketHandlers, receivesFds = true): SeqpacketSocket {
+    return new SeqpacketSocket(binding.connect(path), binding, handlers, receivesFds);
+  }
+
+  /** The peer's credentials as the kernel recorded them at connect time (SO_PEERCRED). */
+  peerCredentials(): PeerCredentials {
+    return this.binding.peerCredentials(this.fd);
+  }
+
+  /**
+   * Blocks this thread up to `ms` until a record (or the end) can be read.
+   * For the rare places that must wait synchronously (a spawn that returns
+   * with its pid set); everything else waits on the event loop.
+   */
+  waitReadableBlocking(ms: number): boolean {
+    if (this.destroyed) return false;
+    return this.binding.waitReadable(this.fd, ms);
   }
 
   get isDestroyed(): boolean {
@@ -166,6 +198,10 @@ export class SeqpacketSocket {
       if (received.bytes === 0 && received.fds.length === 0) {
         this.finish(undefined);
         return;
+      }
+      if (!this.receivesFds && received.fds.length > 0) {
+        this.closeAll(received.fds);
+        received.fds = [];
       }
       if (received.fdsTruncated) {
         // Some descriptors were lost in the kernel: the record cannot be used.

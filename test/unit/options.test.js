@@ -5,7 +5,7 @@
 
 const childProcess = require('node:child_process');
 const { expect } = require('chai');
-const { normalizeSpawnArguments } = require('../../dist/client/options');
+const { normalizeSpawnArguments } = require('../../dist/client/spawn-options');
 const sidecar = require('../..');
 
 const SOCKET = '/nonexistent/sidecar-test.sock';

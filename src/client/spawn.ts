@@ -4,10 +4,8 @@
 
 import type { RemoteSpawnOptions } from '../../types/index';
 import { AbortError } from '../errors';
-import { RemoteChildProcess } from './child';
-import { normalizeSpawnArguments } from './options';
-
-export { RemoteChildProcess };
+import { RemoteChildProcess } from './child-process';
+import { normalizeSpawnArguments } from './spawn-options';
 
 /** Runs `command` with `args` on the server, as child_process.spawn runs it locally. */
 export function remoteSpawn(command: string, args?: readonly string[] | RemoteSpawnOptions, options?: RemoteSpawnOptions): RemoteChildProcess {

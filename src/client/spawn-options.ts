@@ -6,10 +6,13 @@ import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RemoteSpawnOptions, StdioEntry } from '../../types/index';
 import {
-  SidecarError, errnoException, invalidArgType, invalidArgValue, invalidSyncForkInput, outOfRange, unknownSignal,
-  unsupportedOption,
+  errnoException, invalidArgType, invalidArgValue, invalidSyncForkInput, noSocket, outOfRange, unsupportedOption,
 } from '../errors';
 import { NO_ID } from '../protocol';
+import { signalOption } from '../signals';
+import {
+  optionalBoolean, validateAbortSignal, validateNoNul, validateObject, validateTimeout,
+} from '../validate';
 
 /** What one child fd becomes. */
 export type StdioPlan =
@@ -49,17 +52,6 @@ const UNSUPPORTED: Record<string, string> = {
   serialization: 'there is no IPC channel to a remote program',
 };
 
-function checkNoNul(value: string, name: string): void {
-  if (value.includes('\u0000')) {
-    throw invalidArgValue(name, value, 'must be a string without null bytes');
-  }
-}
-
-function validateBoolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
-  return value;
-}
-
 function normalizeCwd(cwd: unknown): string {
   if (cwd === undefined || cwd === null) return process.cwd();
   let path: string;
@@ -73,7 +65,8 @@ function normalizeCwd(cwd: unknown): string {
   return path;
 }
 
-function envPairs(env: unknown, serverEnv: boolean): string[] {
+/** The caller's environment as NAME=value strings: what travels with the request. */
+function callerEnvironment(env: unknown, serverEnv: boolean): string[] {
   // child_process takes `options.env || process.env`; with serverEnv the base
   // is the server's, so only what the caller names travels.
   const source = (env || (serverEnv ? {} : process.env)) as Record<string, unknown>;
@@ -83,9 +76,9 @@ function envPairs(env: unknown, serverEnv: boolean): string[] {
   for (const name of Object.keys(Object(source))) {
     const value = source[name];
     if (value === undefined) continue;
-    checkNoNul(name, `options.env['${name}']`);
+    validateNoNul(name, `options.env['${name}']`);
     const text = String(value);
-    checkNoNul(text, `options.env['${name}']`);
+    validateNoNul(text, `options.env['${name}']`);
     pairs.push(`${name}=${text}`);
   }
   return pairs;
@@ -141,13 +134,12 @@ export function resolveSocketPath(connect: unknown): string {
   if (connect !== undefined && connect !== null) {
     if (typeof connect !== 'string') throw invalidArgType('options.connect', 'of type string', connect);
     if (connect.length === 0) throw invalidArgValue('options.connect', connect, 'must not be empty');
-    checkNoNul(connect, 'options.connect');
+    validateNoNul(connect, 'options.connect');
     return connect;
   }
   const fromEnv = process.env.SIDECAR_SOCKET;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  throw new SidecarError('ERR_SIDECAR_NO_SOCKET',
-    'No sidecar server socket: pass options.connect or set the SIDECAR_SOCKET environment variable');
+  throw noSocket();
 }
 
 function validateId(value: unknown, name: string): number {
@@ -161,35 +153,6 @@ function validateId(value: unknown, name: string): number {
   return value;
 }
 
-/** Node's validateTimeout. */
-export function validateTimeout(timeout: unknown): number {
-  if (timeout === undefined || timeout === null) return 0;
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0) {
-    throw outOfRange('timeout', 'an unsigned integer', timeout);
-  }
-  return timeout;
-}
-
-/** Node's sanitizeKillSignal: a signal name or number, as a number. */
-export function sanitizeKillSignal(killSignal: unknown): number {
-  if (killSignal === undefined || killSignal === null) return os.constants.signals.SIGTERM;
-  if (typeof killSignal !== 'string' && typeof killSignal !== 'number') {
-    throw invalidArgType('options.killSignal', 'one of type string or number', killSignal);
-  }
-  const number = signalNumber(killSignal);
-  if (number === undefined) throw unknownSignal(killSignal);
-  return number;
-}
-
-/** Node's validateAbortSignal. */
-export function validateAbortSignal(signal: unknown, name: string): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (signal === null || typeof signal !== 'object' || !('aborted' in signal)) {
-    throw invalidArgType(name, 'an instance of AbortSignal', signal);
-  }
-  return signal as AbortSignal;
-}
-
 function validateStartWait(value: unknown): number {
   if (value === undefined || value === null) return DEFAULT_START_WAIT_MS;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 60_000) {
@@ -201,7 +164,7 @@ function validateStartWait(value: unknown): number {
 /** Splits (command, args?, options?) as child_process.spawn does. */
 export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): SpawnPlan {
   if (typeof command !== 'string') throw invalidArgType('file', 'of type string', command);
-  checkNoNul(command, 'file');
+  validateNoNul(command, 'file');
   if (command.length === 0) throw invalidArgValue('file', command, 'cannot be empty');
 
   let argList: string[];
@@ -211,7 +174,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     // String(value), and spawnargs keeps the values as given.
     rawArgs = args.slice();
     argList = args.map((arg, index) => {
-      if (typeof arg === 'string') checkNoNul(arg, `args[${index}]`);
+      if (typeof arg === 'string') validateNoNul(arg, `args[${index}]`);
       return String(arg);
     });
   } else if (args === undefined || args === null) {
@@ -224,17 +187,14 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   }
 
   if (options === undefined) options = {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidArgType('options', 'of type object', options);
-  }
-  const opts = options as RemoteSpawnOptions & Record<string, unknown>;
+  const opts = validateObject(options, 'options') as RemoteSpawnOptions & Record<string, unknown>;
 
   for (const name of Object.keys(UNSUPPORTED)) {
     if (opts[name] !== undefined) throw unsupportedOption(name, UNSUPPORTED[name]);
   }
 
   const cwd = normalizeCwd(opts.cwd);
-  if (opts.detached !== undefined && opts.detached !== null) validateBoolean(opts.detached, 'options.detached');
+  const detached = optionalBoolean(opts.detached, 'options.detached', false, true);
   const uid = validateId(opts.uid, 'options.uid');
   const gid = validateId(opts.gid, 'options.gid');
   const { shell } = opts;
@@ -243,18 +203,16 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   }
   if (opts.argv0 !== undefined && opts.argv0 !== null) {
     if (typeof opts.argv0 !== 'string') throw invalidArgType('options.argv0', 'of type string', opts.argv0);
-    checkNoNul(opts.argv0, 'options.argv0');
+    validateNoNul(opts.argv0, 'options.argv0');
   }
-  if (opts.windowsHide !== undefined && opts.windowsHide !== null) validateBoolean(opts.windowsHide, 'options.windowsHide');
-  if (opts.windowsVerbatimArguments !== undefined && opts.windowsVerbatimArguments !== null) {
-    validateBoolean(opts.windowsVerbatimArguments, 'options.windowsVerbatimArguments');
-  }
+  optionalBoolean(opts.windowsHide, 'options.windowsHide', false, true);
+  optionalBoolean(opts.windowsVerbatimArguments, 'options.windowsVerbatimArguments', false, true);
 
   let file = command;
   if (shell) {
     // As child_process: the words joined by spaces, run by `<shell> -c`. The
     // shell is looked up on the server, so '/bin/sh' is the server's.
-    checkNoNul(String(shell), 'options.shell');
+    validateNoNul(String(shell), 'options.shell');
     const line = [command, ...argList].join(' ');
     file = typeof shell === 'string' ? shell : '/bin/sh';
     argList = ['-c', line];
@@ -262,7 +220,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   }
   const argv0 = typeof opts.argv0 === 'string' ? opts.argv0 : file;
 
-  const serverEnv = opts.serverEnv === undefined ? false : validateBoolean(opts.serverEnv, 'options.serverEnv');
+  const serverEnv = optionalBoolean(opts.serverEnv, 'options.serverEnv', false);
   const timeout = validateTimeout(opts.timeout);
   const abortSignal = validateAbortSignal(opts.signal, 'options.signal');
   const killSignal = sanitizeKillSignal(opts.killSignal);
@@ -272,10 +230,10 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     file,
     argv: [argv0, ...argList],
     spawnargs: [argv0, ...(rawArgs ?? argList)],
-    env: envPairs(opts.env, serverEnv),
+    env: callerEnvironment(opts.env, serverEnv),
     cwd,
     stdio: normalizeStdio(opts.stdio),
-    newSession: opts.detached === true,
+    newSession: detached,
     serverEnv,
     uid,
     gid,
@@ -287,24 +245,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   return plan;
 }
 
-/** Signal number of a name or number, or undefined when there is no such signal. */
-export function signalNumber(signal: unknown): number | undefined {
-  const signals = os.constants.signals as Record<string, number>;
-  if (typeof signal === 'number') {
-    return Object.values(signals).includes(signal) ? signal : undefined;
-  }
-  // child_process upper-cases names: kill('sigint') works.
-  if (typeof signal === 'string' && Object.hasOwn(signals, signal.toUpperCase())) return signals[signal.toUpperCase()];
-  return undefined;
-}
-
-const signalNames = new Map<number, NodeJS.Signals>();
-for (const [name, number] of Object.entries(os.constants.signals)) {
-  // SIGIOT/SIGPOLL alias others: keep the first (canonical) name per number.
-  if (!signalNames.has(number)) signalNames.set(number, name as NodeJS.Signals);
-}
-
-/** Name of a signal number, as child_process reports signalCode. */
-export function signalName(signal: number): NodeJS.Signals {
-  return signalNames.get(signal) ?? (`SIG${signal}` as NodeJS.Signals);
+/** Node's sanitizeKillSignal: options.killSignal as a number, SIGTERM when absent. */
+export function sanitizeKillSignal(killSignal: unknown): number {
+  return signalOption(killSignal, 'options.killSignal', os.constants.signals.SIGTERM);
 }

@@ -1,20 +1,27 @@
 // The remote programs this process has running, by pid, so that pid-based
 // kill helpers (tree-kill, zx, concurrently) can reach them: remoteKill().
+// It stores only what can take a signal, not the child class, so that the
+// import runs one way (child-process.ts -> pids.ts).
 
-import type { RemoteChildProcess } from './child';
-import { errnoException, unknownSignal } from '../errors';
-import { signalNumber } from './options';
 import * as os from 'node:os';
+import { errnoException, invalidArgType, unknownSignal } from '../errors';
+import { signalNumber } from '../signals';
 
-const running = new Map<number, Set<RemoteChildProcess>>();
+/** A running remote program as remoteKill() reaches it. */
+export interface Signalable {
+  /** Sends a signal number (0 only checks); false once the program is known gone. */
+  deliverSignal(signal: number): boolean;
+}
 
-export function rememberChild(pid: number, child: RemoteChildProcess): void {
+const running = new Map<number, Set<Signalable>>();
+
+export function rememberChild(pid: number, child: Signalable): void {
   let children = running.get(pid);
   if (children === undefined) running.set(pid, children = new Set());
   children.add(child);
 }
 
-export function forgetChild(pid: number, child: RemoteChildProcess): void {
+export function forgetChild(pid: number, child: Signalable): void {
   const children = running.get(pid);
   if (children === undefined) return;
   children.delete(child);
@@ -28,9 +35,7 @@ export function forgetChild(pid: number, child: RemoteChildProcess): void {
  * Throws ESRCH, as process.kill does, when none does.
  */
 export function remoteKill(pid: number, signal: NodeJS.Signals | number = 'SIGTERM'): true {
-  if (typeof pid !== 'number' || !Number.isInteger(pid)) {
-    throw Object.assign(new TypeError(`The "pid" argument must be of type number. Received ${typeof pid}`), { code: 'ERR_INVALID_ARG_TYPE' });
-  }
+  if (typeof pid !== 'number' || !Number.isInteger(pid)) throw invalidArgType('pid', 'of type number', pid);
   const number = signal === 0 ? 0 : signalNumber(signal);
   if (number === undefined) throw unknownSignal(signal);
   const children = running.get(pid);

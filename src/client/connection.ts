@@ -1,0 +1,180 @@
+// One remote spawn's connection to the server: connect (retrying while the
+// server's backlog is full), send the request with its fds, forward signals,
+// wait briefly for the start, and turn the server's records into replies.
+// It knows the protocol; RemoteChildProcess knows only the replies.
+
+import type { NativeBinding } from '../binding';
+import {
+  type ExitReply, type FailedReply, MAX_FDS, MAX_REQUEST_BYTES, MessageType, ProtocolError, decodeServerMessage,
+  encodeExecPayload, encodeExecRecords, encodeSignal,
+} from '../protocol';
+import { SeqpacketSocket } from '../transport/seqpacket';
+import { type NativeError, connectError, disconnected, isNativeError, malformedReply, requestTooLarge } from '../errors';
+import type { SpawnPlan } from './spawn-options';
+
+/** How long to retry connect() while the server's backlog is full (EAGAIN). */
+const CONNECT_RETRY_LIMIT_MS = 5000;
+/** Pause between those tries. */
+const CONNECT_RETRY_MS = 5;
+
+/** What the connection reports to its child process. */
+export interface ConnectionEvents {
+  started(pid: number): void;
+  failed(reply: FailedReply): void;
+  exited(reply: ExitReply): void;
+  /** The request never went out, or the server could not be followed any more (hang-up, bad record). */
+  lost(error: Error): void;
+}
+
+export class Connection {
+  private socket: SeqpacketSocket | undefined;
+  private unrefed = false;
+  /** Signals asked for before the connection existed. */
+  private readonly pendingSignals: number[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * `remoteFds` travel with the request and are owned by the connection from
+   * here on: sent, or closed if they cannot be.
+   */
+  constructor(
+    private readonly plan: SpawnPlan,
+    private readonly remoteFds: number[],
+    private readonly fdMap: number[],
+    private readonly binding: NativeBinding,
+    private readonly events: ConnectionEvents,
+  ) {}
+
+  /**
+   * Connects and sends the request. True when the whole request is on its
+   * way now; false when it waits for a retry or could not be made (then
+   * `lost` has been called).
+   */
+  open(startedAt = Date.now()): boolean {
+    const { plan } = this;
+    try {
+      this.socket = SeqpacketSocket.connect(plan.socketPath, this.binding, {
+        onMessage: (data) => this.onRecord(data),
+        onEnd: (error) => this.onEnd(error),
+      }, false);
+    } catch (error) {
+      if (isNativeError(error) && error.code === 'EAGAIN' && Date.now() - startedAt < CONNECT_RETRY_LIMIT_MS) {
+        // The server's accept backlog is full: it is busy, not gone.
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.open(startedAt);
+        }, CONNECT_RETRY_MS);
+        if (this.unrefed) this.retryTimer.unref();
+        return false;
+      }
+      this.closeRemoteFds();
+      this.events.lost(connectError(error, plan.socketPath));
+      return false;
+    }
+    if (this.unrefed) this.socket.unref();
+    const payload = encodeExecPayload({
+      file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap: this.fdMap,
+      newSession: plan.newSession, serverEnv: plan.serverEnv, uid: plan.uid, gid: plan.gid,
+    });
+    if (payload.length > MAX_REQUEST_BYTES || this.fdMap.length > MAX_FDS) {
+      this.closeRemoteFds();
+      this.socket.destroy();
+      const what = payload.length > MAX_REQUEST_BYTES
+        ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}` : `${this.fdMap.length} stdio entries, more than ${MAX_FDS}`;
+      this.events.lost(requestTooLarge(plan.file, plan.socketPath, what));
+      return false;
+    }
+    const records = encodeExecRecords(payload);
+    this.socket.send(records[0], this.remoteFds.splice(0));
+    for (let i = 1; i < records.length; i++) this.socket.send(records[i]);
+    // Before 'spawn' these queue behind the request; the server applies them
+    // as soon as the program exists.
+    for (const signal of this.pendingSignals.splice(0)) this.socket.send(encodeSignal(signal));
+    return true;
+  }
+
+  /**
+   * Sends a signal number (0 only checks). False once the connection is
+   * gone; a signal asked for while still connecting is sent after the request.
+   */
+  signal(number: number): boolean {
+    const { socket } = this;
+    if (socket === undefined) {
+      if (number !== 0) this.pendingSignals.push(number);
+      return true;
+    }
+    if (socket.isDestroyed) return false;
+    if (number !== 0) socket.send(encodeSignal(number));
+    return true;
+  }
+
+  /**
+   * Blocks up to `ms` for the server's first reply and handles it now, so
+   * that remoteSpawn can return with `pid` set, as child_process.spawn
+   * blocks for its fork. A busy server leaves it to the event loop. Never
+   * blocks for a server in this very process: it answers from this event
+   * loop, so blocking would only delay that answer.
+   */
+  awaitStart(ms: number): void {
+    const { socket } = this;
+    if (ms === 0 || socket === undefined || socket.isDestroyed || !socket.isFlushed) return;
+    if (socket.peerCredentials().pid === process.pid) return;
+    if (!socket.waitReadableBlocking(ms)) return;
+    socket.receiveOne();
+  }
+
+  /** Hangs up: the server then ends the program as its disconnect policy says. */
+  close(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.closeRemoteFds();
+    this.socket?.destroy();
+  }
+
+  ref(): void {
+    this.unrefed = false;
+    this.retryTimer?.ref();
+    this.socket?.ref();
+  }
+
+  unref(): void {
+    this.unrefed = true;
+    this.retryTimer?.unref();
+    this.socket?.unref();
+  }
+
+  private closeRemoteFds(): void {
+    for (const fd of this.remoteFds.splice(0)) this.binding.close(fd);
+  }
+
+  private onRecord(data: Uint8Array): void {
+    let message;
+    try {
+      message = decodeServerMessage(data);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.socket?.destroy();
+      this.events.lost(malformedReply(this.plan.socketPath, error.message));
+      return;
+    }
+    switch (message.type) {
+      case MessageType.Started:
+        this.events.started(message.pid);
+        break;
+      case MessageType.Failed:
+        this.socket?.destroy();
+        this.events.failed(message.failed);
+        break;
+      case MessageType.Exit:
+        this.socket?.destroy();
+        this.events.exited(message.exit);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onEnd(cause: NativeError | undefined): void {
+    this.events.lost(disconnected(this.plan.socketPath, 'the program\'s exit was reported', cause));
+  }
+}

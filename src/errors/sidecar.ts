@@ -1,0 +1,107 @@
+// Errors only a remote spawn can have, and the errors made from a server's
+// answer. Each is built from facts (a native error's errno and syscall, a
+// FAILED reply's fields), never parsed back out of a message.
+
+import type { FailedReply } from '../protocol';
+import type { SidecarErrorCode } from '../../types/index';
+import { SidecarError } from './codes';
+import { type NativeError, errnoException, errnoNumber, isNativeError } from './system';
+
+/**
+ * Spawn errors that child_process reports through 'error'; it throws every
+ * other one from spawn() itself (lib/internal/child_process.js).
+ */
+const EMITTED_SPAWN_ERRORS = new Set(['EACCES', 'EAGAIN', 'EMFILE', 'ENFILE', 'ENOENT']);
+
+/** Why connect(2) to a socket path fails, in words. */
+const CONNECT_FAILURES: Record<string, string> = {
+  ENOENT: 'no such socket file',
+  ECONNREFUSED: 'nothing is listening on it',
+  EACCES: 'permission denied',
+  EAGAIN: 'the server is too busy to accept',
+  ENOTSOCK: 'not a socket',
+  ENAMETOOLONG: 'the path is longer than a unix socket address allows',
+};
+
+/** ERR_SIDECAR_UNSUPPORTED for an option that cannot (yet) work remotely. */
+export function unsupportedOption(name: string, why: string): SidecarError {
+  return new SidecarError('ERR_SIDECAR_UNSUPPORTED', `The option "${name}" is not supported by sidecar-exec: ${why}`);
+}
+
+/** ERR_SIDECAR_NO_SOCKET: nothing names the server. */
+export function noSocket(): SidecarError {
+  return new SidecarError('ERR_SIDECAR_NO_SOCKET',
+    'No sidecar server socket: pass options.connect or set the SIDECAR_SOCKET environment variable');
+}
+
+/** ERR_SIDECAR_CONNECT from the error connect(2) gave. */
+export function connectError(error: unknown, socket: string): Error {
+  if (!isNativeError(error)) return error as Error;
+  const why = CONNECT_FAILURES[error.code];
+  return new SidecarError('ERR_SIDECAR_CONNECT',
+    `cannot connect to the sidecar server at ${socket}: ${error.code}${why !== undefined ? ` (${why})` : ''}`,
+    { socket, errno: -Math.abs(error.errno), syscall: 'connect' }, error);
+}
+
+/** ERR_SIDECAR_REQUEST_TOO_LARGE, before anything travels. */
+export function requestTooLarge(file: string, socket: string, what: string): SidecarError {
+  return new SidecarError('ERR_SIDECAR_REQUEST_TOO_LARGE',
+    `spawn ${file}: the request is too large for the sidecar protocol (${what})`,
+    { socket, errno: -7, syscall: `spawn ${file}` });
+}
+
+/** ERR_SIDECAR_DISCONNECTED: the server hung up before `awaited` (e.g. "the program's exit was reported"). */
+export function disconnected(socket: string, awaited: string, cause?: NativeError): SidecarError {
+  return new SidecarError('ERR_SIDECAR_DISCONNECTED',
+    `connection to the sidecar server at ${socket} ended before ${awaited}${cause !== undefined ? ` (${cause.code})` : ''}`,
+    { socket }, cause);
+}
+
+/** ERR_SIDECAR_PROTOCOL for a reply that breaks the protocol. */
+export function malformedReply(socket: string, why: string): SidecarError {
+  return new SidecarError('ERR_SIDECAR_PROTOCOL', `sidecar server at ${socket} sent a malformed message: ${why}`, { socket });
+}
+
+/** True for a spawn error child_process throws from spawn() rather than emitting it. */
+export function isThrownBySpawn(error: Error & { code?: unknown }): boolean {
+  return !(error instanceof SidecarError) && !EMITTED_SPAWN_ERRORS.has(String(error.code));
+}
+
+/** What a FAILED reply answered: a spawn of `file` (with its spawnargs), or an admin request. */
+export type FailedRequest =
+  | { kind: 'spawn'; socket: string; file: string; spawnargs: string[] }
+  | { kind: 'admin'; socket: string };
+
+/**
+ * The error for a server's FAILED reply. Our own codes stay ours; an errno
+ * of a spawn takes child_process's shape ('spawn <file> ENOENT' with path and
+ * spawnargs for the ones it emits, 'spawn EPERM' for the ones it throws). The
+ * server's step ('chdir', 'execve', 'authorize'...) is kept as a
+ * non-enumerable `serverSyscall`, so that callers such as the CLI decide by
+ * fact while the error's own keys stay child_process's.
+ */
+export function failedReplyError(failed: FailedReply, request: FailedRequest): Error & { code?: string } {
+  const error = replyError(failed, request);
+  return Object.defineProperty(error, 'serverSyscall', { value: failed.syscall, configurable: true, writable: true });
+}
+
+function replyError(failed: FailedReply, request: FailedRequest): Error & { code?: string } {
+  const { socket } = request;
+  const operation = request.kind === 'spawn' ? `spawn ${request.file}` : failed.syscall;
+  if (request.kind === 'admin' || failed.code.startsWith('ERR_SIDECAR_')) {
+    // A code this version does not know (a newer server's) still travels as given.
+    const code = failed.code.startsWith('ERR_SIDECAR_') ? failed.code as SidecarErrorCode : 'ERR_SIDECAR_PROTOCOL';
+    return new SidecarError(code,
+      `${operation}: ${failed.message} (sidecar server at ${socket})`,
+      { socket, errno: -Math.abs(failed.errno), syscall: operation });
+  }
+  const errno = errnoNumber(failed.code) ?? failed.errno;
+  if (!EMITTED_SPAWN_ERRORS.has(failed.code)) {
+    // Node's shape for the errors spawn() throws: 'spawn <CODE>', no path.
+    return errnoException(errno, 'spawn');
+  }
+  // Node words every spawn failure as 'spawn <file> <CODE>'; a working
+  // directory missing on the server is the one case worth saying more.
+  const detail = failed.syscall === 'chdir' ? failed.message : undefined;
+  return Object.assign(errnoException(errno, operation, detail), { path: request.file, spawnargs: request.spawnargs.slice(1) });
+}

@@ -1,0 +1,273 @@
+// createServer(): the listening socket, accepting connections, and the
+// server's lifecycle, counters and events. Each connection is a Session
+// (./session.ts); the socket file is ./socket-file.ts and the work queue
+// ./work-queue.ts.
+
+import * as os from 'node:os';
+import type {
+  PeerCredentials, ServerOptions, ServerStats, SidecarServer as SidecarServerContract, SidecarServerEvents,
+} from '../../types/index';
+import { type NativeBinding, type NativePoller, READABLE, getBinding } from '../binding';
+import { invalidArgType, invalidArgValue, isNativeError } from '../errors';
+import { NodeCompatibleEmitter } from '../emitter';
+import { ExitReason, encodeFailed } from '../protocol';
+import { type NormalizedServerOptions, normalizeServerOptions } from './options';
+import { Session, type SessionContext, type SessionReport } from './session';
+import { type SocketFile, createSocketFile, removeSocketFile } from './socket-file';
+import { WorkQueue } from './work-queue';
+
+/** How long accept() rests when the fd table is full, so that it does not spin. */
+const ACCEPT_BACKOFF_MS = 100;
+
+/** accept(2) errors that mean "out of fds or memory for now", not "broken". */
+const ACCEPT_EXHAUSTED = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+
+interface Listening {
+  file: SocketFile;
+  poller: NativePoller;
+}
+
+export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> implements SidecarServerContract {
+  readonly #options: NormalizedServerOptions;
+  readonly #binding: NativeBinding;
+  readonly #queue: WorkQueue;
+  readonly #sessions = new Set<Session>();
+  readonly #counters = { spawned: 0, failed: 0, denied: 0 };
+  #listener: Listening | undefined;
+  /** The programs' /dev/null ('ignore' stdio entries): kept past the listener, until the last session is done. */
+  #devNull = -1;
+  #closing = false;
+  #closeCallbacks: ((error?: Error) => void)[] = [];
+  #backoff: NodeJS.Timeout | undefined;
+  #closeTimers: NodeJS.Timeout[] = [];
+  #unrefed = false;
+
+  constructor(options?: ServerOptions, binding: NativeBinding = getBinding()) {
+    super();
+    this.#options = normalizeServerOptions(options);
+    this.#binding = binding;
+    this.#queue = new WorkQueue(this.#options.maxConcurrent, this.#options.maxQueued);
+  }
+
+  stats(): ServerStats {
+    return {
+      connections: this.#sessions.size,
+      running: this.#queue.running,
+      queued: this.#queue.queued,
+      ...this.#counters,
+    };
+  }
+
+  get listening(): boolean {
+    return this.#listener !== undefined;
+  }
+
+  address(): string | null {
+    return this.#listener?.file.path ?? null;
+  }
+
+  listen(path: string, callback?: () => void): this {
+    if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
+    if (path.length === 0 || path.includes('\0')) throw invalidArgValue('path', path, 'must be a non-empty path without NUL bytes');
+    if (this.#listener !== undefined || this.#closing) {
+      throw Object.assign(new Error('Listen method has been called more than once without closing.'), { code: 'ERR_SERVER_ALREADY_LISTEN' });
+    }
+    if (callback !== undefined) this.once('listening', callback);
+    try {
+      this.#listener = this.#bind(path);
+    } catch (error) {
+      process.nextTick(() => this.emit('error', error as Error));
+      return this;
+    }
+    if (this.#unrefed) this.#listener.poller.unref();
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  close(callback?: (error?: Error) => void): this {
+    if (this.#listener === undefined && !this.#closing) {
+      if (callback !== undefined) {
+        const error = Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
+        process.nextTick(callback, error);
+      }
+      return this;
+    }
+    if (callback !== undefined) this.#closeCallbacks.push(callback);
+    if (this.#closing) return this;
+    this.#closing = true;
+    this.#stopListening();
+    for (const session of [...this.#sessions]) session.dropIfIdle();
+    const { closeTimeout, killSignal } = this.#options;
+    if (closeTimeout !== Infinity && this.#sessions.size > 0) {
+      // Programs still running after closeTimeout are ended (SIGKILL follows
+      // killSignal if they linger: see Program.terminate).
+      const timer = setTimeout(() => {
+        for (const session of this.#sessions) session.killFor(ExitReason.Close, killSignal);
+      }, closeTimeout);
+      if (this.#unrefed) timer.unref();
+      this.#closeTimers.push(timer);
+    }
+    this.#maybeClosed();
+    return this;
+  }
+
+  ref(): this {
+    this.#unrefed = false;
+    this.#listener?.poller.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.#unrefed = true;
+    this.#listener?.poller.unref();
+    return this;
+  }
+
+  // ---- internals ---------------------------------------------------------------
+
+  #bind(path: string): Listening {
+    const binding = this.#binding;
+    const devNull = binding.openReadWrite('/dev/null');
+    let file: SocketFile | undefined;
+    let poller: NativePoller | undefined;
+    try {
+      file = createSocketFile(binding, path, this.#options);
+      poller = new binding.Poller(file.fd, () => this.#acceptAll());
+      poller.start(READABLE);
+    } catch (error) {
+      poller?.close();
+      if (file !== undefined) {
+        binding.close(file.fd);
+        removeSocketFile(file);
+      }
+      binding.close(devNull);
+      throw error;
+    }
+    this.#devNull = devNull;
+    return { file, poller };
+  }
+
+  /** What every session is handed: its dependencies, and the one outlet it reports through. */
+  #sessionContext(): SessionContext {
+    return {
+      binding: this.#binding,
+      options: this.#options,
+      queue: this.#queue,
+      devNull: this.#devNull,
+      report: (session, report) => this.#onReport(session, report),
+    };
+  }
+
+  #onReport(session: Session, report: SessionReport): void {
+    switch (report.type) {
+      case 'request':
+        this.emit('request', report.info);
+        break;
+      case 'spawn':
+        this.#counters.spawned++;
+        this.emit('spawn', report.info);
+        break;
+      case 'exit':
+        this.emit('exit', report.info);
+        break;
+      case 'denied':
+        this.#counters.denied++;
+        this.emit('denied', report.info);
+        break;
+      case 'failed':
+        this.#counters.failed++;
+        this.emit('clientError', report.error, { credentials: report.credentials });
+        break;
+      case 'stop':
+        this.close();
+        break;
+      case 'done':
+        this.#sessions.delete(session);
+        if (this.#closing) this.#maybeClosed();
+        break;
+    }
+  }
+
+  #acceptAll(): void {
+    const listener = this.#listener;
+    if (listener === undefined) return;
+    for (;;) {
+      let fd: number;
+      try {
+        fd = this.#binding.accept(listener.file.fd);
+      } catch (error) {
+        if (isNativeError(error) && ACCEPT_EXHAUSTED.has(error.code)) {
+          this.#backOff(listener);
+          return;
+        }
+        this.emit('error', error as Error);
+        return;
+      }
+      if (fd < 0) return;
+      if (this.#sessions.size >= this.#options.maxConnections) {
+        this.#turnAway(fd);
+        continue;
+      }
+      const session = new Session(fd, this.#sessionContext());
+      this.#sessions.add(session);
+      this.emit('connection', { credentials: session.credentials as PeerCredentials });
+    }
+  }
+
+  /**
+   * Out of fds: the pending connection stays queued in the kernel. Rest
+   * instead of spinning on a socket that stays readable, then try again.
+   */
+  #backOff(listener: Listening): void {
+    listener.poller.stop();
+    this.#backoff = setTimeout(() => {
+      this.#backoff = undefined;
+      if (this.#listener === listener) {
+        listener.poller.start(READABLE);
+        this.#acceptAll();
+      }
+    }, ACCEPT_BACKOFF_MS);
+    if (this.#unrefed) this.#backoff.unref();
+  }
+
+  /** Over maxConnections: one FAILED record, then the door. */
+  #turnAway(fd: number): void {
+    const reply = encodeFailed({ errno: os.constants.errno.EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'accept', message: 'the server has too many connections' });
+    try {
+      this.#binding.send(fd, reply, 0, reply.length, []);
+    } catch {
+      // The client is gone already.
+    }
+    this.#binding.close(fd);
+    this.#counters.failed++;
+  }
+
+  #stopListening(): void {
+    const listener = this.#listener;
+    if (listener === undefined) return;
+    this.#listener = undefined;
+    if (this.#backoff !== undefined) clearTimeout(this.#backoff);
+    this.#backoff = undefined;
+    listener.poller.close();
+    this.#binding.close(listener.file.fd);
+    removeSocketFile(listener.file);
+  }
+
+  #maybeClosed(): void {
+    if (!this.#closing || this.#sessions.size > 0) return;
+    this.#closing = false;
+    for (const timer of this.#closeTimers.splice(0)) clearTimeout(timer);
+    if (this.#devNull >= 0) this.#binding.close(this.#devNull);
+    this.#devNull = -1;
+    const callbacks = this.#closeCallbacks.splice(0);
+    process.nextTick(() => {
+      for (const callback of callbacks) callback();
+      this.emit('close');
+    });
+  }
+}
+
+/** Creates a server; call listen() to start it. */
+export function createServer(options?: ServerOptions): SidecarServer {
+  return new SidecarServer(options);
+}

@@ -1,0 +1,54 @@
+// Turns an allowed exec request into the native spawn's options: where the
+// file is looked for, the environment as strings, and the fds in terms of
+// this process's. No I/O.
+
+import type { NativeSpawnOptions } from '../binding';
+import { type ExecRequest, FD_CLOSED, FD_IGNORE } from '../protocol';
+import { type Environment, environmentPairs } from './environment';
+
+/** PATH when the program's environment has none (glibc's execvp default). */
+export const DEFAULT_PATH = '/bin:/usr/bin';
+
+/**
+ * Paths to try for `file`, as execvp(3) would: the file itself when it has a
+ * slash, else each entry of `searchPath` (the program's own PATH, as libuv
+ * uses for child_process), an empty entry meaning the current directory.
+ */
+export function candidatePaths(file: string, searchPath: string = DEFAULT_PATH): string[] {
+  if (file.includes('/')) return [file];
+  return searchPath.split(':').map((dir) => `${dir === '' ? '.' : dir.replace(/\/+$/, '')}/${file}`);
+}
+
+/** The program's fd map in terms of this process's fds. */
+export function resolveFdMap(fdMap: readonly number[], attached: readonly number[], devNull: number): number[] {
+  return fdMap.map((entry) => {
+    if (entry === FD_IGNORE) return devNull;
+    if (entry === FD_CLOSED) return -1;
+    return attached[entry];
+  });
+}
+
+/** What the policy settled for one request. */
+export interface SpawnDecision {
+  candidates: string[];
+  env: Environment;
+  /** '' keeps the server's working directory. */
+  cwd: string;
+}
+
+/** The native spawn's options for a request the policy allowed. */
+export function nativeSpawnOptions(
+  request: ExecRequest, decision: SpawnDecision, attached: readonly number[], devNull: number, deathSignal: number,
+): NativeSpawnOptions {
+  return {
+    candidates: decision.candidates,
+    argv: request.argv,
+    env: environmentPairs(decision.env),
+    cwd: decision.cwd === '' ? null : decision.cwd,
+    fdMap: resolveFdMap(request.fdMap, attached, devNull),
+    newSession: request.newSession,
+    deathSignal,
+    uid: request.uid,
+    gid: request.gid,
+  };
+}
