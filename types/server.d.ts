@@ -2,7 +2,7 @@
 
 /// <reference types="node" />
 
-import type { EventEmitter } from 'eventemitter3';
+import type { NodeStyleEmitter } from './index';
 
 /** A client's credentials, as the kernel reports them (SO_PEERCRED). */
 export interface PeerCredentials {
@@ -157,8 +157,14 @@ export interface SidecarServerEvents {
   clientError: (error: Error, info: { credentials: PeerCredentials }) => void;
 }
 
-/** A server that runs programs for clients connecting to its socket. Made by {@link createServer}. */
-export class SidecarServer extends EventEmitter<SidecarServerEvents> {
+export interface SidecarServer extends NodeStyleEmitter<SidecarServerEvents> {}
+
+/**
+ * A server that runs programs for clients connecting to its socket. Made by
+ * {@link createServer}; exported for `instanceof`. Its emitter has Node's
+ * methods (prependListener, setMaxListeners...), as RemoteChildProcess's.
+ */
+export declare class SidecarServer {
   private constructor();
   /**
    * Creates the socket file and starts accepting. A stale socket file (nothing

@@ -2,7 +2,8 @@
 // one server and to default options, for tools that take a `spawn` function
 // or a whole child_process-like module.
 
-import type { RemoteClient, RemoteClientOptions, RemoteSpawnOptions } from '../../types/index';
+import type { RemoteClientOptions, RemoteSpawnOptions } from '../../types/index';
+import type { RemoteChildProcess } from './child-process';
 import { invalidArgType } from '../errors';
 import { definePromisified, remoteExec, remoteExecFile } from './exec';
 import { remoteSpawn } from './spawn';
@@ -19,7 +20,21 @@ function withDefaults(defaults: Options, options: unknown): Options {
   return { ...defaults, ...(options as Options | undefined) };
 }
 
-export function createClient(clientOptions: RemoteClientOptions = {}): RemoteClient {
+/**
+ * The bound client as implemented. The declarations (types/index.d.ts
+ * RemoteClient) give its functions child_process's overloads; src/contract.ts
+ * checks that both take the same widest calls.
+ */
+export interface BoundClient {
+  readonly connect: string;
+  spawn(command: string, args?: unknown, options?: unknown): RemoteChildProcess;
+  exec(command: string, options?: unknown, callback?: unknown): RemoteChildProcess;
+  execFile(file: string, ...rest: unknown[]): RemoteChildProcess;
+  kill: typeof remoteKill;
+}
+
+/** A child_process-like object bound to one server and default options. */
+export function createClient(clientOptions: RemoteClientOptions = {}): BoundClient {
   if (clientOptions === null || typeof clientOptions !== 'object') {
     throw invalidArgType('options', 'of type object', clientOptions);
   }
@@ -55,5 +70,5 @@ export function createClient(clientOptions: RemoteClientOptions = {}): RemoteCli
     execFile: definePromisified(execFile),
     kill: remoteKill,
     connect: defaults.connect as string,
-  } as unknown as RemoteClient;
+  };
 }

@@ -71,3 +71,13 @@ expectError(pingServer(3));
 expectType<ExitReason | null>(remoteSpawn('true').exitReason);
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_BUSY');
 expectError<SidecarErrorCode>('ERR_SIDECAR_NOPE');
+
+// The server's emitter has Node's methods, as at run time.
+expectType<SidecarServer>(server.prependListener('exit', (info) => expectType<number>(info.pid)));
+expectType<SidecarServer>(server.prependOnceListener('listening', () => undefined));
+expectType<SidecarServer>(server.setMaxListeners(20));
+expectType<number>(server.getMaxListeners());
+expectType<number>(server.listenerCount('exit'));
+// Its internals are not part of the contract.
+expectError(server.release);
+expectError(server.devNull);
