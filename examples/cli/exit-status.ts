@@ -3,7 +3,7 @@
 // that failed (serverSyscall), never from the wording of a message. The
 // statuses follow coreutils' env and timeout (125 sidecar itself failed, 126
 // found but cannot run, 127 not found), and build/Release/sidecar-client
-// carries the same rows, so the two clients agree byte for byte.
+// carries the same rows, so that both clients answer a script alike.
 
 import { constants } from 'node:os';
 import type { ExitReason, RemoteFailureFacts } from 'sidecar-exec';
