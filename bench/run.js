@@ -31,7 +31,7 @@ const { summarize, ratioOf, nowNs } = require('./lib');
 const ROOT = path.resolve(__dirname, '..');
 const WORKER = path.join(__dirname, 'worker.js');
 const SERVER = path.join(__dirname, 'server.js');
-const CLI = path.join(ROOT, 'examples', 'cli', 'sidecar.js');
+const CLI = path.join(ROOT, 'dist', 'cli', 'sidecar.js');
 const FLOOR_SOURCE = path.join(__dirname, 'posix-spawn-floor.c');
 /**
  * Where the native shim client (issue 5 item 3) will be; it must take

@@ -16,7 +16,7 @@ const {
   tempDir, exited, pollUntil, sleep, fdCount, fdTable, describeFdDiff, allProcesses, zombieChildren, useFdCheck,
 } = require('../helpers');
 
-const CLI = path.join(__dirname, '..', '..', 'examples', 'cli', 'sidecar.js');
+const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
 const NODE = process.execPath;
 
 /** Runs the CLI to completion; resolves with { code, signal, stdout, stderr, pid }. */

@@ -1,5 +1,5 @@
 'use strict';
-// The `sidecar` CLI (examples/cli/sidecar.js), run with this Node binary:
+// The `sidecar` CLI (examples/cli, compiled to dist/cli/sidecar.js), run with this Node binary:
 // start/stop, exec's exit codes, stdio transparency, signal forwarding, its
 // own failures (125/126/127), socket modes, and the original tool's shim.
 
@@ -13,7 +13,7 @@ const {
   runCommand, tempDir, fixture, exited, isAlive, pollUntil, sleep, sha256File, fdCount, fdTable, describeFdDiff, zombieChildren, useFdCheck,
 } = require('../helpers');
 
-const CLI = path.join(__dirname, '..', '..', 'examples', 'cli', 'sidecar.js');
+const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
 const NODE = process.execPath;
 
 /** Runs the CLI to completion; resolves with { code, signal, stdout, stderr }. */

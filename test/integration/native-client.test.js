@@ -12,7 +12,7 @@ const {
 } = require('../helpers');
 
 const CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
-const CLI = path.join(__dirname, '..', '..', 'examples', 'cli', 'sidecar.js');
+const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
 
 describe('native shim client (sidecar-client)', function () {
   const ctx = useServer();

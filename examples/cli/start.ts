@@ -1,0 +1,116 @@
+// `sidecar start PATH`: a server in the foreground. Each flag is one
+// createServer option; readiness is a line on stdout or on an fd; SIGINT or
+// SIGTERM stops it gracefully, a second one at once.
+
+import { mkdirSync, writeSync, closeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { createServer } from 'sidecar-exec';
+import type { ServerOptions } from 'sidecar-exec';
+import { list, parseFlags, single } from './args';
+import type { Flags } from './args';
+import { logRequests } from './request-log';
+import { say, UsageError } from './usage';
+
+type NumericOption = 'maxConcurrent' | 'maxQueued' | 'queueTimeout' | 'maxConnections' | 'maxRuntime' | 'handshakeTimeout' | 'closeTimeout';
+
+/** Numeric flags of `start`, and the server options they set. */
+const START_NUMBERS: Readonly<Record<string, NumericOption>> = {
+  'max-concurrent': 'maxConcurrent',
+  'max-queued': 'maxQueued',
+  'queue-timeout': 'queueTimeout',
+  'max-connections': 'maxConnections',
+  'max-runtime': 'maxRuntime',
+  'handshake-timeout': 'handshakeTimeout',
+  'close-timeout': 'closeTimeout',
+};
+
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+function integerFlag(flags: Flags, name: string): number | undefined {
+  const text = single(flags, name);
+  if (text === undefined) return undefined;
+  if (text === 'inf' || text === 'Infinity') return Infinity;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a non-negative integer: ${text}`);
+  return Number(text);
+}
+
+function idList(flags: Flags, name: string): number[] | undefined {
+  return list(flags, name)?.map((id) => {
+    if (!/^\d+$/.test(id)) throw new UsageError(`--${name} takes numeric ids: ${id}`);
+    return Number(id);
+  });
+}
+
+/** The server options the flags ask for. */
+function serverOptions(flags: Flags): ServerOptions {
+  const options: ServerOptions = {
+    allowStop: !flags.switches.has('no-stop'),
+    allowUids: idList(flags, 'allow-uid'),
+    allowGids: idList(flags, 'allow-gid'),
+    allowCommands: list(flags, 'allow-command'),
+    allowEnv: list(flags, 'allow-env'),
+    // A foreground server should not hang on a program that never ends.
+    closeTimeout: 10_000,
+  };
+  const modeText = single(flags, 'mode');
+  if (modeText !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(modeText)) throw new UsageError(`--mode must be octal, as 0660: ${modeText}`);
+    options.mode = Number.parseInt(modeText, 8);
+    if (options.mode > 0o777) throw new UsageError(`--mode must be at most 0777: ${modeText}`);
+  }
+  const group = single(flags, 'group');
+  if (group !== undefined) {
+    if (!/^\d+$/.test(group)) throw new UsageError(`--group takes a numeric gid: ${group}`);
+    options.group = Number(group);
+  }
+  for (const [flag, option] of Object.entries(START_NUMBERS)) {
+    const value = integerFlag(flags, flag);
+    if (value !== undefined) options[option] = value;
+  }
+  return options;
+}
+
+export function start(argv: readonly string[]): void {
+  const flags = parseFlags(argv, {
+    values: ['mode', 'group', 'allow-uid', 'allow-gid', 'allow-command', 'allow-env', 'ready-fd', ...Object.keys(START_NUMBERS)],
+    // `-v` and `-vv` (parseArgs reads -vv as -v twice; --vv is the long spelling).
+    switches: ['parents', 'no-stop', 'print-ready', 'v', 'vv'],
+  });
+  const [socketPath] = flags.operands;
+  if (flags.operands.length !== 1 || socketPath === undefined) throw new UsageError('start takes exactly one PATH');
+  const options = serverOptions(flags);
+  const readyFd = integerFlag(flags, 'ready-fd');
+  const verbosity = (flags.switches.get('v') ?? 0) + 2 * (flags.switches.get('vv') ?? 0);
+  if (flags.switches.has('parents')) mkdirSync(dirname(resolve(socketPath)), { recursive: true });
+
+  const server = createServer(options);
+  server.on('error', (error) => {
+    say(`cannot listen on ${socketPath}: ${error.message}`);
+    process.exitCode = 1;
+    server.close();
+  });
+  server.on('close', () => {
+    for (const signal of STOP_SIGNALS) process.removeAllListeners(signal);
+  });
+  if (verbosity > 0) logRequests(server, verbosity);
+  // The first signal stops accepting and lets running programs finish (up
+  // to the close timeout); a second one exits now, and the programs die with
+  // the server (their parent-death signal).
+  let stopping = false;
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (stopping) process.exit(128 + constants.signals[signal]);
+      stopping = true;
+      server.close();
+    });
+  }
+  server.listen(socketPath, () => {
+    // Readiness, as s6-ipcserver -1: a line once the socket accepts.
+    if (flags.switches.has('print-ready')) process.stdout.write(`${socketPath}\n`);
+    if (readyFd !== undefined) {
+      writeSync(readyFd, '\n');
+      closeSync(readyFd);
+    }
+  });
+}
