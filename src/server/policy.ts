@@ -144,3 +144,13 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, a
   }
   return applyHook(answer as AuthorizeResult, base);
 }
+
+/**
+ * Why a stop request is refused, or undefined when it may stop the server:
+ * only the server's own user or root may, and only where allowStop is on.
+ */
+export function stopRefusal(options: Pick<NormalizedServerOptions, 'allowStop'>, credentials: PeerCredentials): string | undefined {
+  if (!options.allowStop) return 'this server does not accept stop requests';
+  if (credentials.uid === 0 || credentials.uid === process.geteuid?.()) return undefined;
+  return 'only the server\'s own user or root may stop it';
+}

@@ -17,6 +17,7 @@ export const KILL_ESCALATION_MS = 5000;
 export class WatchError extends Error {
   readonly errno: number;
   readonly code: string;
+  readonly syscall = 'uv_poll_start';
 
   constructor(cause: unknown) {
     super(String(cause), { cause });

@@ -12,7 +12,8 @@ import { invalidArgType, invalidArgValue, isNativeError } from '../errors';
 import { NodeCompatibleEmitter } from '../emitter';
 import { ExitReason, encodeFailed } from '../protocol';
 import { type NormalizedServerOptions, normalizeServerOptions } from './options';
-import { Session, type SessionContext, type SessionReport } from './session';
+import { Session } from './session';
+import type { SessionContext, SessionReport } from './session-context';
 import { type SocketFile, createSocketFile, removeSocketFile } from './socket-file';
 import { WorkQueue } from './work-queue';
 
@@ -147,15 +148,9 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     return { file, poller };
   }
 
-  /** What every session is handed: its dependencies, and the one outlet it reports through. */
-  #sessionContext(): SessionContext {
-    return {
-      binding: this.#binding,
-      options: this.#options,
-      queue: this.#queue,
-      devNull: this.#devNull,
-      report: (session, report) => this.#onReport(session, report),
-    };
+  /** What a session is handed: its dependencies, and the one outlet it reports through. */
+  #sessionContext(report: (report: SessionReport) => void): SessionContext {
+    return { binding: this.#binding, options: this.#options, queue: this.#queue, devNull: this.#devNull, report };
   }
 
   #onReport(session: Session, report: SessionReport): void {
@@ -208,7 +203,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
         this.#turnAway(fd);
         continue;
       }
-      const session = new Session(fd, this.#sessionContext());
+      const session: Session = new Session(fd, this.#sessionContext((report) => this.#onReport(session, report)));
       this.#sessions.add(session);
       this.emit('connection', { credentials: session.credentials as PeerCredentials });
     }

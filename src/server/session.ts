@@ -11,8 +11,8 @@
 
 import * as os from 'node:os';
 import * as util from 'node:util';
-import type { PeerCredentials, ServerRequestInfo, SidecarServerEvents } from '../../types/index';
-import type { NativeBinding, WaitResult } from '../binding';
+import type { PeerCredentials, ServerRequestInfo } from '../../types/index';
+import type { WaitResult } from '../binding';
 import {
   type ClientMessage, type ExecRequest, type FailedReply, ExitReason, MessageType, ProtocolError, decodeClientMessage,
   decodeExecPayload, encodeExit, encodeFailed, encodePong, encodeStarted, encodeStopping, exitReasonName,
@@ -21,41 +21,18 @@ import { SeqpacketSocket } from '../transport/seqpacket';
 import { isNativeError } from '../errors';
 import { signalName } from '../signals';
 import { type Environment, parseEnvironment } from './environment';
-import type { NormalizedServerOptions } from './options';
-import { type Decision, decide } from './policy';
+import { type Decision, decide, stopRefusal } from './policy';
 import { Program, WatchError } from './program';
-import { nativeSpawnOptions } from './spawn-options';
-import type { Ticket, WorkQueue } from './work-queue';
+import { RequestAssembly, overLimits } from './request-assembly';
+import { nativeSpawnOptions, spawnFailureMessage } from './spawn-options';
+import { TimerSet } from './timers';
+import type { SessionContext } from './session-context';
+import type { Ticket } from './work-queue';
 
 const debug = util.debuglog('sidecar');
 
 const { EPROTO, E2BIG, EMFILE, EAGAIN, ETIMEDOUT, EPERM } = os.constants.errno;
 const { SIGKILL } = os.constants.signals;
-
-type EventInfo<E extends keyof SidecarServerEvents> = Parameters<SidecarServerEvents[E]>[0];
-
-/** What a session tells its server: each becomes an event, a counter, or both. */
-export type SessionReport =
-  | { type: 'request'; info: EventInfo<'request'> }
-  | { type: 'spawn'; info: EventInfo<'spawn'> }
-  | { type: 'exit'; info: EventInfo<'exit'> }
-  | { type: 'denied'; info: EventInfo<'denied'> }
-  /** A failure before a program ran (protocol, limits, spawn errors): 'clientError'. */
-  | { type: 'failed'; error: Error; credentials: PeerCredentials }
-  /** An allowed client asked the server to stop. */
-  | { type: 'stop' }
-  /** The session has released everything: no fd, no program left. */
-  | { type: 'done' };
-
-/** What a session is given by its server. */
-export interface SessionContext {
-  readonly binding: NativeBinding;
-  readonly options: NormalizedServerOptions;
-  readonly queue: WorkQueue;
-  /** The server's /dev/null, for the 'ignore' stdio entries. */
-  readonly devNull: number;
-  report(session: Session, report: SessionReport): void;
-}
 
 const enum State {
   AwaitRequest,
@@ -70,10 +47,7 @@ export class Session {
   readonly credentials: PeerCredentials;
   private readonly socket: SeqpacketSocket;
   private state = State.AwaitRequest;
-  /** Chunks of the request received so far: memory grows with what arrives, not with what is announced. */
-  private chunks: Buffer[] = [];
-  private announced = 0;
-  private received = 0;
+  private assembly: RequestAssembly | undefined;
   private attached: number[] = [];
   private request: ExecRequest | undefined;
   private decision: Extract<Decision, { allow: true }> | undefined;
@@ -84,7 +58,7 @@ export class Session {
   private clientSignalled = false;
   /** Set by the first kill the server decides on its own. */
   private serverReason: ExitReason | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
   private handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(fd: number, private readonly context: SessionContext) {
@@ -101,7 +75,7 @@ export class Session {
     this.credentials = credentials;
     const { handshakeTimeout } = context.options;
     if (handshakeTimeout > 0) {
-      this.handshakeTimer = this.timer(handshakeTimeout, () => {
+      this.handshakeTimer = this.timers.add(handshakeTimeout, () => {
         if (this.state === State.AwaitRequest || this.state === State.Receiving) {
           this.refuse({ errno: ETIMEDOUT, code: 'ERR_SIDECAR_PROTOCOL', syscall: 'handshake', message: `no complete request within ${handshakeTimeout} ms` });
         }
@@ -124,10 +98,6 @@ export class Session {
     if (this.state !== State.Running || this.program === undefined) return;
     this.serverReason ??= reason;
     this.program.terminate(signal);
-  }
-
-  private report(report: SessionReport): void {
-    this.context.report(this, report);
   }
 
   // ---- messages --------------------------------------------------------------
@@ -185,34 +155,27 @@ export class Session {
   }
 
   private onExec(totalBytes: number, chunk: Uint8Array, fds: number[]): void {
-    const { maxRequestBytes, maxFds } = this.context.options;
-    let tooLarge: string | undefined;
-    if (totalBytes > maxRequestBytes) tooLarge = `request of ${totalBytes} bytes exceeds this server's limit of ${maxRequestBytes}`;
-    else if (fds.length > maxFds) tooLarge = `${fds.length} fds passed, more than this server's limit of ${maxFds}`;
+    const tooLarge = overLimits(totalBytes, fds.length, this.context.options);
     if (tooLarge !== undefined) {
       for (const fd of fds) this.context.binding.close(fd);
       this.refuse({ errno: E2BIG, code: 'ERR_SIDECAR_REQUEST_TOO_LARGE', syscall: 'request', message: tooLarge });
       return;
     }
     this.attached = fds;
-    this.announced = totalBytes;
+    this.assembly = new RequestAssembly(totalBytes);
     this.state = State.Receiving;
     this.append(chunk);
   }
 
   private onStop(): void {
-    const { allowStop } = this.context.options;
-    const mayStop = this.credentials.uid === 0 || this.credentials.uid === process.geteuid?.();
-    if (!allowStop || !mayStop) {
-      this.report({ type: 'denied', info: { credentials: this.credentials, argv: [], reason: 'stop refused' } });
-      this.refuse({
-        errno: EPERM, code: 'ERR_SIDECAR_DENIED', syscall: 'stop',
-        message: allowStop ? 'only the server\'s own user or root may stop it' : 'this server does not accept stop requests',
-      });
+    const refusal = stopRefusal(this.context.options, this.credentials);
+    if (refusal !== undefined) {
+      this.context.report({ type: 'denied', info: { credentials: this.credentials, argv: [], reason: 'stop refused' } });
+      this.refuse({ errno: EPERM, code: 'ERR_SIDECAR_DENIED', syscall: 'stop', message: refusal });
       return;
     }
     this.answerAndEnd(encodeStopping());
-    this.report({ type: 'stop' });
+    this.context.report({ type: 'stop' });
   }
 
   /** One reply to an admin request, then the door. */
@@ -224,16 +187,11 @@ export class Session {
   }
 
   private append(chunk: Uint8Array): void {
-    if (this.received + chunk.length > this.announced) throw new ProtocolError('request longer than announced');
-    // Copied: the record's buffer is reused for the next record.
-    this.chunks.push(Buffer.from(chunk));
-    this.received += chunk.length;
-    if (this.received === this.announced) {
-      const payload = Buffer.concat(this.chunks, this.announced);
-      this.chunks = [];
-      const request = decodeExecPayload(payload, this.attached.length);
-      this.onRequest(request, parseEnvironment(request.env));
-    }
+    const payload = (this.assembly as RequestAssembly).add(chunk);
+    if (payload === undefined) return;
+    this.assembly = undefined;
+    const request = decodeExecPayload(payload, this.attached.length);
+    this.onRequest(request, parseEnvironment(request.env));
   }
 
   // ---- deciding, queueing, launching ------------------------------------------
@@ -241,15 +199,10 @@ export class Session {
   private onRequest(request: ExecRequest, env: Environment): void {
     this.request = request;
     this.state = State.Deciding;
-    this.clearTimer(this.handshakeTimer);
+    this.timers.clear(this.handshakeTimer);
     const decision = decide(this.context.options, request, env, this.credentials);
-    if (decision instanceof Promise) {
-      decision.then((answer) => this.onDecision(answer), (error: unknown) => this.onDecision({
-        allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: String(error),
-      }));
-    } else {
-      this.onDecision(decision);
-    }
+    if (!(decision instanceof Promise)) this.onDecision(decision);
+    else decision.then((answer) => this.onDecision(answer), (error: unknown) => this.onDecision({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: String(error) }));
   }
 
   private onDecision(decision: Decision): void {
@@ -257,29 +210,26 @@ export class Session {
     const request = this.request as ExecRequest;
     if (!decision.allow) {
       debug('denied uid %d pid %d %s: %s', this.credentials.uid, this.credentials.pid, request.argv[0], decision.reason);
-      this.closeAttached();
-      this.report({ type: 'denied', info: { credentials: this.credentials, argv: request.argv, reason: decision.reason } });
+      this.context.report({ type: 'denied', info: { credentials: this.credentials, argv: request.argv, reason: decision.reason } });
       this.refuse({ errno: EPERM, code: decision.code, syscall: decision.syscall, message: decision.reason }, false);
       return;
     }
     this.decision = decision;
     this.info = { credentials: this.credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv };
     debug('request uid %d pid %d %o', this.credentials.uid, this.credentials.pid, request.argv);
-    this.report({ type: 'request', info: this.info });
+    this.context.report({ type: 'request', info: this.info });
     this.state = State.Queued;
     const ticket = this.context.queue.enter((granted) => this.launch(granted));
     if (ticket === undefined) {
-      this.closeAttached();
       this.refuse({ errno: EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'queue', message: 'the server\'s queue is full' });
       return;
     }
     this.ticket = ticket;
     const { queueTimeout } = this.context.options;
     if (ticket.waiting && queueTimeout > 0) {
-      this.timer(queueTimeout, () => {
+      this.timers.add(queueTimeout, () => {
         if (this.state !== State.Queued) return;
         ticket.done();
-        this.closeAttached();
         this.refuse({ errno: ETIMEDOUT, code: 'ERR_SIDECAR_BUSY', syscall: 'queue', message: `no place to run within queueTimeout (${queueTimeout} ms)` });
       });
     }
@@ -298,12 +248,9 @@ export class Session {
     } catch (error) {
       this.closeAttached();
       ticket.done();
-      if (error instanceof WatchError) {
-        this.refuse({ errno: error.errno, code: error.code, syscall: 'uv_poll_start', message: error.message });
-        return;
-      }
       if (!isNativeError(error)) throw error;
-      this.refuse({ errno: error.errno, code: error.code, syscall: error.syscall, message: spawnFailureMessage(error.syscall, error.code, request) });
+      const message = error instanceof WatchError ? error.message : spawnFailureMessage(error.syscall, error.code, request);
+      this.refuse({ errno: error.errno, code: error.code, syscall: error.syscall, message });
       return;
     }
     // The program holds its own copies now; ours would keep pipes open.
@@ -311,8 +258,8 @@ export class Session {
     this.program = program;
     this.state = State.Running;
     debug('spawn pid %d %o', program.pid, request.argv);
-    this.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
-    if (options.maxRuntime > 0) this.timer(options.maxRuntime, () => this.killFor(ExitReason.MaxRuntime, options.killSignal));
+    this.context.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
+    if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReason.MaxRuntime, options.killSignal));
     if (this.clientGone) {
       this.onClientGone();
       return;
@@ -326,7 +273,7 @@ export class Session {
     const reason = this.serverReason ?? (result.signal !== null && this.clientSignalled ? ExitReason.ClientSignal : ExitReason.Exited);
     debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
     this.ticket?.done();
-    this.report({
+    this.context.report({
       type: 'exit',
       info: {
         ...(this.info as ServerRequestInfo), pid: program.pid, exitCode: result.exitCode,
@@ -354,7 +301,7 @@ export class Session {
     if (this.state === State.Queued) this.ticket?.done();
     this.state = State.Done;
     this.closeAttached();
-    this.chunks = [];
+    this.assembly?.discard();
     this.finish();
   }
 
@@ -367,7 +314,7 @@ export class Session {
     }
     if (this.state === State.Queued) this.ticket?.done();
     this.closeAttached();
-    this.chunks = [];
+    this.assembly?.discard();
     this.refuse({ errno: EPROTO, code: 'ERR_SIDECAR_PROTOCOL', syscall: 'protocol', message });
   }
 
@@ -381,7 +328,7 @@ export class Session {
       // Every failure before a program ran (spawn errors included) is a
       // client error to the host.
       const error = Object.assign(new Error(reply.message), { code: reply.code, syscall: reply.syscall });
-      this.report({ type: 'failed', error, credentials: this.credentials });
+      this.context.report({ type: 'failed', error, credentials: this.credentials });
     }
     this.socket.send(encodeFailed(reply));
     this.socket.end();
@@ -392,34 +339,10 @@ export class Session {
     for (const fd of this.attached.splice(0)) this.context.binding.close(fd);
   }
 
-  private timer(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    timer.unref();
-    this.timers.add(timer);
-    return timer;
-  }
-
-  private clearTimer(timer: NodeJS.Timeout | undefined): void {
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.timers.delete(timer);
-  }
-
   private finish(): void {
     this.state = State.Done;
     if (this.program?.running) return;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    this.report({ type: 'done' });
+    this.timers.clearAll();
+    this.context.report({ type: 'done' });
   }
-}
-
-function spawnFailureMessage(syscall: string, code: string, request: ExecRequest): string {
-  if (syscall === 'chdir') {
-    return `cannot change to the working directory ${JSON.stringify(request.cwd)} on the server: ${code}`;
-  }
-  return `${syscall} ${request.file}: ${code}`;
 }

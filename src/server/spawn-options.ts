@@ -52,3 +52,11 @@ export function nativeSpawnOptions(
     gid: request.gid,
   };
 }
+
+/** The FAILED reply's message for a spawn that failed on the server. */
+export function spawnFailureMessage(syscall: string, code: string, request: ExecRequest): string {
+  if (syscall === 'chdir') {
+    return `cannot change to the working directory ${JSON.stringify(request.cwd)} on the server: ${code}`;
+  }
+  return `${syscall} ${request.file}: ${code}`;
+}
