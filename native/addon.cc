@@ -29,7 +29,6 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"openReadWrite", OpenReadWrite},
       {"close", Close},
       {"dup", Dup},
-      {"shutdown", Shutdown},
       {"spawn", Spawn},
       {"waitPidfd", WaitPidfd},
       {"pidfdSignal", PidfdSignal},

@@ -78,7 +78,6 @@ class Poller : public Napi::ObjectWrap<Poller> {
                            InstanceMethod<&Poller::Close>("close"),
                            InstanceMethod<&Poller::Ref>("ref"),
                            InstanceMethod<&Poller::Unref>("unref"),
-                           InstanceMethod<&Poller::HasRef>("hasRef"),
                        });
   }
 
@@ -94,7 +93,6 @@ class Poller : public Napi::ObjectWrap<Poller> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
-  Napi::Value HasRef(const Napi::CallbackInfo& info);
 
   uv_handle_t* UvHandle() {
     return reinterpret_cast<uv_handle_t*>(&poll_->poll);
@@ -275,13 +273,6 @@ Napi::Value Poller::Unref(const Napi::CallbackInfo& info) {
   CheckArity(info, 0, kUsage);
   if (poll_ != nullptr) uv_unref(UvHandle());
   return info.Env().Undefined();
-}
-
-Napi::Value Poller::HasRef(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.hasRef(): boolean";
-  CheckArity(info, 0, kUsage);
-  bool referenced = poll_ != nullptr && uv_has_ref(UvHandle()) != 0;
-  return Napi::Boolean::New(info.Env(), referenced);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 //
 // Man pages: socket(2), bind(2), chmod(2), listen(2), accept4(2), connect(2),
 // sendmsg(2), recvmsg(2), unix(7), cmsg(3), getsockopt(2) (SO_PEERCRED),
-// shutdown(2), pipe2(2), socketpair(2), ppoll(2), open(2), close(2), fcntl(2) (F_DUPFD_CLOEXEC).
+// pipe2(2), socketpair(2), ppoll(2), open(2), close(2), fcntl(2) (F_DUPFD_CLOEXEC).
 
 #include <fcntl.h>
 #include <poll.h>
@@ -276,18 +276,6 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   result.Set("uid", Napi::Number::New(env, credentials.uid));
   result.Set("gid", Napi::Number::New(env, credentials.gid));
   return result;
-}
-
-Napi::Value Shutdown(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "shutdown(fd: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  // ENOTCONN: the peer is already gone, which is what shutdown wanted.
-  if (::shutdown(fd, SHUT_RDWR) != 0 && errno != ENOTCONN) {
-    ThrowErrno(env, errno, "shutdown");
-  }
-  return env.Undefined();
 }
 
 Napi::Value Pipe(const Napi::CallbackInfo& info) {

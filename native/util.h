@@ -99,7 +99,6 @@ Napi::Value Connect(const Napi::CallbackInfo& info);
 Napi::Value Send(const Napi::CallbackInfo& info);
 Napi::Value Receive(const Napi::CallbackInfo& info);
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
-Napi::Value Shutdown(const Napi::CallbackInfo& info);
 Napi::Value Pipe(const Napi::CallbackInfo& info);
 Napi::Value SocketPair(const Napi::CallbackInfo& info);
 Napi::Value WaitReadable(const Napi::CallbackInfo& info);
