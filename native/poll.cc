@@ -12,8 +12,9 @@
 // the environment is torn down (a worker exiting), which Node requires before
 // it closes the loop.
 //
-// Man pages: epoll(7); libuv docs: uv_poll_t, uv_handle_t; Node-API docs:
-// napi_get_uv_event_loop, napi_make_callback, napi_add_async_cleanup_hook,
+// Man pages: none (libuv makes the system calls). libuv docs: uv_poll_t,
+// uv_handle_t; Node-API docs: napi_get_uv_event_loop, napi_make_callback,
+// napi_add_async_cleanup_hook, napi_remove_async_cleanup_hook,
 // napi_fatal_exception.
 
 #include <uv.h>

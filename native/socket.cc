@@ -1,14 +1,12 @@
-// Descriptor-level operations: AF_UNIX SOCK_SEQPACKET listen/accept/connect,
-// one-record sendmsg/recvmsg with SCM_RIGHTS descriptor passing, peer
-// credentials, and the small fd utilities (pipe, open, close, dup). Every
-// descriptor created here is close-on-exec so that no spawn can leak it.
+// AF_UNIX SOCK_SEQPACKET sockets: listen/accept/connect, one record per
+// sendmsg/recvmsg with SCM_RIGHTS descriptor passing, and the peer's
+// credentials. Every socket and every received descriptor is close-on-exec
+// (SOCK_CLOEXEC, MSG_CMSG_CLOEXEC) so that no spawn can leak it.
 //
-// Man pages: socket(2), bind(2), chmod(2), listen(2), accept4(2), connect(2),
-// sendmsg(2), recvmsg(2), unix(7), cmsg(3), getsockopt(2) (SO_PEERCRED),
-// pipe2(2), socketpair(2), ppoll(2), open(2), close(2), fcntl(2) (F_DUPFD_CLOEXEC).
+// Man pages: socket(2), bind(2), chmod(2), unlink(2), listen(2), accept4(2),
+// connect(2), sendmsg(2), recvmsg(2), cmsg(3), unix(7) (SCM_RIGHTS,
+// SO_PEERCRED), getsockopt(2).
 
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,7 +14,6 @@
 
 #include <cstddef>
 #include <cstring>
-#include <ctime>
 
 #include "util.h"
 
@@ -63,19 +60,6 @@ UniqueFd SeqpacketSocket(Napi::Env env) {
       ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) ThrowErrno(env, errno, "socket");
   return fd;
-}
-
-// [ends[0], ends[1]] as a JS array; the fds stay owned (and are closed on a
-// throw) until the array exists.
-Napi::Array FdPair(Napi::Env env, const int ends[2]) {
-  UniqueFd first(ends[0]);
-  UniqueFd second(ends[1]);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, first.get()));
-  result.Set(1u, Napi::Number::New(env, second.get()));
-  first.release();
-  second.release();
-  return result;
 }
 
 // Builds { bytes, fds, truncated, fdsTruncated }; the descriptors stay owned
@@ -276,91 +260,6 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   result.Set("uid", Napi::Number::New(env, credentials.uid));
   result.Set("gid", Napi::Number::New(env, credentials.gid));
   return result;
-}
-
-Napi::Value Pipe(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "pipe(): [number, number]";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
-  int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
-  return FdPair(env, ends);
-}
-
-Napi::Value SocketPair(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "socketPair(): [number, number]";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
-  int ends[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-    ThrowErrno(env, errno, "socketpair");
-  }
-  return FdPair(env, ends);
-}
-
-// Blocks the calling thread until fd is readable or timeout_ms passed. For
-// the few places where waiting briefly beats a round of the event loop.
-Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "waitReadable(fd: number, timeoutMs: number): boolean";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  int64_t timeout_ms = IntegerArg(env, info[1], 0, INT32_MAX, kUsage);
-  timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  int64_t deadline_ns =
-      deadline.tv_sec * 1000000000LL + deadline.tv_nsec + timeout_ms * 1000000LL;
-  for (;;) {
-    pollfd entry = {fd, POLLIN, 0};
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t left_ns = deadline_ns - (now.tv_sec * 1000000000LL + now.tv_nsec);
-    if (left_ns < 0) left_ns = 0;
-    timespec left = {static_cast<time_t>(left_ns / 1000000000LL),
-                     static_cast<long>(left_ns % 1000000000LL)};
-    int ready = ::ppoll(&entry, 1, &left, nullptr);
-    if (ready > 0) return Napi::Boolean::New(env, true);
-    if (ready == 0) return Napi::Boolean::New(env, false);
-    if (errno != EINTR) ThrowErrno(env, errno, "ppoll");
-  }
-}
-
-Napi::Value OpenReadWrite(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "openReadWrite(path: string): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  std::string path = CStringArg(env, info[0], kUsage);
-  // O_NOCTTY: opening a terminal must never make it the server's
-  // controlling terminal.
-  int fd = RetryOnEintr(
-      [&] { return ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY); });
-  if (fd < 0) ThrowErrno(env, errno, "open");
-  return Napi::Number::New(env, fd);
-}
-
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "close(fd: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  // Linux releases the descriptor before it can report EINTR, so EINTR is
-  // success and retrying would risk closing someone else's new descriptor.
-  // Other errors (EIO...) are reported, but the descriptor is gone then too.
-  if (::close(fd) != 0 && errno != EINTR) ThrowErrno(env, errno, "close");
-  return env.Undefined();
-}
-
-Napi::Value Dup(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "dup(fd: number): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  // At 3 or above so a copy can never land on (and later be taken for)
-  // the server's own stdin/stdout/stderr.
-  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (copy < 0) ThrowErrno(env, errno, "fcntl");
-  return Napi::Number::New(env, copy);
 }
 
 }  // namespace sidecar

@@ -3,7 +3,8 @@
 // entry point (one header so the export table in addon.cc and the
 // definitions cannot drift apart).
 //
-// Man pages: close(2), errno(3), strerror(3) (strerrorname_np), signal(7).
+// Man pages: errno(3) (EINTR, for RetryOnEintr); those of the helpers'
+// bodies are listed in util.cc.
 
 #ifndef SIDECAR_EXEC_UTIL_H_
 #define SIDECAR_EXEC_UTIL_H_
@@ -99,6 +100,8 @@ Napi::Value Connect(const Napi::CallbackInfo& info);
 Napi::Value Send(const Napi::CallbackInfo& info);
 Napi::Value Receive(const Napi::CallbackInfo& info);
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+
+// Entry points: fd.cc
 Napi::Value Pipe(const Napi::CallbackInfo& info);
 Napi::Value SocketPair(const Napi::CallbackInfo& info);
 Napi::Value WaitReadable(const Napi::CallbackInfo& info);
@@ -109,7 +112,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info);
 // Entry points: spawn.cc
 Napi::Value Spawn(const Napi::CallbackInfo& info);
 
-// Entry points: pidfd.cc
+// Entry points: process.cc
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
