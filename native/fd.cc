@@ -33,18 +33,16 @@ Napi::Array FdPair(Napi::Env env, const int ends[2]) {
 }  // namespace
 
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "pipe(): [number, number]";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "pipe(): [number, number]");
+  Napi::Env env = args.Env();
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
   return FdPair(env, ends);
 }
 
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "socketPair(): [number, number]";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "socketPair(): [number, number]");
+  Napi::Env env = args.Env();
   int ends[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
     ThrowErrno(env, errno, "socketpair");
@@ -55,12 +53,10 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
 // Blocks the calling thread until fd is readable or timeout_ms passed. For
 // the few places where waiting briefly beats a round of the event loop.
 Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "waitReadable(fd: number, timeoutMs: number): boolean";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  int64_t timeout_ms = IntegerArg(env, info[1], 0, INT32_MAX, kUsage);
+  Args args(info, 2, "waitReadable(fd: number, timeoutMs: number): boolean");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
+  int64_t timeout_ms = args.Integer(1, 0, INT32_MAX);
   timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   int64_t deadline_ns =
@@ -81,10 +77,9 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value OpenReadWrite(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "openReadWrite(path: string): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  std::string path = CStringArg(env, info[0], kUsage);
+  Args args(info, 1, "openReadWrite(path: string): number");
+  Napi::Env env = args.Env();
+  std::string path = args.CString(0);
   // O_NOCTTY: opening a terminal must never make it the server's
   // controlling terminal.
   int fd = RetryOnEintr(
@@ -94,10 +89,9 @@ Napi::Value OpenReadWrite(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "close(fd: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
+  Args args(info, 1, "close(fd: number): void");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
   // Linux releases the descriptor before it can report EINTR, so EINTR is
   // success and retrying would risk closing someone else's new descriptor.
   // Other errors (EIO...) are reported, but the descriptor is gone then too.
@@ -106,10 +100,9 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Dup(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "dup(fd: number): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
+  Args args(info, 1, "dup(fd: number): number");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
   // At 3 or above so a copy can never land on (and later be taken for)
   // the server's own stdin/stdout/stderr.
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);

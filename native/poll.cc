@@ -150,14 +150,14 @@ PollHandle* OpenHandle(Napi::Env env, int fd) {
 
 Poller::Poller(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<Poller>(info) {
-  static const char kUsage[] =
-      "new Poller(fd: number, callback: (status: number, events: number) => "
-      "void)";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
+  Args args(info, 2,
+            "new Poller(fd: number, callback: (status: number, events: "
+            "number) => void)");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
   if (!info[1].IsFunction()) {
-    ThrowTypeError(env, std::string("expected a function; usage: ") + kUsage);
+    ThrowTypeError(env,
+                   std::string("expected a function; usage: ") + args.usage());
   }
   callback_ = Napi::Persistent(info[1].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "SidecarPoller",
@@ -214,11 +214,9 @@ void Poller::Dispatch(PollHandle* poll, int status, int events) {
 }
 
 Napi::Value Poller::Start(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.start(events: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int events = static_cast<int>(
-      IntegerArg(env, info[0], 0, kReadable | kWritable, kUsage));
+  Args args(info, 1, "poller.start(events: number): void");
+  Napi::Env env = args.Env();
+  int events = static_cast<int>(args.Integer(0, 0, kReadable | kWritable));
   if (poll_ == nullptr) ThrowErrno(env, EBADF, "uv_poll_start");
   int rc = uv_poll_start(&poll_->poll, ToUvEvents(events), OnPoll);
   SyncPin();
@@ -227,9 +225,8 @@ Napi::Value Poller::Start(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Poller::Stop(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.stop(): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.stop(): void");
+  Napi::Env env = args.Env();
   if (poll_ != nullptr) {
     uv_poll_stop(&poll_->poll);
     SyncPin();
@@ -238,9 +235,8 @@ Napi::Value Poller::Stop(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Poller::Close(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.close(): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.close(): void");
+  Napi::Env env = args.Env();
   if (poll_ != nullptr) {
     BeginClose(poll_);
     poll_ = nullptr;
@@ -263,17 +259,15 @@ void Poller::ReleaseCallback() {
 }
 
 Napi::Value Poller::Ref(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.ref(): void";
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.ref(): void");
   if (poll_ != nullptr) uv_ref(UvHandle());
-  return info.Env().Undefined();
+  return args.Env().Undefined();
 }
 
 Napi::Value Poller::Unref(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.unref(): void";
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.unref(): void");
   if (poll_ != nullptr) uv_unref(UvHandle());
-  return info.Env().Undefined();
+  return args.Env().Undefined();
 }
 
 }  // namespace

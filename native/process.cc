@@ -32,10 +32,9 @@ Napi::Object MakeWaitResult(Napi::Env env, const siginfo_t& status) {
 }  // namespace
 
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "waitPidfd(pidfd: number): WaitResult | null";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int pidfd = FdArg(env, info[0], kUsage);
+  Args args(info, 1, "waitPidfd(pidfd: number): WaitResult | null");
+  Napi::Env env = args.Env();
+  int pidfd = args.Fd(0);
   siginfo_t status = {};
   int rc = RetryOnEintr(
       [&] { return WaitidPidfd(pidfd, &status, WEXITED | WNOHANG); });
@@ -46,11 +45,10 @@ Napi::Value WaitPidfd(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "pidfdSignal(pidfd: number, signal: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int pidfd = FdArg(env, info[0], kUsage);
-  int signal = SignalArg(env, info[1], kUsage);
+  Args args(info, 2, "pidfdSignal(pidfd: number, signal: number): void");
+  Napi::Env env = args.Env();
+  int pidfd = args.Fd(0);
+  int signal = args.Signal(1);
   if (PidfdSendSignal(pidfd, signal) != 0) {
     ThrowErrno(env, errno, "pidfd_send_signal");
   }
@@ -58,19 +56,18 @@ Napi::Value PidfdSignal(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Kill(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "kill(pid: number, signal: number): void (pid > 0 or a process group "
-      "-pgid < -1)";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int pid = static_cast<int>(IntegerArg(env, info[0], INT_MIN + 1, INT_MAX, kUsage));
-  int signal = SignalArg(env, info[1], kUsage);
+  Args args(info, 2,
+            "kill(pid: number, signal: number): void (pid > 0 or a process "
+            "group -pgid < -1)");
+  Napi::Env env = args.Env();
+  int pid = static_cast<int>(args.Integer(0, INT_MIN + 1, INT_MAX));
+  int signal = args.Signal(1);
   // 0 is the server's own process group and -1 every process it may signal:
   // neither can be a program it started, only a bug upstream (e.g. -pgid
   // computed from a missing pgid), so refuse them.
   if (pid == 0 || pid == -1) {
     ThrowRangeError(env, std::string("pid 0 and -1 are refused; usage: ") +
-                             kUsage);
+                             args.usage());
   }
   if (::kill(pid, signal) != 0) ThrowErrno(env, errno, "kill");
   return env.Undefined();

@@ -62,6 +62,18 @@ UniqueFd SeqpacketSocket(Napi::Env env) {
   return fd;
 }
 
+// A msghdr for one record in one buffer (`vector` must outlive it); the
+// caller adds the control part.
+msghdr OneRecordMessage(iovec* vector, unsigned char* data, size_t length) {
+  vector->iov_base = length > 0 ? data : nullptr;
+  vector->iov_len = length;
+  msghdr message;
+  std::memset(&message, 0, sizeof(message));
+  message.msg_iov = vector;
+  message.msg_iovlen = 1;
+  return message;
+}
+
 // Builds { bytes, fds, truncated, fdsTruncated }; the descriptors stay owned
 // by `fds` until the JS object exists, so a failure here cannot leak them.
 Napi::Object MakeReceived(Napi::Env env, ssize_t bytes,
@@ -100,13 +112,12 @@ std::vector<UniqueFd> CollectFds(msghdr* message) {
 }  // namespace
 
 Napi::Value Listen(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "listen(path: string, mode: number, backlog: number): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 3, kUsage);
-  std::string path = CStringArg(env, info[0], kUsage);
-  mode_t mode = static_cast<mode_t>(IntegerArg(env, info[1], 0, 07777, kUsage));
-  int backlog = static_cast<int>(IntegerArg(env, info[2], 0, INT32_MAX, kUsage));
+  Args args(info, 3,
+            "listen(path: string, mode: number, backlog: number): number");
+  Napi::Env env = args.Env();
+  std::string path = args.CString(0);
+  mode_t mode = static_cast<mode_t>(args.Integer(1, 0, 07777));
+  int backlog = static_cast<int>(args.Integer(2, 0, INT32_MAX));
 
   sockaddr_un address;
   socklen_t length;
@@ -133,10 +144,9 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Accept(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "accept(fd: number): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int listener = FdArg(env, info[0], kUsage);
+  Args args(info, 1, "accept(fd: number): number");
+  Napi::Env env = args.Env();
+  int listener = args.Fd(0);
   for (;;) {
     int fd = ::accept4(listener, nullptr, nullptr,
                        SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -152,10 +162,9 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Connect(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "connect(path: string): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  std::string path = CStringArg(env, info[0], kUsage);
+  Args args(info, 1, "connect(path: string): number");
+  Napi::Env env = args.Env();
+  std::string path = args.CString(0);
   sockaddr_un address;
   socklen_t length;
   AddressOrThrow(env, path, "connect", &address, &length);
@@ -170,29 +179,23 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Send(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "send(fd: number, data: Uint8Array, offset: number, length: number, "
-      "fds: number[]): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 5, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  Napi::Uint8Array data = BytesArg(env, info[1], kUsage);
+  Args args(info, 5,
+            "send(fd: number, data: Uint8Array, offset: number, length: "
+            "number, fds: number[]): number");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
+  Napi::Uint8Array data = args.Bytes(1);
   size_t size = data.ElementLength();
-  size_t offset = static_cast<size_t>(
-      IntegerArg(env, info[2], 0, static_cast<int64_t>(size), kUsage));
-  size_t length = static_cast<size_t>(IntegerArg(
-      env, info[3], 0, static_cast<int64_t>(size - offset), kUsage));
-  std::vector<int> fds = FdArrayArg(env, info[4], 0, kUsage);
+  size_t offset =
+      static_cast<size_t>(args.Integer(2, 0, static_cast<int64_t>(size)));
+  size_t length = static_cast<size_t>(
+      args.Integer(3, 0, static_cast<int64_t>(size - offset)));
+  std::vector<int> fds = args.FdArray(4, 0);
   // The kernel would say the same; checking first keeps the buffer fixed.
   if (fds.size() > kMaxFds) ThrowErrno(env, EINVAL, "sendmsg");
 
   iovec vector;
-  vector.iov_base = length > 0 ? data.Data() + offset : nullptr;
-  vector.iov_len = length;
-  msghdr message;
-  std::memset(&message, 0, sizeof(message));
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
+  msghdr message = OneRecordMessage(&vector, data.Data() + offset, length);
   ControlBuffer control;
   if (!fds.empty()) {
     std::memset(&control, 0, sizeof(control));
@@ -217,21 +220,16 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Receive(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "receive(fd: number, buffer: Uint8Array): ReceivedMessage | null";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  Napi::Uint8Array buffer = BytesArg(env, info[1], kUsage);
+  Args args(info, 2,
+            "receive(fd: number, buffer: Uint8Array): ReceivedMessage | null");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
+  Napi::Uint8Array buffer = args.Bytes(1);
 
   iovec vector;
-  vector.iov_base = buffer.ElementLength() > 0 ? buffer.Data() : nullptr;
-  vector.iov_len = buffer.ElementLength();
+  msghdr message =
+      OneRecordMessage(&vector, buffer.Data(), buffer.ElementLength());
   ControlBuffer control;
-  msghdr message;
-  std::memset(&message, 0, sizeof(message));
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
   message.msg_control = control.bytes;
   message.msg_controllen = sizeof(control.bytes);
   ssize_t bytes = RetryOnEintr([&] {
@@ -246,10 +244,9 @@ Napi::Value Receive(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "peerCredentials(fd: number): PeerCredentials";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
+  Args args(info, 1, "peerCredentials(fd: number): PeerCredentials");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
   ucred credentials;
   socklen_t length = sizeof(credentials);
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {

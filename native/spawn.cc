@@ -406,8 +406,8 @@ void MakePidfdNonBlocking(Napi::Env env, int pidfd, pid_t pid) {
 }  // namespace
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
+  Args args(info, 1, kUsage);
+  Napi::Env env = args.Env();
   SpawnInput input = ReadOptions(env, info[0]);
 
   std::vector<char*> candidates = PointerArray(&input.candidates);
