@@ -11,8 +11,9 @@
       "target_name": "sidecar_exec",
       "sources": [
         "native/addon.cc",
-        "native/pidfd.cc",
+        "native/fd.cc",
         "native/poll.cc",
+        "native/process.cc",
         "native/socket.cc",
         "native/spawn.cc",
         "native/util.cc"

@@ -10,27 +10,31 @@ namespace {
 
 using namespace sidecar;
 
-// At global scope because NODE_API_MODULE pastes the name into an identifier.
+// Outside namespace sidecar: NODE_API_MODULE pastes this name into an
+// identifier, so it must be reachable unqualified.
 Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
   struct Entry {
     const char* name;
     Napi::Value (*function)(const Napi::CallbackInfo&);
   };
   static const Entry kFunctions[] = {
+      // socket.cc
       {"listen", Listen},
       {"accept", Accept},
       {"connect", Connect},
       {"send", Send},
       {"receive", Receive},
       {"peerCredentials", PeerCredentials},
+      // fd.cc
       {"pipe", Pipe},
       {"socketPair", SocketPair},
       {"waitReadable", WaitReadable},
       {"openReadWrite", OpenReadWrite},
       {"close", Close},
       {"dup", Dup},
-      {"shutdown", Shutdown},
+      // spawn.cc
       {"spawn", Spawn},
+      // process.cc
       {"waitPidfd", WaitPidfd},
       {"pidfdSignal", PidfdSignal},
       {"kill", Kill},
@@ -39,7 +43,7 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
     exports.Set(entry.name,
                 Napi::Function::New(env, entry.function, entry.name));
   }
-  exports.Set("Poller", DefinePoller(env));
+  exports.Set("Poller", DefinePoller(env));  // poll.cc
   return exports;
 }
 

@@ -12,8 +12,9 @@
 // the environment is torn down (a worker exiting), which Node requires before
 // it closes the loop.
 //
-// Man pages: epoll(7); libuv docs: uv_poll_t, uv_handle_t; Node-API docs:
-// napi_get_uv_event_loop, napi_make_callback, napi_add_async_cleanup_hook,
+// Man pages: none (libuv makes the system calls). libuv docs: uv_poll_t,
+// uv_handle_t; Node-API docs: napi_get_uv_event_loop, napi_make_callback,
+// napi_add_async_cleanup_hook, napi_remove_async_cleanup_hook,
 // napi_fatal_exception.
 
 #include <uv.h>
@@ -78,7 +79,6 @@ class Poller : public Napi::ObjectWrap<Poller> {
                            InstanceMethod<&Poller::Close>("close"),
                            InstanceMethod<&Poller::Ref>("ref"),
                            InstanceMethod<&Poller::Unref>("unref"),
-                           InstanceMethod<&Poller::HasRef>("hasRef"),
                        });
   }
 
@@ -94,7 +94,6 @@ class Poller : public Napi::ObjectWrap<Poller> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
-  Napi::Value HasRef(const Napi::CallbackInfo& info);
 
   uv_handle_t* UvHandle() {
     return reinterpret_cast<uv_handle_t*>(&poll_->poll);
@@ -151,14 +150,14 @@ PollHandle* OpenHandle(Napi::Env env, int fd) {
 
 Poller::Poller(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<Poller>(info) {
-  static const char kUsage[] =
-      "new Poller(fd: number, callback: (status: number, events: number) => "
-      "void)";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
+  Args args(info, 2,
+            "new Poller(fd: number, callback: (status: number, events: "
+            "number) => void)");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
   if (!info[1].IsFunction()) {
-    ThrowTypeError(env, std::string("expected a function; usage: ") + kUsage);
+    ThrowTypeError(env,
+                   std::string("expected a function; usage: ") + args.usage());
   }
   callback_ = Napi::Persistent(info[1].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "SidecarPoller",
@@ -215,11 +214,9 @@ void Poller::Dispatch(PollHandle* poll, int status, int events) {
 }
 
 Napi::Value Poller::Start(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.start(events: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int events = static_cast<int>(
-      IntegerArg(env, info[0], 0, kReadable | kWritable, kUsage));
+  Args args(info, 1, "poller.start(events: number): void");
+  Napi::Env env = args.Env();
+  int events = static_cast<int>(args.Integer(0, 0, kReadable | kWritable));
   if (poll_ == nullptr) ThrowErrno(env, EBADF, "uv_poll_start");
   int rc = uv_poll_start(&poll_->poll, ToUvEvents(events), OnPoll);
   SyncPin();
@@ -228,9 +225,8 @@ Napi::Value Poller::Start(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Poller::Stop(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.stop(): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.stop(): void");
+  Napi::Env env = args.Env();
   if (poll_ != nullptr) {
     uv_poll_stop(&poll_->poll);
     SyncPin();
@@ -239,9 +235,8 @@ Napi::Value Poller::Stop(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Poller::Close(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.close(): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.close(): void");
+  Napi::Env env = args.Env();
   if (poll_ != nullptr) {
     BeginClose(poll_);
     poll_ = nullptr;
@@ -264,24 +259,15 @@ void Poller::ReleaseCallback() {
 }
 
 Napi::Value Poller::Ref(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.ref(): void";
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.ref(): void");
   if (poll_ != nullptr) uv_ref(UvHandle());
-  return info.Env().Undefined();
+  return args.Env().Undefined();
 }
 
 Napi::Value Poller::Unref(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.unref(): void";
-  CheckArity(info, 0, kUsage);
+  Args args(info, 0, "poller.unref(): void");
   if (poll_ != nullptr) uv_unref(UvHandle());
-  return info.Env().Undefined();
-}
-
-Napi::Value Poller::HasRef(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "poller.hasRef(): boolean";
-  CheckArity(info, 0, kUsage);
-  bool referenced = poll_ != nullptr && uv_has_ref(UvHandle()) != 0;
-  return Napi::Boolean::New(info.Env(), referenced);
+  return args.Env().Undefined();
 }
 
 }  // namespace

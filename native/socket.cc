@@ -1,14 +1,12 @@
-// Descriptor-level operations: AF_UNIX SOCK_SEQPACKET listen/accept/connect,
-// one-record sendmsg/recvmsg with SCM_RIGHTS descriptor passing, peer
-// credentials, and the small fd utilities (pipe, open, close, dup). Every
-// descriptor created here is close-on-exec so that no spawn can leak it.
+// AF_UNIX SOCK_SEQPACKET sockets: listen/accept/connect, one record per
+// sendmsg/recvmsg with SCM_RIGHTS descriptor passing, and the peer's
+// credentials. Every socket and every received descriptor is close-on-exec
+// (SOCK_CLOEXEC, MSG_CMSG_CLOEXEC) so that no spawn can leak it.
 //
-// Man pages: socket(2), bind(2), chmod(2), listen(2), accept4(2), connect(2),
-// sendmsg(2), recvmsg(2), unix(7), cmsg(3), getsockopt(2) (SO_PEERCRED),
-// shutdown(2), pipe2(2), socketpair(2), ppoll(2), open(2), close(2), fcntl(2) (F_DUPFD_CLOEXEC).
+// Man pages: socket(2), bind(2), chmod(2), unlink(2), listen(2), accept4(2),
+// connect(2), sendmsg(2), recvmsg(2), cmsg(3), unix(7) (SCM_RIGHTS,
+// SO_PEERCRED), getsockopt(2).
 
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,7 +14,6 @@
 
 #include <cstddef>
 #include <cstring>
-#include <ctime>
 
 #include "util.h"
 
@@ -65,17 +62,16 @@ UniqueFd SeqpacketSocket(Napi::Env env) {
   return fd;
 }
 
-// [ends[0], ends[1]] as a JS array; the fds stay owned (and are closed on a
-// throw) until the array exists.
-Napi::Array FdPair(Napi::Env env, const int ends[2]) {
-  UniqueFd first(ends[0]);
-  UniqueFd second(ends[1]);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, first.get()));
-  result.Set(1u, Napi::Number::New(env, second.get()));
-  first.release();
-  second.release();
-  return result;
+// A msghdr for one record in one buffer (`vector` must outlive it); the
+// caller adds the control part.
+msghdr OneRecordMessage(iovec* vector, unsigned char* data, size_t length) {
+  vector->iov_base = length > 0 ? data : nullptr;
+  vector->iov_len = length;
+  msghdr message;
+  std::memset(&message, 0, sizeof(message));
+  message.msg_iov = vector;
+  message.msg_iovlen = 1;
+  return message;
 }
 
 // Builds { bytes, fds, truncated, fdsTruncated }; the descriptors stay owned
@@ -116,13 +112,12 @@ std::vector<UniqueFd> CollectFds(msghdr* message) {
 }  // namespace
 
 Napi::Value Listen(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "listen(path: string, mode: number, backlog: number): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 3, kUsage);
-  std::string path = CStringArg(env, info[0], kUsage);
-  mode_t mode = static_cast<mode_t>(IntegerArg(env, info[1], 0, 07777, kUsage));
-  int backlog = static_cast<int>(IntegerArg(env, info[2], 0, INT32_MAX, kUsage));
+  Args args(info, 3,
+            "listen(path: string, mode: number, backlog: number): number");
+  Napi::Env env = args.Env();
+  std::string path = args.CString(0);
+  mode_t mode = static_cast<mode_t>(args.Integer(1, 0, 07777));
+  int backlog = static_cast<int>(args.Integer(2, 0, INT32_MAX));
 
   sockaddr_un address;
   socklen_t length;
@@ -149,10 +144,9 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Accept(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "accept(fd: number): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int listener = FdArg(env, info[0], kUsage);
+  Args args(info, 1, "accept(fd: number): number");
+  Napi::Env env = args.Env();
+  int listener = args.Fd(0);
   for (;;) {
     int fd = ::accept4(listener, nullptr, nullptr,
                        SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -168,10 +162,9 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Connect(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "connect(path: string): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  std::string path = CStringArg(env, info[0], kUsage);
+  Args args(info, 1, "connect(path: string): number");
+  Napi::Env env = args.Env();
+  std::string path = args.CString(0);
   sockaddr_un address;
   socklen_t length;
   AddressOrThrow(env, path, "connect", &address, &length);
@@ -186,29 +179,23 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Send(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "send(fd: number, data: Uint8Array, offset: number, length: number, "
-      "fds: number[]): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 5, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  Napi::Uint8Array data = BytesArg(env, info[1], kUsage);
+  Args args(info, 5,
+            "send(fd: number, data: Uint8Array, offset: number, length: "
+            "number, fds: number[]): number");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
+  Napi::Uint8Array data = args.Bytes(1);
   size_t size = data.ElementLength();
-  size_t offset = static_cast<size_t>(
-      IntegerArg(env, info[2], 0, static_cast<int64_t>(size), kUsage));
-  size_t length = static_cast<size_t>(IntegerArg(
-      env, info[3], 0, static_cast<int64_t>(size - offset), kUsage));
-  std::vector<int> fds = FdArrayArg(env, info[4], 0, kUsage);
+  size_t offset =
+      static_cast<size_t>(args.Integer(2, 0, static_cast<int64_t>(size)));
+  size_t length = static_cast<size_t>(
+      args.Integer(3, 0, static_cast<int64_t>(size - offset)));
+  std::vector<int> fds = args.FdArray(4, 0);
   // The kernel would say the same; checking first keeps the buffer fixed.
   if (fds.size() > kMaxFds) ThrowErrno(env, EINVAL, "sendmsg");
 
   iovec vector;
-  vector.iov_base = length > 0 ? data.Data() + offset : nullptr;
-  vector.iov_len = length;
-  msghdr message;
-  std::memset(&message, 0, sizeof(message));
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
+  msghdr message = OneRecordMessage(&vector, data.Data() + offset, length);
   ControlBuffer control;
   if (!fds.empty()) {
     std::memset(&control, 0, sizeof(control));
@@ -233,21 +220,16 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Receive(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "receive(fd: number, buffer: Uint8Array): ReceivedMessage | null";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  Napi::Uint8Array buffer = BytesArg(env, info[1], kUsage);
+  Args args(info, 2,
+            "receive(fd: number, buffer: Uint8Array): ReceivedMessage | null");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
+  Napi::Uint8Array buffer = args.Bytes(1);
 
   iovec vector;
-  vector.iov_base = buffer.ElementLength() > 0 ? buffer.Data() : nullptr;
-  vector.iov_len = buffer.ElementLength();
+  msghdr message =
+      OneRecordMessage(&vector, buffer.Data(), buffer.ElementLength());
   ControlBuffer control;
-  msghdr message;
-  std::memset(&message, 0, sizeof(message));
-  message.msg_iov = &vector;
-  message.msg_iovlen = 1;
   message.msg_control = control.bytes;
   message.msg_controllen = sizeof(control.bytes);
   ssize_t bytes = RetryOnEintr([&] {
@@ -262,10 +244,9 @@ Napi::Value Receive(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "peerCredentials(fd: number): PeerCredentials";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
+  Args args(info, 1, "peerCredentials(fd: number): PeerCredentials");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
   ucred credentials;
   socklen_t length = sizeof(credentials);
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
@@ -276,103 +257,6 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   result.Set("uid", Napi::Number::New(env, credentials.uid));
   result.Set("gid", Napi::Number::New(env, credentials.gid));
   return result;
-}
-
-Napi::Value Shutdown(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "shutdown(fd: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  // ENOTCONN: the peer is already gone, which is what shutdown wanted.
-  if (::shutdown(fd, SHUT_RDWR) != 0 && errno != ENOTCONN) {
-    ThrowErrno(env, errno, "shutdown");
-  }
-  return env.Undefined();
-}
-
-Napi::Value Pipe(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "pipe(): [number, number]";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
-  int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
-  return FdPair(env, ends);
-}
-
-Napi::Value SocketPair(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "socketPair(): [number, number]";
-  Napi::Env env = info.Env();
-  CheckArity(info, 0, kUsage);
-  int ends[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-    ThrowErrno(env, errno, "socketpair");
-  }
-  return FdPair(env, ends);
-}
-
-// Blocks the calling thread until fd is readable or timeout_ms passed. For
-// the few places where waiting briefly beats a round of the event loop.
-Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
-  static const char kUsage[] =
-      "waitReadable(fd: number, timeoutMs: number): boolean";
-  Napi::Env env = info.Env();
-  CheckArity(info, 2, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  int64_t timeout_ms = IntegerArg(env, info[1], 0, INT32_MAX, kUsage);
-  timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  int64_t deadline_ns =
-      deadline.tv_sec * 1000000000LL + deadline.tv_nsec + timeout_ms * 1000000LL;
-  for (;;) {
-    pollfd entry = {fd, POLLIN, 0};
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t left_ns = deadline_ns - (now.tv_sec * 1000000000LL + now.tv_nsec);
-    if (left_ns < 0) left_ns = 0;
-    timespec left = {static_cast<time_t>(left_ns / 1000000000LL),
-                     static_cast<long>(left_ns % 1000000000LL)};
-    int ready = ::ppoll(&entry, 1, &left, nullptr);
-    if (ready > 0) return Napi::Boolean::New(env, true);
-    if (ready == 0) return Napi::Boolean::New(env, false);
-    if (errno != EINTR) ThrowErrno(env, errno, "ppoll");
-  }
-}
-
-Napi::Value OpenReadWrite(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "openReadWrite(path: string): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  std::string path = CStringArg(env, info[0], kUsage);
-  // O_NOCTTY: opening a terminal must never make it the server's
-  // controlling terminal.
-  int fd = RetryOnEintr(
-      [&] { return ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY); });
-  if (fd < 0) ThrowErrno(env, errno, "open");
-  return Napi::Number::New(env, fd);
-}
-
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "close(fd: number): void";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  // Linux releases the descriptor before it can report EINTR, so EINTR is
-  // success and retrying would risk closing someone else's new descriptor.
-  // Other errors (EIO...) are reported, but the descriptor is gone then too.
-  if (::close(fd) != 0 && errno != EINTR) ThrowErrno(env, errno, "close");
-  return env.Undefined();
-}
-
-Napi::Value Dup(const Napi::CallbackInfo& info) {
-  static const char kUsage[] = "dup(fd: number): number";
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
-  int fd = FdArg(env, info[0], kUsage);
-  // At 3 or above so a copy can never land on (and later be taken for)
-  // the server's own stdin/stdout/stderr.
-  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (copy < 0) ThrowErrno(env, errno, "fcntl");
-  return Napi::Number::New(env, copy);
 }
 
 }  // namespace sidecar

@@ -12,10 +12,12 @@
 // linked with -z now (binding.gyp) so that the child's first calls into libc
 // do not run the dynamic linker's lazy binding on that shared memory.
 //
-// Man pages: clone(2), vfork(2), execve(2), execvp(3) (candidate rules),
-// sigaction(2), sigprocmask(2), pthread_sigmask(3), signal-safety(7),
-// setsid(2), setpgid(2), setgroups(2), setgid(2), setuid(2), prctl(2) (PR_SET_PDEATHSIG), dup2(2), fcntl(2),
-// close_range(2), chdir(2), waitid(2), mmap(2), pidfd_open(2).
+// Man pages: clone(2) (CLONE_VM, CLONE_VFORK, CLONE_PIDFD), execve(2),
+// _exit(2), signal-safety(7), sigaction(2), sigprocmask(2),
+// pthread_sigmask(3), setsid(2), setpgid(2), syscall(2) (setgroups(2),
+// setgid(2), setuid(2), close_range(2)), prctl(2) (PR_SET_PDEATHSIG),
+// getppid(2), dup2(2), fcntl(2), close(2), chdir(2), mmap(2), mprotect(2),
+// waitid(2) (P_PIDFD), waitpid(2), kill(2), pidfd_send_signal(2).
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -29,20 +31,13 @@
 
 #include <cstring>
 
+#include "pidfd.h"
 #include "util.h"
-
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 namespace sidecar {
 namespace {
 
 constexpr size_t kStackSize = 256 * 1024;
-constexpr idtype_t kPidfdIdType = static_cast<idtype_t>(3);  // P_PIDFD
 
 // What the child was doing when it failed; named after the system call so
 // the error's `syscall` says it.
@@ -292,10 +287,8 @@ class ChildStack {
 void Reap(int pidfd, pid_t pid) {
   siginfo_t status = {};
   if (pidfd >= 0 &&
-      RetryOnEintr([&] {
-        return waitid(kPidfdIdType, static_cast<id_t>(pidfd), &status,
-                      WEXITED);
-      }) == 0) {
+      RetryOnEintr([&] { return WaitidPidfd(pidfd, &status, WEXITED); }) ==
+          0) {
     return;
   }
   int ignored;
@@ -405,7 +398,7 @@ void MakePidfdNonBlocking(Napi::Env env, int pidfd, pid_t pid) {
   int flags = fcntl(pidfd, F_GETFL);
   if (flags >= 0 && fcntl(pidfd, F_SETFL, flags | O_NONBLOCK) == 0) return;
   int err = errno;
-  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  PidfdSendSignal(pidfd, SIGKILL);
   Reap(pidfd, pid);
   ThrowErrno(env, err, "fcntl");
 }
@@ -413,8 +406,8 @@ void MakePidfdNonBlocking(Napi::Env env, int pidfd, pid_t pid) {
 }  // namespace
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckArity(info, 1, kUsage);
+  Args args(info, 1, kUsage);
+  Napi::Env env = args.Env();
   SpawnInput input = ReadOptions(env, info[0]);
 
   std::vector<char*> candidates = PointerArray(&input.candidates);

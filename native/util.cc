@@ -99,34 +99,39 @@ std::string CStringArg(Napi::Env env, const Napi::Value& value,
   return text;
 }
 
-std::vector<int> FdArrayArg(Napi::Env env, const Napi::Value& value, int min,
-                            const char* usage) {
+namespace {
+
+// An array whose every element `convert(element)` accepts (or throws for).
+template <typename T, typename Convert>
+std::vector<T> ArrayArg(Napi::Env env, const Napi::Value& value,
+                        const char* usage, Convert convert) {
   if (!value.IsArray()) {
     ThrowTypeError(env, std::string("expected an array; usage: ") + usage);
   }
   Napi::Array array = value.As<Napi::Array>();
-  std::vector<int> fds;
-  fds.reserve(array.Length());
+  std::vector<T> elements;
+  elements.reserve(array.Length());
   for (uint32_t i = 0; i < array.Length(); i++) {
-    fds.push_back(
-        static_cast<int>(IntegerArg(env, array.Get(i), min, INT_MAX, usage)));
+    elements.push_back(convert(array.Get(i)));
   }
-  return fds;
+  return elements;
+}
+
+}  // namespace
+
+std::vector<int> FdArrayArg(Napi::Env env, const Napi::Value& value, int min,
+                            const char* usage) {
+  return ArrayArg<int>(env, value, usage, [&](const Napi::Value& element) {
+    return static_cast<int>(IntegerArg(env, element, min, INT_MAX, usage));
+  });
 }
 
 std::vector<std::string> CStringArrayArg(Napi::Env env,
                                          const Napi::Value& value,
                                          const char* usage) {
-  if (!value.IsArray()) {
-    ThrowTypeError(env, std::string("expected an array; usage: ") + usage);
-  }
-  Napi::Array array = value.As<Napi::Array>();
-  std::vector<std::string> strings;
-  strings.reserve(array.Length());
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    strings.push_back(CStringArg(env, array.Get(i), usage));
-  }
-  return strings;
+  return ArrayArg<std::string>(
+      env, value, usage,
+      [&](const Napi::Value& element) { return CStringArg(env, element, usage); });
 }
 
 Napi::Uint8Array BytesArg(Napi::Env env, const Napi::Value& value,

@@ -3,7 +3,8 @@
 // entry point (one header so the export table in addon.cc and the
 // definitions cannot drift apart).
 //
-// Man pages: close(2), errno(3), strerror(3) (strerrorname_np), signal(7).
+// Man pages: errno(3) (EINTR, for RetryOnEintr); those of the helpers'
+// bodies are listed in util.cc.
 
 #ifndef SIDECAR_EXEC_UTIL_H_
 #define SIDECAR_EXEC_UTIL_H_
@@ -92,6 +93,41 @@ std::vector<std::string> CStringArrayArg(Napi::Env env,
 Napi::Uint8Array BytesArg(Napi::Env env, const Napi::Value& value,
                           const char* usage);
 
+// The positional arguments of one entry point, checked against its usage
+// line: the constructor checks the arity (CheckArity), and each getter
+// converts argument `index` with the matching *Arg function above.
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, size_t count, const char* usage)
+      : info_(info), usage_(usage) {
+    CheckArity(info, count, usage);
+  }
+
+  Napi::Env Env() const { return info_.Env(); }
+  const char* usage() const { return usage_; }
+
+  int64_t Integer(size_t index, int64_t min, int64_t max) const {
+    return IntegerArg(Env(), info_[index], min, max, usage_);
+  }
+  int Fd(size_t index) const { return FdArg(Env(), info_[index], usage_); }
+  int Signal(size_t index) const {
+    return SignalArg(Env(), info_[index], usage_);
+  }
+  std::string CString(size_t index) const {
+    return CStringArg(Env(), info_[index], usage_);
+  }
+  std::vector<int> FdArray(size_t index, int min) const {
+    return FdArrayArg(Env(), info_[index], min, usage_);
+  }
+  Napi::Uint8Array Bytes(size_t index) const {
+    return BytesArg(Env(), info_[index], usage_);
+  }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* usage_;
+};
+
 // Entry points: socket.cc
 Napi::Value Listen(const Napi::CallbackInfo& info);
 Napi::Value Accept(const Napi::CallbackInfo& info);
@@ -99,7 +135,8 @@ Napi::Value Connect(const Napi::CallbackInfo& info);
 Napi::Value Send(const Napi::CallbackInfo& info);
 Napi::Value Receive(const Napi::CallbackInfo& info);
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
-Napi::Value Shutdown(const Napi::CallbackInfo& info);
+
+// Entry points: fd.cc
 Napi::Value Pipe(const Napi::CallbackInfo& info);
 Napi::Value SocketPair(const Napi::CallbackInfo& info);
 Napi::Value WaitReadable(const Napi::CallbackInfo& info);
@@ -110,7 +147,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info);
 // Entry points: spawn.cc
 Napi::Value Spawn(const Napi::CallbackInfo& info);
 
-// Entry points: pidfd.cc
+// Entry points: process.cc
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);

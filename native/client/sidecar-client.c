@@ -8,11 +8,13 @@
  * `sidecar exec` (examples/cli/sidecar.js): it passes its own fds 0-2, runs
  * PROGRAM with the server's environment plus each --env in the caller's
  * working directory (or --workdir), forwards the signals it can catch, and
- * exits with the program's status, 128+N for death by signal N, or 125
- * (usage, no server), 126 (cannot run), 127 (not found).
+ * exits with the status `sidecar exec` would give (the table before
+ * failed_kind). The protocol's constants come from protocol.h, generated
+ * from src/protocol/index.ts.
  *
- * Man pages: socket(2), connect(2), sendmsg(2), recvmsg(2), unix(7),
- * signalfd(2), sigprocmask(2), ppoll(2).
+ * Man pages: socket(2), connect(2), sendmsg(2), recv(2), unix(7)
+ * (SCM_RIGHTS), cmsg(3), signalfd(2), sigprocmask(2), poll(2), read(2),
+ * getcwd(3).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,20 +30,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "protocol.h"
+
+/* Exit statuses of `sidecar exec` (examples/cli/sidecar.js), shared. */
 enum {
-  kVersion = 1,
-  kHeader = 4,
-  kMaxRecord = 64 * 1024,
-  kExec = 1,
-  kExecMore = 2,
-  kSignal = 3,
-  kStarted = 16,
-  kFailed = 17,
-  kExit = 18,
-  kFlagServerEnv = 1 << 1,
-  kExitUsage = 125,
-  kExitCannotRun = 126,
-  kExitNotFound = 127,
+  kExitUsage = 125,     /* sidecar itself failed: usage, no server... */
+  kExitCannotRun = 126, /* the program was found but could not run */
+  kExitNotFound = 127,  /* the program was not found */
 };
 
 /* Signals forwarded to the program, as `sidecar exec` forwards them. */
@@ -143,18 +138,18 @@ static int send_record(int sock, const unsigned char *data, size_t length, const
 }
 
 static void header(unsigned char *record, int type) {
-  record[0] = kVersion;
+  record[0] = SIDECAR_PROTOCOL_VERSION;
   record[1] = (unsigned char)type;
   record[2] = record[3] = 0;
 }
 
 /* EXEC (with fds 0-2) and as many EXEC_MORE records as the payload needs. */
 static int send_request(int sock, const struct Bytes *payload) {
-  static unsigned char record[kMaxRecord];
+  static unsigned char record[SIDECAR_MAX_RECORD_BYTES];
   const int fds[3] = {0, 1, 2};
-  size_t first = kMaxRecord - kHeader - 4;
+  size_t first = SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES - 4;
   if (first > payload->length) first = payload->length;
-  header(record, kExec);
+  header(record, SIDECAR_MESSAGE_EXEC);
   record[4] = payload->length & 0xff;
   record[5] = (payload->length >> 8) & 0xff;
   record[6] = (payload->length >> 16) & 0xff;
@@ -163,10 +158,10 @@ static int send_request(int sock, const struct Bytes *payload) {
   if (send_record(sock, record, 8 + first, fds, 3) != 0) return -1;
   for (size_t offset = first; offset < payload->length;) {
     size_t chunk = payload->length - offset;
-    if (chunk > kMaxRecord - kHeader) chunk = kMaxRecord - kHeader;
-    header(record, kExecMore);
-    memcpy(record + kHeader, payload->data + offset, chunk);
-    if (send_record(sock, record, kHeader + chunk, NULL, 0) != 0) return -1;
+    if (chunk > SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES) chunk = SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES;
+    header(record, SIDECAR_MESSAGE_EXEC_MORE);
+    memcpy(record + SIDECAR_HEADER_BYTES, payload->data + offset, chunk);
+    if (send_record(sock, record, SIDECAR_HEADER_BYTES + chunk, NULL, 0) != 0) return -1;
     offset += chunk;
   }
   return 0;
@@ -174,40 +169,87 @@ static int send_request(int sock, const struct Bytes *payload) {
 
 static int send_signal(int sock, int signo) {
   unsigned char record[8];
-  header(record, kSignal);
+  header(record, SIDECAR_MESSAGE_SIGNAL);
   record[4] = signo & 0xff;
   record[5] = record[6] = record[7] = 0;
   return send_record(sock, record, sizeof(record), NULL, 0);
 }
 
-/* The exit status and line for a FAILED reply, as `sidecar exec` words them. */
+/*
+ * Exit statuses, the same rows as `sidecar exec`'s:
+ *
+ *   what happened                                   status
+ *   cannot connect, bad usage, no server            125
+ *   FAILED  code ENOENT, syscall "chdir"            125  working directory missing on the server
+ *   FAILED  code ENOENT (any other syscall)         127  program not found
+ *   FAILED  code ERR_SIDECAR_DENIED                 126  refused by the server's policy
+ *   FAILED  any other ERR_SIDECAR_* code            125  the server failed, not the program
+ *   FAILED  any other (errno) code                  126  found but cannot run
+ *   EXIT    the program exited with status S        S
+ *   EXIT    the program was killed by signal N      128+N
+ *
+ * Besides: this client's own failures before the request is sent (memory,
+ * getcwd, signalfd, sendmsg) give 125, as no server does; a malformed
+ * reply 125; a connection that ends before the EXIT reply 126, as
+ * ERR_SIDECAR_DISCONNECTED does in `sidecar exec`, and so does a failing
+ * poll while waiting for it.
+ *
+ * A FAILED reply's row is decided by its (code, syscall) alone:
+ * failed_kind picks it, kFailedStatus gives its status, and
+ * failed_status words its stderr line.
+ */
+enum FailedKind { kMissingWorkdir, kNotFound, kDenied, kSidecarFailed, kCannotRun };
+
+static const int kFailedStatus[] = {
+    [kMissingWorkdir] = kExitUsage,
+    [kNotFound] = kExitNotFound,
+    [kDenied] = kExitCannotRun,
+    [kSidecarFailed] = kExitUsage,
+    [kCannotRun] = kExitCannotRun,
+};
+
+/* One test per row of the table, in its order: the first match wins. */
+static enum FailedKind failed_kind(const char *code, const char *syscall_name) {
+  static const char kSidecarPrefix[] = "ERR_SIDECAR_";
+  if (strcmp(code, "ENOENT") == 0 && strcmp(syscall_name, "chdir") == 0) return kMissingWorkdir;
+  if (strcmp(code, "ENOENT") == 0) return kNotFound;
+  if (strcmp(code, "ERR_SIDECAR_DENIED") == 0) return kDenied;
+  if (strncmp(code, kSidecarPrefix, sizeof(kSidecarPrefix) - 1) == 0) return kSidecarFailed;
+  return kCannotRun;
+}
+
+/* The exit status and stderr line for a FAILED reply, worded as `sidecar exec` words them. */
 static int failed_status(const unsigned char *record, size_t length, const char *program) {
-  char code[128], syscall_name[128], text[4200];
-  size_t offset = kHeader + 4;
+  /* code and syscall are short names; the message may take the whole limit. */
+  char code[128], syscall_name[128], text[SIDECAR_MAX_REPLY_STRING_BYTES + 1];
+  size_t offset = SIDECAR_HEADER_BYTES + 4;
   get_string(record, length, &offset, code, sizeof(code));
   get_string(record, length, &offset, syscall_name, sizeof(syscall_name));
   get_string(record, length, &offset, text, sizeof(text));
-  if (strcmp(code, "ENOENT") == 0 && strcmp(syscall_name, "chdir") == 0) {
-    say("spawn %s ENOENT: %s", program, text);
-    return kExitUsage;
+  enum FailedKind kind = failed_kind(code, syscall_name);
+  switch (kind) {
+    case kMissingWorkdir:
+      say("spawn %s ENOENT: %s", program, text);
+      break;
+    case kNotFound:
+      say("%s: command not found on the server at %s", program, g_socket_path);
+      break;
+    case kDenied:
+    case kSidecarFailed:
+      say("spawn %s: %s (sidecar server at %s)", program, text, g_socket_path);
+      break;
+    case kCannotRun:
+      /* child_process words these two kinds differently: 'spawn FILE CODE'
+         for the errors it emits, 'spawn CODE' for those it throws. */
+      if (strcmp(code, "EACCES") == 0 || strcmp(code, "EAGAIN") == 0 || strcmp(code, "EMFILE") == 0 ||
+          strcmp(code, "ENFILE") == 0) {
+        say("cannot run %s: spawn %s %s", program, program, code);
+      } else {
+        say("cannot run %s: spawn %s", program, code);
+      }
+      break;
   }
-  if (strcmp(code, "ENOENT") == 0) {
-    say("%s: command not found on the server at %s", program, g_socket_path);
-    return kExitNotFound;
-  }
-  if (strncmp(code, "ERR_SIDECAR_", 12) == 0) {
-    say("spawn %s: %s (sidecar server at %s)", program, text, g_socket_path);
-    return strcmp(code, "ERR_SIDECAR_DENIED") == 0 ? kExitCannotRun : kExitUsage;
-  }
-  /* child_process words these two kinds differently: 'spawn FILE CODE' for
-     the errors it emits, 'spawn CODE' for those it throws. */
-  if (strcmp(code, "EACCES") == 0 || strcmp(code, "EAGAIN") == 0 || strcmp(code, "EMFILE") == 0 ||
-      strcmp(code, "ENFILE") == 0) {
-    say("cannot run %s: spawn %s %s", program, program, code);
-  } else {
-    say("cannot run %s: spawn %s", program, code);
-  }
-  return kExitCannotRun;
+  return kFailedStatus[kind];
 }
 
 int main(int argc, char **argv) {
@@ -268,12 +310,13 @@ int main(int argc, char **argv) {
 
   /* The payload: flags, counts, uid/gid, fd map, file, cwd, argv, env. */
   struct Bytes payload = {0};
-  put_u32(&payload, kFlagServerEnv);
+  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV);
   put_u32(&payload, (uint32_t)(argc - i));
   put_u32(&payload, envc);
   put_u32(&payload, 3);
-  put_u32(&payload, 0xffffffffu); /* uid: the server's */
-  put_u32(&payload, 0xffffffffu); /* gid: the server's */
+  put_u32(&payload, (uint32_t)SIDECAR_NO_ID); /* uid: the server's */
+  put_u32(&payload, (uint32_t)SIDECAR_NO_ID); /* gid: the server's */
+  /* i16 entries: child fds 0, 1, 2 get attached fds 0, 1, 2 (ours). */
   const unsigned char fd_map[6] = {0, 0, 1, 0, 2, 0};
   put(&payload, fd_map, sizeof(fd_map));
   put_string(&payload, program);
@@ -311,7 +354,7 @@ int main(int argc, char **argv) {
   free(payload.data);
   free(env.data);
 
-  static unsigned char record[kMaxRecord];
+  static unsigned char record[SIDECAR_MAX_RECORD_BYTES];
   struct pollfd watched[2] = {{sock, POLLIN, 0}, {signals, POLLIN, 0}};
   for (;;) {
     if (poll(watched, 2, -1) < 0) {
@@ -330,23 +373,23 @@ int main(int argc, char **argv) {
       say("connection to the sidecar server at %s ended before the program's exit was reported", g_socket_path);
       return kExitCannotRun;
     }
-    if (length < kHeader || record[0] != kVersion) {
+    if (length < SIDECAR_HEADER_BYTES || record[0] != SIDECAR_PROTOCOL_VERSION) {
       say("sidecar server at %s sent a malformed message", g_socket_path);
       return kExitUsage;
     }
     switch (record[1]) {
-      case kStarted:
+      case SIDECAR_MESSAGE_STARTED:
         break;
-      case kFailed:
+      case SIDECAR_MESSAGE_FAILED:
         return failed_status(record, (size_t)length, program);
-      case kExit: {
-        if (length < kHeader + 12) return kExitUsage;
+      case SIDECAR_MESSAGE_EXIT: {
+        if (length < SIDECAR_HEADER_BYTES + 12) return kExitUsage;
         int32_t code = (int32_t)get_u32(record + 4);
         uint32_t signo = get_u32(record + 8);
         uint32_t reason = get_u32(record + 12);
-        if (reason == 3 || reason == 4) {
+        if (reason == SIDECAR_EXIT_REASON_MAX_RUNTIME || reason == SIDECAR_EXIT_REASON_CLOSE) {
           say("%s: ended by the server (%s)", program,
-              reason == 3 ? "it ran longer than the server allows" : "the server is closing");
+              reason == SIDECAR_EXIT_REASON_MAX_RUNTIME ? "it ran longer than the server allows" : "the server is closing");
         }
         return signo != 0 ? 128 + (int)signo : code;
       }

@@ -26,7 +26,10 @@ export const MAX_FDS = 64;
 /** Longest string in a FAILED reply (code, syscall, message). */
 export const MAX_REPLY_STRING_BYTES = 4096;
 
-export const enum MessageType {
+// MessageType, RequestFlag and ExitReason are regular enums, not const enums,
+// so that they exist at run time: native/client/protocol-header.js reads them
+// from dist/protocol to generate the C client's copy (native/client/protocol.h).
+export enum MessageType {
   // client -> server
   Exec = 1,
   ExecMore = 2,
@@ -42,7 +45,7 @@ export const enum MessageType {
 }
 
 /** Request flags (u32 bit set). */
-export const enum RequestFlag {
+export enum RequestFlag {
   /** setsid(): the program leads a new session (child_process's `detached`). */
   NewSession = 1 << 0,
   /** Start from the server's environment; the request's env is laid on top. */
@@ -87,7 +90,7 @@ export interface FailedReply {
 }
 
 /** Why the program ended, as the server saw it. */
-export const enum ExitReason {
+export enum ExitReason {
   /** It ended on its own (or by a signal from outside the server). */
   Exited = 0,
   /** It died of a signal its client sent. */

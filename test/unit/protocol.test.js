@@ -11,8 +11,8 @@ const {
   encodeExit, encodeStopping, decodeClientMessage, decodeExecPayload, decodeServerMessage,
 } = protocol;
 
-// MessageType is a const enum: it does not exist at run time. Its values,
-// from src/protocol/index.ts and docs/protocol.md:
+// MessageType's values, spelled out from docs/protocol.md rather than read
+// from protocol.MessageType, so that a change to the enum fails here:
 const T = { Exec: 1, ExecMore: 2, Signal: 3, Stop: 4, Started: 16, Failed: 17, Exit: 18, Stopping: 19 };
 
 function request(overrides = {}) {
