@@ -27,7 +27,7 @@ const SCALARS = [
 const ENUMS = [
   { name: 'MessageType', prefix: 'MESSAGE_', comment: 'MessageType: the header\'s second byte.' },
   { name: 'RequestFlag', prefix: 'REQUEST_', comment: 'RequestFlag: bits of an exec request\'s u32 flags.' },
-  { name: 'ExitReason', prefix: 'EXIT_REASON_', comment: 'ExitReason: why the program ended, in an EXIT reply.' },
+  { name: 'ExitReasonCode', prefix: 'EXIT_REASON_', comment: 'ExitReasonCode: why the program ended, in an EXIT reply.' },
 ];
 
 /** ExecMore -> EXEC_MORE, MAX_FDS -> MAX_FDS. */

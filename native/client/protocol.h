@@ -37,7 +37,7 @@
 #define SIDECAR_REQUEST_NEW_SESSION 1
 #define SIDECAR_REQUEST_SERVER_ENV 2
 
-/* ExitReason: why the program ended, in an EXIT reply. */
+/* ExitReasonCode: why the program ended, in an EXIT reply. */
 #define SIDECAR_EXIT_REASON_EXITED 0
 #define SIDECAR_EXIT_REASON_CLIENT_SIGNAL 1
 #define SIDECAR_EXIT_REASON_DISCONNECT 2

@@ -60,7 +60,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
       lost: (error) => this.onLost(error),
     });
     try {
-      if (this.connection.open()) this.connection.awaitStart(plan.startWait);
+      if (this.connection.open()) this.connection.blockUntilStarted(plan.startWait);
     } finally {
       this.constructing = false;
     }

@@ -115,7 +115,7 @@ export class Connection {
    * blocks for a server in this very process: it answers from this event
    * loop, so blocking would only delay that answer.
    */
-  awaitStart(ms: number): void {
+  blockUntilStarted(ms: number): void {
     const { socket } = this;
     if (ms === 0 || socket === undefined || socket.isDestroyed || !socket.isFlushed) return;
     if (socket.peerCredentials().pid === process.pid) return;

@@ -26,7 +26,7 @@ export const MAX_FDS = 64;
 /** Longest string in a FAILED reply (code, syscall, message). */
 export const MAX_REPLY_STRING_BYTES = 4096;
 
-// MessageType, RequestFlag and ExitReason are regular enums, not const enums,
+// MessageType, RequestFlag and ExitReasonCode are regular enums, not const enums,
 // so that they exist at run time: native/client/protocol-header.js reads them
 // from dist/protocol to generate the C client's copy (native/client/protocol.h).
 export enum MessageType {
@@ -90,7 +90,7 @@ export interface FailedReply {
 }
 
 /** Why the program ended, as the server saw it. */
-export enum ExitReason {
+export enum ExitReasonCode {
   /** It ended on its own (or by a signal from outside the server). */
   Exited = 0,
   /** It died of a signal its client sent. */
@@ -108,19 +108,19 @@ export enum ExitReason {
  * ExitReason union is the one list of names: tsc fails if a reason has no
  * name here or a name of the union has no reason.
  */
-const EXIT_REASON_NAMES: { readonly [Reason in ExitReason]: PublicExitReason } = {
-  [ExitReason.Exited]: 'exit',
-  [ExitReason.ClientSignal]: 'client-signal',
-  [ExitReason.Disconnect]: 'disconnect',
-  [ExitReason.MaxRuntime]: 'maxRuntime',
-  [ExitReason.Close]: 'close',
+const EXIT_REASON_NAMES: { readonly [Reason in ExitReasonCode]: PublicExitReason } = {
+  [ExitReasonCode.Exited]: 'exit',
+  [ExitReasonCode.ClientSignal]: 'client-signal',
+  [ExitReasonCode.Disconnect]: 'disconnect',
+  [ExitReasonCode.MaxRuntime]: 'maxRuntime',
+  [ExitReasonCode.Close]: 'close',
 };
-const everyNameHasAReason: [Exclude<PublicExitReason, typeof EXIT_REASON_NAMES[ExitReason]>] extends [never] ? true : never = true;
+const everyNameHasAReason: [Exclude<PublicExitReason, typeof EXIT_REASON_NAMES[ExitReasonCode]>] extends [never] ? true : never = true;
 void everyNameHasAReason;
 
 /** The API's name of an exit reason received on the wire (already checked by the decoder). */
 export function exitReasonName(reason: number): PublicExitReason {
-  return EXIT_REASON_NAMES[reason as ExitReason];
+  return EXIT_REASON_NAMES[reason as ExitReasonCode];
 }
 
 export interface ExitReply {

@@ -10,7 +10,7 @@ import type {
 import { type NativeBinding, type NativePoller, READABLE, getBinding } from '../binding';
 import { invalidArgType, invalidArgValue, isNativeError } from '../errors';
 import { NodeCompatibleEmitter } from '../emitter';
-import { ExitReason, encodeFailed } from '../protocol';
+import { ExitReasonCode, encodeFailed } from '../protocol';
 import { type NormalizedServerOptions, normalizeServerOptions } from './options';
 import { Session } from './session';
 import type { SessionContext, SessionReport } from './session-context';
@@ -103,7 +103,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
       // Programs still running after closeTimeout are ended (SIGKILL follows
       // killSignal if they linger: see Program.terminate).
       const timer = setTimeout(() => {
-        for (const session of this.#sessions) session.killFor(ExitReason.Close, killSignal);
+        for (const session of this.#sessions) session.killFor(ExitReasonCode.Close, killSignal);
       }, closeTimeout);
       if (this.#unrefed) timer.unref();
       this.#closeTimers.push(timer);

@@ -14,7 +14,7 @@ import * as util from 'node:util';
 import type { PeerCredentials, ServerRequestInfo } from '../../types/index';
 import type { WaitResult } from '../binding';
 import {
-  type ClientMessage, type ExecRequest, type FailedReply, ExitReason, MessageType, ProtocolError, decodeClientMessage,
+  type ClientMessage, type ExecRequest, type FailedReply, ExitReasonCode, MessageType, ProtocolError, decodeClientMessage,
   decodeExecPayload, encodeExit, encodeFailed, encodePong, encodeStarted, encodeStopping, exitReasonName,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
@@ -57,7 +57,7 @@ export class Session {
   private clientGone = false;
   private clientSignalled = false;
   /** Set by the first kill the server decides on its own. */
-  private serverReason: ExitReason | undefined;
+  private serverReason: ExitReasonCode | undefined;
   private readonly timers = new TimerSet();
   private handshakeTimer: NodeJS.Timeout | undefined;
 
@@ -94,7 +94,7 @@ export class Session {
   }
 
   /** The server decided to end the program: `signal` now, SIGKILL if it lingers. */
-  killFor(reason: ExitReason, signal: number): void {
+  killFor(reason: ExitReasonCode, signal: number): void {
     if (this.state !== State.Running || this.program === undefined) return;
     this.serverReason ??= reason;
     this.program.terminate(signal);
@@ -259,7 +259,7 @@ export class Session {
     this.state = State.Running;
     debug('spawn pid %d %o', program.pid, request.argv);
     this.context.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
-    if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReason.MaxRuntime, options.killSignal));
+    if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReasonCode.MaxRuntime, options.killSignal));
     if (this.clientGone) {
       this.onClientGone();
       return;
@@ -270,7 +270,7 @@ export class Session {
   private onProgramExit(result: WaitResult): void {
     const program = this.program as Program;
     this.state = State.Done;
-    const reason = this.serverReason ?? (result.signal !== null && this.clientSignalled ? ExitReason.ClientSignal : ExitReason.Exited);
+    const reason = this.serverReason ?? (result.signal !== null && this.clientSignalled ? ExitReasonCode.ClientSignal : ExitReasonCode.Exited);
     debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
     this.ticket?.done();
     this.context.report({
@@ -292,7 +292,7 @@ export class Session {
     this.clientGone = true;
     if (this.state === State.Running && this.program !== undefined) {
       const { disconnectSignal, disconnectGrace } = this.context.options;
-      this.serverReason ??= ExitReason.Disconnect;
+      this.serverReason ??= ExitReasonCode.Disconnect;
       this.program.terminate(disconnectSignal, disconnectGrace);
       return; // finish() once the program is reaped
     }

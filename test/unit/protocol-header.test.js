@@ -25,7 +25,7 @@ describe('native/client/protocol.h', function () {
     expect(text).to.include('#define SIDECAR_REQUEST_SERVER_ENV 2\n');
     expect(text).to.include('#define SIDECAR_EXIT_REASON_MAX_RUNTIME 3\n');
     expect(text).to.include('#define SIDECAR_NO_ID (-1)\n');
-    for (const [name, prefix] of [['MessageType', 'MESSAGE_'], ['RequestFlag', 'REQUEST_'], ['ExitReason', 'EXIT_REASON_']]) {
+    for (const [name, prefix] of [['MessageType', 'MESSAGE_'], ['RequestFlag', 'REQUEST_'], ['ExitReasonCode', 'EXIT_REASON_']]) {
       const values = Object.values(protocol[name]).filter((value) => typeof value === 'number');
       const defined = [...text.matchAll(new RegExp(`^#define SIDECAR_${prefix}\\w+ (\\d+)$`, 'gm'))].map((match) => Number(match[1]));
       expect(defined, name).to.deep.equal(values);
