@@ -34,8 +34,9 @@ const SERVER = path.join(__dirname, 'server.js');
 const CLI = path.join(ROOT, 'dist', 'cli', 'sidecar.js');
 const FLOOR_SOURCE = path.join(__dirname, 'posix-spawn-floor.c');
 /**
- * Where the native shim client (issue 5 item 3) will be; it must take
- * `sidecar exec`'s arguments. SIDECAR_BENCH_NATIVE_CLIENT overrides.
+ * The native shim client (native/client/sidecar-client.c), built with the
+ * addon; it takes `sidecar exec`'s arguments. SIDECAR_BENCH_NATIVE_CLIENT
+ * times another client instead.
  */
 const NATIVE_CLIENT_CANDIDATES = [path.join(ROOT, 'build', 'Release', 'sidecar-client')];
 const TOTAL_BUDGET_MS = 110_000;
@@ -236,7 +237,7 @@ const raw = {};
 
 /**
  * One line of the table. `stats` are in `unit`; `ratio` compares this row to
- * `versus` (both measured alternately in one run); `target` is the issue's.
+ * `versus` (both measured alternately in one run); `target` is the one bench/performance.md states.
  */
 function row(section, id, name, unit, stats, extra = {}) {
   const r = {
@@ -297,7 +298,7 @@ const CALLERS = [
 ];
 const callerKey = (c) => `${c.kind === 'js' ? 'js' : 'buf'}${c.mb}`;
 
-/** Targets of issue 5, by the caller's size: remoteSpawn / child_process.spawn. */
+/** The spawn-latency targets (bench/performance.md), by the caller's size: remoteSpawn / child_process.spawn. */
 function spawnTarget(mb) {
   if (mb === 50) return { op: '<=', value: 0.8 };
   if (mb === 1024) return { op: '<=', value: 0.1 };
@@ -368,7 +369,7 @@ async function throughputScenario(server) {
 }
 
 /**
- * Each side moves at least 1 GiB (the issue's figure) in runs of 256 MiB,
+ * Each side moves at least 1 GiB (the target's figure) in runs of 256 MiB,
  * alternating, and more runs while the budget lasts: short runs keep each
  * pair close in time. Through 'inherit' both sides run the same program into
  * the same pipe: the ratio is 1.0 but for noise, and on a busy 2-core machine
@@ -485,7 +486,7 @@ async function shimScenario(server, floorPath) {
   if (native) {
     commands.push({ id: 'native', name: `${path.basename(native)} --connect S -- true (native client)`, argv: [native, '--connect', server.socket, '--', 'true'] });
   } else {
-    skip('native shim client', `${path.relative(ROOT, NATIVE_CLIENT_CANDIDATES[0])} not built (issue 5 item 3; \`npm run build:native\`); SIDECAR_BENCH_NATIVE_CLIENT=PATH times another client taking \`sidecar exec\`'s arguments`);
+    skip('native shim client', `${path.relative(ROOT, NATIVE_CLIENT_CANDIDATES[0])} not built (\`npm run build:native\`); SIDECAR_BENCH_NATIVE_CLIENT=PATH times another client taking \`sidecar exec\`'s arguments`);
   }
   commands.push({ id: 'node', name: "node -e 0 (Node's start-up alone)", argv: [process.execPath, '-e', '0'] });
 
