@@ -31,17 +31,17 @@ export const MAX_REPLY_STRING_BYTES = 4096;
 // from dist/protocol to generate the C client's copy (native/client/protocol.h).
 export enum MessageType {
   // client -> server
-  Exec = 1,
-  ExecMore = 2,
-  Signal = 3,
-  Stop = 4,
-  Ping = 5,
+  Exec = 1, // the request's first record, with every fd
+  ExecMore = 2, // the rest of a request larger than one record
+  Signal = 3, // a signal for the running program
+  Stop = 4, // stop the server (its own user or root)
+  Ping = 5, // is the server up?
   // server -> client
-  Started = 16,
-  Failed = 17,
-  Exit = 18,
-  Stopping = 19,
-  Pong = 20,
+  Started = 16, // the program runs: its pid
+  Failed = 17, // the request failed: errno, code, syscall, message
+  Exit = 18, // the program ended: code or signal, and why
+  Stopping = 19, // the server stops
+  Pong = 20, // the server is up: its version
 }
 
 /** Request flags (u32 bit set). */
@@ -272,8 +272,11 @@ export function encodeStopping(): Buffer {
 /** Bounds-checked reader over one record; every overrun is a ProtocolError. */
 class Reader {
   private offset: number;
+  private readonly view: DataView;
+
   constructor(private readonly data: Uint8Array, offset: number, private readonly what: string) {
     this.offset = offset;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   }
 
   private need(bytes: number): void {
@@ -282,28 +285,24 @@ class Reader {
     }
   }
 
-  u32(): number {
-    this.need(4);
-    const view = new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength);
-    const value = view.getUint32(this.offset, true);
-    this.offset += 4;
+  /** The little-endian integer of `bytes` bytes at the current offset, read by `get`. */
+  private integer(bytes: number, get: (view: DataView, at: number) => number): number {
+    this.need(bytes);
+    const value = get(this.view, this.offset);
+    this.offset += bytes;
     return value;
+  }
+
+  u32(): number {
+    return this.integer(4, (view, at) => view.getUint32(at, true));
   }
 
   i32(): number {
-    this.need(4);
-    const view = new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength);
-    const value = view.getInt32(this.offset, true);
-    this.offset += 4;
-    return value;
+    return this.integer(4, (view, at) => view.getInt32(at, true));
   }
 
   i16(): number {
-    this.need(2);
-    const view = new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength);
-    const value = view.getInt16(this.offset, true);
-    this.offset += 2;
-    return value;
+    return this.integer(2, (view, at) => view.getInt16(at, true));
   }
 
   string(maxBytes: number): string {

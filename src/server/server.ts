@@ -153,29 +153,16 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     return { binding: this.#binding, options: this.#options, queue: this.#queue, devNull: this.#devNull, report };
   }
 
+  /** A session's report becomes an event, a counter, or both. */
   #onReport(session: Session, report: SessionReport): void {
+    const counters = this.#counters;
     switch (report.type) {
-      case 'request':
-        this.emit('request', report.info);
-        break;
-      case 'spawn':
-        this.#counters.spawned++;
-        this.emit('spawn', report.info);
-        break;
-      case 'exit':
-        this.emit('exit', report.info);
-        break;
-      case 'denied':
-        this.#counters.denied++;
-        this.emit('denied', report.info);
-        break;
-      case 'failed':
-        this.#counters.failed++;
-        this.emit('clientError', report.error, { credentials: report.credentials });
-        break;
-      case 'stop':
-        this.close();
-        break;
+      case 'request': this.emit('request', report.info); break;
+      case 'spawn': counters.spawned++; this.emit('spawn', report.info); break;
+      case 'exit': this.emit('exit', report.info); break;
+      case 'denied': counters.denied++; this.emit('denied', report.info); break;
+      case 'failed': counters.failed++; this.emit('clientError', report.error, { credentials: report.credentials }); break;
+      case 'stop': this.close(); break;
       case 'done':
         this.#sessions.delete(session);
         if (this.#closing) this.#maybeClosed();
