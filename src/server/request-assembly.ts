@@ -1,9 +1,14 @@
 // One exec request put back together from its records (EXEC, then
-// EXEC_MORE...). Memory grows with the bytes that arrive, never with the
-// size a record announces, and a zero-length continuation counts as a record.
+// EXEC_MORE...). The bytes go into one buffer that grows with what arrives
+// (never sized by the announcement alone), so a flood of tiny records costs
+// no per-record memory, and an empty continuation, which can only stall the
+// server, is refused.
 
 import { ProtocolError } from '../protocol';
 import type { NormalizedServerOptions } from './options';
+
+/** First size of the buffer; it doubles from there, up to the announced size. */
+const INITIAL_BYTES = 64 * 1024;
 
 /** Why a request is over this server's limits, or undefined when it is within them. */
 export function overLimits(totalBytes: number, fdCount: number, options: Pick<NormalizedServerOptions, 'maxRequestBytes' | 'maxFds'>): string | undefined {
@@ -13,28 +18,41 @@ export function overLimits(totalBytes: number, fdCount: number, options: Pick<No
 }
 
 export class RequestAssembly {
-  private chunks: Buffer[] = [];
+  private buffer: Buffer | undefined;
   private received = 0;
+  private records = 0;
 
   constructor(private readonly announced: number) {}
 
   /**
    * Adds the next chunk; returns the whole payload once the announced size
-   * has arrived. Throws ProtocolError when the chunks run past it.
+   * has arrived. Throws ProtocolError when the chunks run past it, or for an
+   * empty continuation record.
    */
   add(chunk: Uint8Array): Buffer | undefined {
+    if (this.records++ > 0 && chunk.length === 0) throw new ProtocolError('empty request continuation');
     if (this.received + chunk.length > this.announced) throw new ProtocolError('request longer than announced');
+    this.reserve(this.received + chunk.length);
     // Copied: the record's buffer is reused for the next record.
-    this.chunks.push(Buffer.from(chunk));
+    if (chunk.length > 0) (this.buffer as Buffer).set(chunk, this.received);
     this.received += chunk.length;
     if (this.received !== this.announced) return undefined;
-    const payload = Buffer.concat(this.chunks, this.announced);
-    this.chunks = [];
+    const payload = this.buffer === undefined ? Buffer.alloc(0) : this.buffer.subarray(0, this.announced);
+    this.buffer = undefined;
     return payload;
   }
 
   /** Drops what has arrived (the client left or broke the protocol). */
   discard(): void {
-    this.chunks = [];
+    this.buffer = undefined;
+  }
+
+  private reserve(bytes: number): void {
+    if (bytes === 0 || (this.buffer !== undefined && this.buffer.length >= bytes)) return;
+    let size = Math.max(this.buffer?.length ?? 0, Math.min(INITIAL_BYTES, this.announced));
+    while (size < bytes) size = Math.min(size * 2, this.announced);
+    const grown = Buffer.allocUnsafe(size);
+    if (this.buffer !== undefined) this.buffer.copy(grown, 0, 0, this.received);
+    this.buffer = grown;
   }
 }
