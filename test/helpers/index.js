@@ -8,6 +8,7 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures');
 module.exports = {
   ...require('./proc'),
   ...require('./run'),
+  ...require('./tmp'),
   ...require('./server'),
   ...require('./leaks'),
   ...require('./raw'),

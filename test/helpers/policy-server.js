@@ -16,7 +16,8 @@
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { tempDir, exited, terminate } = require('./server');
+const { exited, terminate } = require('./server');
+const { tempDir } = require('./tmp');
 const {
   fdCount, fdTable, describeFdDiff, allProcesses, zombieChildren, pollUntil, procStat,
 } = require('./proc');

@@ -4,16 +4,11 @@
 
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { createServer } = require('../..');
+const { tempDir } = require('./tmp');
 
 const SERVER_FIXTURE = path.join(__dirname, '..', 'fixtures', 'server.js');
-
-/** A fresh temporary directory, removed by the returned cleanup(). */
-function tempDir(prefix = 'sidecar-test-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
 
 /** Resolves once `child` exited, with { code, signal }. */
 function exited(child) {
@@ -136,4 +131,4 @@ function closeHere(server) {
 module.exports = {
   terminate,
   listenHere,
-  closeHere, startServer, tempDir, exited, SERVER_FIXTURE };
+  closeHere, startServer, exited, SERVER_FIXTURE };
