@@ -10,6 +10,7 @@ module.exports = {
   ...require('./run'),
   ...require('./tmp'),
   ...require('./server'),
+  ...require('./users'),
   ...require('./leaks'),
   ...require('./raw'),
   FIXTURES,

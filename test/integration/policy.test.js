@@ -5,8 +5,8 @@
 // the program (allowEnv, loader variables), uid/gid switching (allowSetuid),
 // who may stop the server, and the events and counters a host sees.
 //
-// Servers run in their own process (test/fixtures/policy-server.js, options
-// as JSON, authorize as a rule set) and are leak-checked after each test;
+// Servers run in their own process (test/fixtures/server.js, options as
+// JSON, authorize as a rule set) and are leak-checked after each test;
 // clients of another uid run through setpriv. The events and stats tests use
 // an in-process server.
 
@@ -20,9 +20,8 @@ const protocol = require('../../dist/protocol');
 const {
   tempDir, run, useFdCheck, fixture, exited, readReport, pollUntil, sleep, fdCount, fdTable, describeFdDiff,
   allProcesses, zombieChildren,
-  listenHere, closeHere,
+  listenHere, closeHere, useServers, canSwitchUsers, asUser, NOBODY,
 } = require('../helpers');
-const { usePolicyServers, canSwitchUsers, asUser, NOBODY } = require('../helpers/policy-server');
 
 const NODE = process.execPath;
 const ADMIN_CLIENT = path.join(__dirname, '..', 'fixtures', 'admin-client.js');
@@ -80,7 +79,7 @@ function envLines(text) {
 
 describe('server policy', function () {
   this.timeout(30000);
-  const servers = usePolicyServers();
+  const servers = useServers();
   useFdCheck(async () => {
     const dir = tempDir();
     const server = await listenHere(path.join(dir, 'sock'));

@@ -102,7 +102,7 @@ describe('server socket file', function () {
     const socketPath = path.join(dir, 'sock');
     const first = await startServer({ socketPath });
     await first.kill(); // SIGKILL: leaves its socket file behind
-    await first.stop(); // removes only the harness's own temp dir, not ours
+    await first.stop(); // the harness made no directory for it (socketPath given): the stale socket stays
     expect(fs.lstatSync(socketPath).isSocket(), 'no stale socket to test with').to.equal(true);
     const refused = await run(remoteSpawn('true', [], { connect: socketPath }));
     expect(refused.error && refused.error.code).to.equal('ERR_SIDECAR_CONNECT');
