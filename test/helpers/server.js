@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { createServer } = require('../..');
 const { tempDir } = require('./tmp');
-const { asUser } = require('./users');
+const { asUser, otherUidFixture } = require('./users');
 const {
   fdCount, fdTable, describeFdDiff, allProcesses, zombieChildren, pollUntil, procStat,
 } = require('./proc');
@@ -60,7 +60,8 @@ async function terminate(child, timeout) {
  *                  when neither socketPath nor dir is given,
  *   env            added to this process's environment for the server,
  *   nofile         RLIMIT_NOFILE (soft and hard) of the server process,
- *   user           { uid, gid }: run it as that user (setpriv),
+ *   user           { uid, gid }: run it as that user (setpriv), from the
+ *                  other-uid copy of the fixtures (users.js),
  *   nodeOptions    node's own options (e.g. ['--expose-gc']),
  *   cwd            of the server process (default: this one's; '/' with user).
  * The server reports its events: server.events('denied') lists them,
@@ -74,7 +75,9 @@ async function startServer({
 } = {}) {
   const ownDir = socketPath === undefined && dir === undefined ? tempDir() : undefined;
   const sock = socketPath ?? path.join(dir ?? ownDir, 'sock');
-  let argv = [process.execPath, ...nodeOptions, SERVER_FIXTURE, sock, JSON.stringify({ report: true, ...serverOptions })];
+  // Another uid runs the fixture from a copy it can read (users.js).
+  const script = user === undefined ? SERVER_FIXTURE : otherUidFixture('server.js');
+  let argv = [process.execPath, ...nodeOptions, script, sock, JSON.stringify({ report: true, ...serverOptions })];
   if (user !== undefined) argv = [...asUser(user.uid, user.gid), ...argv];
   // With a limit, sh sets it and then execs: the pid stays the same.
   if (nofile !== undefined) argv = ['/bin/sh', '-c', `ulimit -n ${Number(nofile)} && exec "$@"`, 'sh', ...argv];
