@@ -16,101 +16,26 @@
 //   stdout, stderr, pipes[n]   bytes read from the child's streams (spawn calls)
 //   extra      what the scenario's inspect() added (files the program wrote, timing verdicts...)
 //
-// Canonical form: Errors become their fields (class, name, message, stack
+// Canonical form (canon.js): Errors become their fields (class, name, message, stack
 // header, code, errno, syscall, path, spawnargs, cmd, killed, signal, stdout,
 // stderr, cause, own keys), Buffers their length, sha256 and (when short) hex,
 // long strings their length and sha256. The comparison flattens both to
 // path -> value and reports every path that differs.
 
 const childProcess = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
 const { AssertionError } = require('chai');
-const { isAlive } = require('../helpers');
+const { isAlive, otherUidPath } = require('../helpers');
+const {
+  sha256, canonOutput, canonString, errorFields, canon,
+} = require('./canon');
 
 const PACKAGE_ROOT = path.join(__dirname, '..', '..');
 const DIFFERENCES_DOC = path.join(PACKAGE_ROOT, 'docs', 'differences.md');
 
-// ---- canonical form ---------------------------------------------------------
-
-const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
-
-function baseClass(error) {
-  if (typeof DOMException !== 'undefined' && error instanceof DOMException) return 'DOMException';
-  for (const ctor of [RangeError, TypeError, SyntaxError, ReferenceError, URIError, EvalError]) {
-    if (error instanceof ctor) return ctor.name;
-  }
-  return error instanceof Error ? 'Error' : typeof error;
-}
-
-/** The part of error.stack before its first frame: what console.error shows first. */
-function stackHeader(error) {
-  const stack = String(error.stack);
-  const at = stack.indexOf('\n    at ');
-  return at < 0 ? stack : stack.slice(0, at);
-}
-
-function canonOutput(value) {
-  if (Buffer.isBuffer(value)) return { type: 'Buffer', ...canonBuffer(value) };
-  if (typeof value === 'string') return { type: 'string', value: canonString(value) };
-  return { type: value === null ? 'null' : typeof value, value: canon(value) };
-}
-
-function canonBuffer(buffer) {
-  return buffer.length <= 256
-    ? { length: buffer.length, hex: buffer.toString('hex'), text: buffer.toString('utf8') }
-    : { length: buffer.length, sha256: sha256(buffer), head: buffer.subarray(0, 64).toString('utf8') };
-}
-
-function canonString(text) {
-  return text.length <= 400 ? text : { length: text.length, sha256: sha256(text), head: text.slice(0, 80) };
-}
-
-/** Every field of an error that a caller can observe, in a comparable form. */
-function errorFields(error) {
-  if (error === null || error === undefined) return error;
-  if (typeof error !== 'object' && typeof error !== 'function') return { notAnError: canon(error) };
-  const fields = {
-    class: baseClass(error),
-    name: error.name,
-    message: canonString(String(error.message)),
-    stackHeader: canonString(stackHeader(error)),
-    ownKeys: Object.keys(error).sort().join(','),
-  };
-  for (const key of ['code', 'errno', 'syscall', 'path', 'spawnargs', 'cmd', 'killed', 'signal']) {
-    if (key in error) fields[key] = canon(error[key]);
-  }
-  for (const key of ['stdout', 'stderr']) {
-    if (key in error) fields[key] = canonOutput(error[key]);
-  }
-  if (error.cause !== undefined) {
-    const { cause } = error;
-    fields.cause = typeof cause === 'object' && cause !== null
-      ? { class: baseClass(cause), name: cause.name, message: cause.message, code: cause.code }
-      : canon(cause);
-  }
-  return fields;
-}
-
-function canon(value) {
-  if (value === undefined) return '<undefined>';
-  if (value === null || typeof value === 'boolean' || typeof value === 'number') return value;
-  if (typeof value === 'string') return canonString(value);
-  if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
-  if (typeof value === 'function') return `<function ${value.name}>`;
-  if (Buffer.isBuffer(value)) return { buffer: canonBuffer(value) };
-  if (value instanceof Error || (typeof DOMException !== 'undefined' && value instanceof DOMException)) return { error: errorFields(value) };
-  if (Array.isArray(value)) return value.map(canon);
-  const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null) {
-    const out = {};
-    for (const key of Object.keys(value).sort()) out[key] = canon(value[key]);
-    return out;
-  }
-  return `<${value.constructor ? value.constructor.name : 'object'}>`;
-}
+// ---- canonical form (canon.js) and comparison ---------------------------------
 
 /** path -> JSON text of every leaf. */
 function flatten(value, prefix = '', out = new Map()) {
@@ -716,11 +641,12 @@ async function runScenario(scenario, env) {
  * Runs a spawn-like call with child_process in a node process as uid/gid
  * 65534 without supplementary groups (setpriv), and returns its observation
  * in the same raw-ish form ({ threw } or { log, ... }), with errors already
- * reduced to their fields.
+ * reduced to their fields. That process loads canon.js from the other-uid
+ * copy: this checkout may be closed to uid 65534.
  */
 function captureUnprivileged(method, args) {
   const script = `
-    const { errorFields } = require(${JSON.stringify(__filename)});
+    const { errorFields } = require(${JSON.stringify(otherUidPath('test/conformance/canon.js'))});
     const cp = require('node:child_process');
     const [method, args] = JSON.parse(process.argv[1]);
     let child;
@@ -747,11 +673,6 @@ function captureUnprivileged(method, args) {
   return JSON.parse(result.stdout);
 }
 
-function hasSetpriv() {
-  const result = childProcess.spawnSync('setpriv', ['--version'], { encoding: 'utf8' });
-  return !result.error && result.status === 0;
-}
-
 /** Waits up to `timeout` ms for a process to be gone (or a zombie); true if it is. */
 async function goneWithin(pid, timeout) {
   const deadline = Date.now() + timeout;
@@ -764,5 +685,5 @@ async function goneWithin(pid, timeout) {
 
 module.exports = {
   DIFFERENCES, runScenario, observe, canon, canonObservation, compareCanon, errorFields, captureUnprivileged,
-  hasSetpriv, sides, goneWithin, localClient, PACKAGE_ROOT, sha256,
+  sides, goneWithin, localClient, PACKAGE_ROOT, sha256,
 };

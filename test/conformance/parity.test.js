@@ -7,8 +7,8 @@
 
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
-const { useServer, tempDir } = require('../helpers');
-const { runScenario, sides, hasSetpriv, captureUnprivileged } = require('./harness');
+const { useServer, tempDir, otherUidReady } = require('../helpers');
+const { runScenario, sides, captureUnprivileged } = require('./harness');
 const { TABLE } = require('./scenarios');
 
 const names = new Set();
@@ -24,7 +24,7 @@ describe('child_process parity (test/conformance)', function () {
   this.timeout(30000);
   const env = { sides: undefined, dir: undefined, unprivileged: new Map() };
   const outcome = { passed: 0, failed: 0, pending: 0 };
-  let setpriv = false;
+  let unprivileged = 'not checked';
   let savedSocket;
 
   // Before useServer's hook takes the fd baselines: the first local spawn
@@ -32,7 +32,7 @@ describe('child_process parity (test/conformance)', function () {
   before(async function () {
     await closed(childProcess.spawn('true'));
     await new Promise((resolve) => childProcess.exec('true', resolve));
-    setpriv = hasSetpriv();
+    unprivileged = otherUidReady();
   });
 
   // Registered before useServer(): runs before its leak check, which may throw.
@@ -68,8 +68,8 @@ describe('child_process parity (test/conformance)', function () {
     const title = shown.length > 0 ? `${scenario.name} [differs: ${shown.join(', ')}]` : scenario.name;
     it(title, async function () {
       if (scenario.needsSetpriv) {
-        if (!setpriv) {
-          console.log(`    (skipped: setpriv is missing, cannot capture child_process's error for an unprivileged caller: ${scenario.name})`);
+        if (unprivileged !== true) {
+          console.log(`    (skipped: ${unprivileged}, cannot capture child_process's error for an unprivileged caller: ${scenario.name})`);
           this.skip();
         }
         if (!env.unprivileged.has(scenario.name)) {

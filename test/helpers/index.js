@@ -8,7 +8,9 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures');
 module.exports = {
   ...require('./proc'),
   ...require('./run'),
+  ...require('./tmp'),
   ...require('./server'),
+  ...require('./users'),
   ...require('./leaks'),
   ...require('./raw'),
   FIXTURES,

@@ -17,9 +17,8 @@ const { getBinding } = require('../../dist/binding');
 const protocol = require('../../dist/protocol');
 const {
   tempDir, run, useFdCheck, fixture, exited, readReport, pollUntil, sleep, isAlive, fdCount, fdTable, describeFdDiff,
-  allProcesses, zombieChildren,
+  allProcesses, zombieChildren, useServers,
 } = require('../helpers');
-const { usePolicyServers } = require('../helpers/policy-server');
 const { prng, makeFuzzer, T } = require('../helpers/fuzz');
 
 const NODE = process.execPath;
@@ -31,7 +30,7 @@ function rss(pid) {
 
 describe('chaos', function () {
   this.timeout(120000);
-  const servers = usePolicyServers();
+  const servers = useServers();
   useFdCheck(async () => {
     const { createServer } = require('../..');
     const dir = tempDir();

@@ -44,12 +44,16 @@ describe('native shim client (sidecar-client)', function () {
 
   it('--workdir, --env NAME=VALUE and --env NAME (the caller\'s value) on top of the server\'s environment', async function () {
     const dir = tempDir();
-    const script = 'printf "%s|%s|%s|%s" "$(pwd)" "$A" "$B" "$SIDECAR_TEST_SERVER_ONLY"';
-    const args = ['--workdir', dir, '--env', 'A=x=y', '--env', 'B', '--', 'sh', '-c', script];
-    const { native, node } = await both(args, { env: { B: 'from-caller' } });
-    expect(native.code).to.equal(0);
-    expect(native.stdout.split('|').slice(0, 3)).to.deep.equal([fs.realpathSync(dir), 'x=y', 'from-caller']);
-    expect(native.stdout).to.equal(node.stdout);
+    try {
+      const script = 'printf "%s|%s|%s|%s" "$(pwd)" "$A" "$B" "$SIDECAR_TEST_SERVER_ONLY"';
+      const args = ['--workdir', dir, '--env', 'A=x=y', '--env', 'B', '--', 'sh', '-c', script];
+      const { native, node } = await both(args, { env: { B: 'from-caller' } });
+      expect(native.code).to.equal(0);
+      expect(native.stdout.split('|').slice(0, 3)).to.deep.equal([fs.realpathSync(dir), 'x=y', 'from-caller']);
+      expect(native.stdout).to.equal(node.stdout);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('128+N when signal N kills the program, including real-time signals', async function () {
@@ -73,7 +77,9 @@ describe('native shim client (sidecar-client)', function () {
       expect(native.stderr.trim().split('\n')).to.have.lengthOf(1);
       expect(native.stderr).to.match(/^sidecar: /);
     }
-    const noServer = await runCommand(CLIENT, ['--connect', path.join(tempDir(), 'none.sock'), '--', 'true']);
+    const empty = tempDir();
+    const noServer = await runCommand(CLIENT, ['--connect', path.join(empty, 'none.sock'), '--', 'true']);
+    fs.rmSync(empty, { recursive: true, force: true });
     expect(noServer.code).to.equal(125);
     expect(noServer.stderr).to.include('none.sock');
     const usage = await runCommand(CLIENT, ['--connect', ctx.server.path]);

@@ -16,11 +16,10 @@ const { expect } = require('chai');
 const { remoteSpawn } = require('../..');
 const { getBinding } = require('../../dist/binding');
 const protocol = require('../../dist/protocol');
-const { startPolicyServer } = require('../helpers/policy-server');
 const {
   tempDir, run, useFdCheck, fixture, exited, readReport, pollUntil, sleep, isAlive, fdCount, fdTable, describeFdDiff,
   allProcesses, zombieChildren, procStat,
-  listenHere, closeHere, firstLine, receiveRecord,
+  listenHere, closeHere, firstLine, receiveRecord, startServer,
 } = require('../helpers');
 
 const NODE = process.execPath;
@@ -272,7 +271,7 @@ describe('work queue and limits', function () {
     });
 
     it('maxConnections, server in another process: each turned-away client gets ERR_SIDECAR_BUSY (no throw, no crash)', async function () {
-      const server = await startPolicyServer({ serverOptions: { maxConnections: 1 } });
+      const server = await startServer({ serverOptions: { maxConnections: 1 }, cwd: '/' });
       try {
         const hold = binding.connect(server.path);
         rawFds.push(hold);

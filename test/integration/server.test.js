@@ -9,7 +9,7 @@ const { remoteSpawn, stopServer } = require('../..');
 const {
   startServer, tempDir, run, useFdCheck, pollUntil, exited, fixture, isAlive, fdCount, fdTable, describeFdDiff, readReport,
   sleep,
-  listenHere, closeHere,
+  listenHere, closeHere, otherUidReady, otherUidFixture,
 } = require('../helpers');
 
 
@@ -102,7 +102,7 @@ describe('server socket file', function () {
     const socketPath = path.join(dir, 'sock');
     const first = await startServer({ socketPath });
     await first.kill(); // SIGKILL: leaves its socket file behind
-    await first.stop(); // removes only the harness's own temp dir, not ours
+    await first.stop(); // the harness made no directory for it (socketPath given): the stale socket stays
     expect(fs.lstatSync(socketPath).isSocket(), 'no stale socket to test with').to.equal(true);
     const refused = await run(remoteSpawn('true', [], { connect: socketPath }));
     expect(refused.error && refused.error.code).to.equal('ERR_SIDECAR_CONNECT');
@@ -269,9 +269,10 @@ describe('server socket file', function () {
     let shared;
 
     before(function () {
-      if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+      const ready = otherUidReady({ setpriv: false });
+      if (ready !== true) {
         // eslint-disable-next-line no-console
-        console.log('      (not root: cannot run a client as another user; skipping)');
+        console.log(`      (${ready}: cannot run a client as another user; skipping)`);
         this.skip();
       }
     });
@@ -285,10 +286,10 @@ describe('server socket file', function () {
       fs.rmSync(shared, { recursive: true, force: true });
     });
 
-    /** Runs test/fixtures/client.js as nobody (uid/gid 65534); resolves with its report and status. */
+    /** Runs test/fixtures/client.js (its other-uid copy) as nobody (uid/gid 65534); resolves with its report and status. */
     async function clientAsNobody(socketPath) {
       const report = path.join(shared, 'report');
-      const child = require('node:child_process').spawn(process.execPath, [fixture('client.js'), JSON.stringify({
+      const child = require('node:child_process').spawn(process.execPath, [otherUidFixture('client.js'), JSON.stringify({
         connect: socketPath, report, command: 'id', args: ['-u'], options: { stdio: ['ignore', 'pipe', 'ignore'] },
       })], { uid: 65534, gid: 65534, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
