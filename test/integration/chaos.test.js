@@ -1,5 +1,5 @@
 'use strict';
-// Tests that try to break the server (issue 4, item 7), each counting what
+// Tests that try to break the server, each counting what
 // leaks (the server's fds, processes, zombies):
 //   - a fuzzer: over 100,000 random and mutated records, many with fds of
 //     every kind attached, over many connections;

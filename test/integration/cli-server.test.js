@@ -1,5 +1,5 @@
 'use strict';
-// `sidecar start` as a server you can trust (issue 4, items 1, 2, 3 and 5):
+// `sidecar start` as a server you can trust:
 // readiness (--print-ready, --ready-fd), `sidecar ping`, the -v request log,
 // --allow-command / --allow-uid / --allow-env, --max-concurrent, and
 // --max-runtime with `sidecar exec`'s one-line reason. Each server is

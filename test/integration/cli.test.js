@@ -1,7 +1,7 @@
 'use strict';
 // The `sidecar` CLI (examples/cli, compiled to dist/cli/sidecar.js), run with this Node binary:
 // start/stop, exec's exit codes, stdio transparency, signal forwarding, its
-// own failures (125/126/127), socket modes, and the original tool's shim.
+// own failures (125/126/127), socket modes, and a shim (a sh script that execs `sidecar exec`, as the README's Shims section shows).
 
 const childProcess = require('node:child_process');
 const crypto = require('node:crypto');
@@ -344,7 +344,7 @@ describe('sidecar CLI', function () {
     });
   });
 
-  describe('the original tool\'s shim', function () {
+  describe('a shim script, as in the README', function () {
     let bin;
     const SHIM = '#!/bin/sh\nexec "$NODE" "$SIDECAR_JS" exec --connect "$SOCK" --workdir "$(pwd)" -- "$(basename "$0")" "$@"\n';
 

@@ -1,5 +1,5 @@
 'use strict';
-// The server's access policy (issue 4, items 1 and 5): who may connect
+// The server's access policy: who may connect
 // (socket mode, allowUids, allowGids, authorize), what they may run
 // (allowCommands, resolved with the server's PATH), which variables reach
 // the program (allowEnv, loader variables), uid/gid switching (allowSetuid),

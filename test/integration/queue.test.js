@@ -1,5 +1,5 @@
 'use strict';
-// The work queue and the limits (issue 4, items 2-4): maxConcurrent with FIFO
+// The work queue and the limits: maxConcurrent with FIFO
 // starts, maxQueued, queueTimeout, a queued client that leaves, maxConnections,
 // maxRequestBytes, maxFds, handshakeTimeout, maxRuntime, exit reasons,
 // disconnectSignal/disconnectGrace, close() with and without closeTimeout.
