@@ -1,5 +1,7 @@
-// Public contract of sidecar-exec. Hand-written: src/ imports its public types
-// from here, so the implementation and the declarations cannot drift apart.
+// Public contract of sidecar-exec. Hand-written. src/ imports its public types
+// from here, and src/contract.ts makes tsc fail when the implementation's
+// exports, widest call forms or classes differ from what is declared here;
+// the overloads' finer return types are pinned by the tsd tests instead.
 //
 // The child_process side mirrors @types/node's child_process declarations
 // shape for shape (overloads, option interfaces, ChildProcess members), so
