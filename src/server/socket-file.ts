@@ -1,10 +1,18 @@
-// The listening socket's file: create it (replacing a stale socket that
-// nothing listens on, never any other file), give it its group and mode, and
-// remove it on close only if it is still the file this server created.
+// The listening socket's file. The socket is bound, given its group and mode
+// in a private directory of this server's (0700, made next to the final path
+// so that they share a filesystem), reached through /proc/self/fd so that no
+// name in a shared directory is ever followed, and only then linked into
+// place with link(2), which creates a name and changes no other file. So a
+// user who can write to the socket's directory cannot turn the server's
+// chmod or chown onto a file of their choosing by swapping a symlink in (they
+// only ever see a finished socket appear). A stale socket that nothing
+// listens on is replaced, never any other file, and close removes the file
+// only if it is still the one this server made.
 
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import type { NativeBinding } from '../binding';
-import { errnoException, isNativeError } from '../errors';
+import { errnoException, errnoNumber, isNativeError } from '../errors';
 
 /** A listening socket and the identity of its file. */
 export interface SocketFile {
@@ -20,16 +28,37 @@ export interface SocketFileOptions {
   backlog: number;
 }
 
+/** The socket's name inside the private directory. */
+const PRIVATE_NAME = 's';
+
+/** sizeof(sockaddr_un.sun_path): a longer path (with its NUL) cannot be connected to. */
+const SUN_PATH_BYTES = 108;
+
 /** Listens at `path`. Throws Node-shaped listen errors; leaves nothing behind on failure. */
 export function createSocketFile(binding: NativeBinding, path: string, options: SocketFileOptions): SocketFile {
-  const fd = listenReplacingStale(binding, path, options);
+  // Bound elsewhere and linked, the path itself never meets bind(2)'s limit:
+  // check it here, or clients could not connect to it.
+  if (Buffer.byteLength(path) + 1 > SUN_PATH_BYTES) throw toListenError({ code: 'ENAMETOOLONG' }, path);
+  const workshop = openPrivateDirectory(path);
+  let fd = -1;
   try {
-    const stat = fs.statSync(path);
-    return { path, fd, dev: stat.dev, ino: stat.ino };
+    const inside = `/proc/self/fd/${workshop.fd}/${PRIVATE_NAME}`;
+    // bind(2) and chmod(2) on the name inside the private directory, through
+    // the fd: no one else can add, swap or follow a name there.
+    fd = listen(binding, inside, options.group === undefined ? options.mode : 0o600, options.backlog, path);
+    if (options.group !== undefined) {
+      // The group first, then the mode: no other group can connect in between.
+      fs.chownSync(inside, -1, options.group);
+      fs.chmodSync(inside, options.mode);
+    }
+    const identity = fs.lstatSync(inside);
+    linkIntoPlace(binding, inside, path);
+    return { path, fd, dev: identity.dev, ino: identity.ino };
   } catch (error) {
-    binding.close(fd);
-    fs.rmSync(path, { force: true });
+    if (fd >= 0) binding.close(fd);
     throw error;
+  } finally {
+    workshop.remove();
   }
 }
 
@@ -43,38 +72,69 @@ export function removeSocketFile(file: SocketFile): void {
   }
 }
 
-/** listen(), replacing a socket file that nothing listens on any more, then the group and mode. */
-function listenReplacingStale(binding: NativeBinding, path: string, options: SocketFileOptions): number {
-  const { group, mode } = options;
-  // With a group, the file is made 0600 first: the group is set before it is
-  // opened up, so that no other group can connect in between.
-  const fd = listenOrReplace(binding, path, group === undefined ? mode : 0o600, options.backlog);
-  if (group !== undefined) {
-    try {
-      fs.chownSync(path, -1, group);
-      fs.chmodSync(path, mode);
-    } catch (error) {
-      binding.close(fd);
-      fs.rmSync(path, { force: true });
-      throw error;
-    }
+/**
+ * A new 0700 directory next to `path`, opened (never following a symlink)
+ * and checked to be the one we made, and a way to remove it with whatever
+ * is left inside.
+ */
+function openPrivateDirectory(path: string): { fd: number; remove(): void } {
+  let made: string;
+  try {
+    made = fs.mkdtempSync(nodePath.join(nodePath.dirname(path), '.sidecar-listen-'));
+  } catch (error) {
+    throw toListenError(error, path);
   }
-  return fd;
+  let fd: number;
+  try {
+    fd = fs.openSync(made, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    // Its name was swapped for something else in the moment since mkdtemp.
+    throw toListenError(error, path);
+  }
+  const stat = fs.fstatSync(fd);
+  const euid = process.geteuid?.() ?? stat.uid;
+  if (!stat.isDirectory() || stat.uid !== euid || (stat.mode & 0o077) !== 0) {
+    fs.closeSync(fd);
+    throw Object.assign(errnoException(1, 'listen', `the private directory ${made} was replaced`), { address: path });
+  }
+  return {
+    fd,
+    remove() {
+      fs.rmSync(`/proc/self/fd/${fd}/${PRIVATE_NAME}`, { force: true });
+      fs.closeSync(fd);
+      try {
+        fs.rmdirSync(made);
+      } catch {
+        // Its name was moved by someone who can write to the directory: the
+        // empty directory left behind is harmless.
+      }
+    },
+  };
 }
 
-function listenOrReplace(binding: NativeBinding, path: string, mode: number, backlog: number): number {
+function listen(binding: NativeBinding, inside: string, mode: number, backlog: number, path: string): number {
   try {
-    return binding.listen(path, mode, backlog);
+    return binding.listen(inside, mode, backlog);
   } catch (error) {
-    if (!isNativeError(error) || error.code !== 'EADDRINUSE' || !isStaleSocket(binding, path)) {
-      throw toListenError(error, path);
+    throw toListenError(error, path);
+  }
+}
+
+/** link(2) of the finished socket at `path`, replacing a stale socket that nothing listens on any more. */
+function linkIntoPlace(binding: NativeBinding, inside: string, path: string): void {
+  try {
+    fs.linkSync(inside, path);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !isStaleSocket(binding, path)) {
+      throw toListenError(error, path, 'EADDRINUSE');
     }
   }
   fs.unlinkSync(path);
   try {
-    return binding.listen(path, mode, backlog);
+    fs.linkSync(inside, path);
   } catch (error) {
-    throw toListenError(error, path);
+    throw toListenError(error, path, 'EADDRINUSE');
   }
 }
 
@@ -94,9 +154,17 @@ function isStaleSocket(binding: NativeBinding, path: string): boolean {
   }
 }
 
-function toListenError(error: unknown, path: string): Error {
-  if (!isNativeError(error)) return error as Error;
-  const wrapped = errnoException(error.errno, error.syscall === 'bind' || error.syscall === 'listen' ? 'listen' : error.syscall);
+/**
+ * A listen error in Node's shape ('listen EADDRINUSE <path>', with address).
+ * `existing`: the code to report when the name is already taken (link(2)
+ * says EEXIST where bind(2) said EADDRINUSE).
+ */
+function toListenError(error: unknown, path: string, existing?: string): Error {
+  const facts = error as { errno?: unknown; code?: unknown; syscall?: unknown };
+  if (typeof facts.code !== 'string') return error as Error;
+  const code = facts.code === 'EEXIST' && existing !== undefined ? existing : facts.code;
+  const errno = errnoNumber(code) ?? Math.abs(Number(facts.errno) || 5);
+  const wrapped = errnoException(errno, 'listen');
   wrapped.message = `${wrapped.message} ${path}`;
   return Object.assign(wrapped, { address: path });
 }

@@ -211,7 +211,6 @@ describe('chaos', function () {
       expect(grown, `RSS grew by ${(grown / 1048576).toFixed(1)} MB`).to.be.below(200 * 1048576);
       expect(rssPeak - rssBefore, `RSS peaked ${((rssPeak - rssBefore) / 1048576).toFixed(1)} MB above its start`).to.be.below(200 * 1048576);
       expect(heapGrown, `the server retains ${(heapGrown / 1048576).toFixed(1)} MB more heap (after GC) than before ${connections} connections`).to.be.below(16 * 1048576);
-      // eslint-disable-next-line no-console
       if (process.env.SIDECAR_FUZZ_VERBOSE) console.log(`      ${summary}; RSS +${(grown / 1048576).toFixed(1)} MB, heap +${(heapGrown / 1048576).toFixed(1)} MB`);
     });
   });
@@ -345,7 +344,6 @@ describe('chaos', function () {
       let count = fdCount(server.pid);
       await pollUntil(() => (count = fdCount(server.pid)) === server.fdBaseline, { timeout: 3000 });
       expect(count, describeFdDiff(server.fdTable, fdTable(server.pid))).to.equal(server.fdBaseline);
-      // eslint-disable-next-line no-console
       if (process.env.SIDECAR_FUZZ_VERBOSE) console.log(`      ${succeeded.length} of 200 ran; refusals ${JSON.stringify(codes.reduce((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {}))}`);
     });
   });

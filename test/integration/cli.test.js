@@ -391,7 +391,6 @@ describe('sidecar CLI', function () {
       for (const [tool, args] of [['tmux', ['-V']], ['bash', ['--version']]]) {
         const found = childProcess.spawnSync(tool, args);
         if (found.error || found.status !== 0) {
-          // eslint-disable-next-line no-console
           console.log(`      (${tool} is not installed: skipping the terminal test)`);
           this.skip();
         }

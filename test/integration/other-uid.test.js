@@ -47,7 +47,6 @@ describe('other-uid copy of a checkout other users cannot enter', function () {
 
   before(function () {
     if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-      // eslint-disable-next-line no-console
       console.log('      (not running as root: cannot run processes as another uid; skipping)');
       this.skip();
     }

@@ -96,7 +96,6 @@ describe('server policy', function () {
     before(function () {
       const can = otherUidReady();
       if (can !== true) {
-        // eslint-disable-next-line no-console
         console.log(`      (${can}: cannot run clients as another user; skipping)`);
         this.skip();
       }
@@ -526,7 +525,6 @@ describe('server policy', function () {
 
     it('control: without a policy each attempt takes effect (so the tests below can tell)', async function () {
       if (lib === undefined) {
-        // eslint-disable-next-line no-console
         console.log('      (no C compiler: LD_PRELOAD and LD_AUDIT are checked by the environment only)');
       }
       const server = await servers.start();
@@ -634,7 +632,6 @@ describe('server policy', function () {
       before(function () {
         const can = canSwitchUsers();
         if (can !== true) {
-          // eslint-disable-next-line no-console
           console.log(`      (${can}: cannot test switching ids; skipping)`);
           this.skip();
         }
@@ -661,7 +658,6 @@ describe('server policy', function () {
       it('a server that cannot switch (running as 65534) refuses even ids allowSetuid names', async function () {
         const ready = otherUidReady();
         if (ready !== true) {
-          // eslint-disable-next-line no-console
           console.log(`      (${ready}: cannot run a server as uid ${NOBODY}; skipping)`);
           this.skip();
         }

@@ -271,7 +271,6 @@ describe('server socket file', function () {
     before(function () {
       const ready = otherUidReady({ setpriv: false });
       if (ready !== true) {
-        // eslint-disable-next-line no-console
         console.log(`      (${ready}: cannot run a client as another user; skipping)`);
         this.skip();
       }
