@@ -13,7 +13,7 @@ const { WorkQueue } = require('../../dist/server/work-queue');
 const { normalizeServerOptions } = require('../../dist/server/options');
 const {
   FD_IGNORE, FD_CLOSED, NO_ID, MAX_RECORD_BYTES, encodeExecPayload, encodeExecRecords, encodeSignal, encodePing,
-  encodeStop, encodeStarted, decodeServerMessage,
+  encodeStop, decodeServerMessage,
 } = require('../../dist/protocol');
 const { FakeBinding, nativeError, forbidRealIO, READABLE, WRITABLE } = require('../support/fake-binding');
 const { FakeClock } = require('../support/fake-clock');
@@ -692,6 +692,3 @@ describe('unit: server Session', () => {
     });
   });
 });
-
-// Keeps the linter quiet about values only some tests use.
-void encodeStarted;
