@@ -57,3 +57,11 @@ export function integerOption(value: unknown, name: string, fallback: number, mi
   }
   return value;
 }
+
+/**
+ * True for any thenable, not only this realm's Promise: a hook written in a
+ * vm context (or under a sandboxing test runner) returns a foreign Promise.
+ */
+export function isThenable<T = unknown>(value: unknown): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}

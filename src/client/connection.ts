@@ -32,6 +32,8 @@ export class Connection {
   /** Signals asked for before the connection existed. */
   private readonly pendingSignals: number[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  /** STARTED has arrived. */
+  private started = false;
 
   /**
    * `remoteFds` travel with the request and are owned by the connection from
@@ -157,8 +159,18 @@ export class Connection {
       this.events.lost(malformedReply(this.plan.socketPath, error.message));
       return;
     }
+    // STARTED once, then EXIT; or FAILED instead of both. Anything else is a
+    // server that cannot be followed.
+    const expected = this.started ? message.type === MessageType.Exit
+      : message.type === MessageType.Started || message.type === MessageType.Failed;
+    if (!expected) {
+      this.socket?.destroy();
+      this.events.lost(malformedReply(this.plan.socketPath, `message type ${message.type} ${this.started ? 'after' : 'before'} the program started`));
+      return;
+    }
     switch (message.type) {
       case MessageType.Started:
+        this.started = true;
         this.events.started(message.pid);
         break;
       case MessageType.Failed:

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { AuthorizeResult, PeerCredentials, SidecarRequest } from '../../types/index';
 import { type ExecRequest, NO_ID } from '../protocol';
 import { type Environment, environmentFrom, environmentObject, requestedEnvironment } from './environment';
+import { isThenable } from '../validate';
 import type { NormalizedServerOptions } from './options';
 import { type SpawnDecision, DEFAULT_PATH, candidatePaths } from './spawn-options';
 
@@ -100,6 +101,10 @@ function applyHook(result: AuthorizeResult, base: Extract<Decision, { allow: tru
   if (typeof result !== 'object' || result === null) {
     return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: 'authorize() returned an invalid answer' };
   }
+  if ((result.env !== undefined && (typeof result.env !== 'object' || result.env === null))
+      || (result.cwd !== undefined && typeof result.cwd !== 'string')) {
+    return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: 'authorize() returned an invalid answer' };
+  }
   if (result.allow === false) {
     return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: result.reason ?? 'refused by the server\'s authorize()' };
   }
@@ -139,8 +144,8 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, a
   } catch (error) {
     return refuseOnThrow(error);
   }
-  if (answer !== null && typeof answer === 'object' && typeof (answer as Promise<AuthorizeResult>).then === 'function') {
-    return (answer as Promise<AuthorizeResult>).then((result) => applyHook(result, base), refuseOnThrow);
+  if (isThenable<AuthorizeResult>(answer)) {
+    return Promise.resolve(answer).then((result) => applyHook(result, base), refuseOnThrow);
   }
   return applyHook(answer as AuthorizeResult, base);
 }

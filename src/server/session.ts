@@ -19,6 +19,7 @@ import {
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
 import { isNativeError } from '../errors';
+import { isThenable } from '../validate';
 import { signalName } from '../signals';
 import { type Environment, parseEnvironment } from './environment';
 import { type Decision, decide, stopRefusal } from './policy';
@@ -34,14 +35,11 @@ const debug = util.debuglog('sidecar');
 const { EPROTO, E2BIG, EMFILE, EAGAIN, ETIMEDOUT, EPERM } = os.constants.errno;
 const { SIGKILL } = os.constants.signals;
 
-const enum State {
-  AwaitRequest,
-  Receiving,
-  Deciding,
-  Queued,
-  Running,
-  Done,
-}
+/** The credentials of a peer that was gone before they could be read (the socket reports its end at once). */
+const UNKNOWN_PEER: PeerCredentials = Object.freeze({ pid: 0, uid: -1, gid: -1 });
+
+/** The session's states, in the order a request goes through them. */
+const enum State { AwaitRequest, Receiving, Deciding, Queued, Running, Done }
 
 export class Session {
   readonly credentials: PeerCredentials;
@@ -60,19 +58,15 @@ export class Session {
   private serverReason: ExitReasonCode | undefined;
   private readonly timers = new TimerSet();
   private handshakeTimer: NodeJS.Timeout | undefined;
+  private doneReported = false;
 
   constructor(fd: number, private readonly context: SessionContext) {
     this.socket = new SeqpacketSocket(fd, context.binding, {
       onMessage: (data, fds, truncated, fdsLost) => this.onMessage(data, fds, truncated, fdsLost),
       onEnd: () => this.onClientGone(),
+      onClose: () => this.maybeDone(),
     });
-    let credentials: PeerCredentials = { pid: 0, uid: -1, gid: -1 };
-    try {
-      credentials = this.socket.peerCredentials();
-    } catch {
-      // A peer that is already gone: the socket reports it right away.
-    }
-    this.credentials = credentials;
+    this.credentials = this.socket.peerCredentials(UNKNOWN_PEER);
     const { handshakeTimeout } = context.options;
     if (handshakeTimeout > 0) {
       this.handshakeTimer = this.timers.add(handshakeTimeout, () => {
@@ -87,7 +81,6 @@ export class Session {
   dropIfIdle(): void {
     if (this.state === State.Running || this.state === State.Done) return;
     this.ticket?.done();
-    this.state = State.Done;
     this.closeAttached();
     this.socket.destroy();
     this.finish();
@@ -201,7 +194,7 @@ export class Session {
     this.state = State.Deciding;
     this.timers.clear(this.handshakeTimer);
     const decision = decide(this.context.options, request, env, this.credentials);
-    if (!(decision instanceof Promise)) this.onDecision(decision);
+    if (!isThenable<Decision>(decision)) this.onDecision(decision);
     else decision.then((answer) => this.onDecision(answer), (error: unknown) => this.onDecision({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: String(error) }));
   }
 
@@ -341,7 +334,16 @@ export class Session {
 
   private finish(): void {
     this.state = State.Done;
-    if (this.program?.running) return;
+    this.maybeDone();
+  }
+
+  /**
+   * Reports 'done' once the session holds nothing: ended, its program reaped,
+   * and its socket closed (a last reply may wait for the client to read).
+   */
+  private maybeDone(): void {
+    if (this.doneReported || this.state !== State.Done || this.program?.running || !this.socket.isDestroyed) return;
+    this.doneReported = true;
     this.timers.clearAll();
     this.context.report({ type: 'done' });
   }

@@ -11,7 +11,7 @@
 
 import { type NativeBinding, type NativePoller, type PeerCredentials, READABLE, WRITABLE } from '../binding';
 import { MAX_RECORD_BYTES } from '../protocol';
-import { type NativeError, isNativeError } from '../errors';
+import { type NativeError, errnoName, isNativeError } from '../errors';
 
 export interface SeqpacketHandlers {
   /**
@@ -24,6 +24,8 @@ export interface SeqpacketHandlers {
   onMessage(data: Uint8Array, fds: number[], truncated: boolean, fdsLost: boolean): void;
   /** The peer hung up (error undefined) or the socket failed. Called once, after which the socket is destroyed. */
   onEnd(error?: NativeError): void;
+  /** The socket is closed, by whatever path (destroy, end once flushed, hang-up, failure). Called once. */
+  onClose?(): void;
 }
 
 interface PendingRecord {
@@ -68,9 +70,18 @@ export class SeqpacketSocket {
     return new SeqpacketSocket(binding.connect(path), binding, handlers, receivesFds);
   }
 
-  /** The peer's credentials as the kernel recorded them at connect time (SO_PEERCRED). */
-  peerCredentials(): PeerCredentials {
-    return this.binding.peerCredentials(this.fd);
+  /**
+   * The peer's credentials as the kernel recorded them at connect time
+   * (SO_PEERCRED). With `fallback`, that is returned instead of throwing when
+   * they cannot be read (a peer already gone).
+   */
+  peerCredentials(fallback?: PeerCredentials): PeerCredentials {
+    try {
+      return this.binding.peerCredentials(this.fd);
+    } catch (error) {
+      if (fallback === undefined) throw error;
+      return { ...fallback };
+    }
   }
 
   /**
@@ -124,6 +135,7 @@ export class SeqpacketSocket {
     this.poller.close();
     for (const record of this.queue.splice(0)) this.closeAll(record.fds);
     this.binding.close(this.fd);
+    this.handlers.onClose?.();
   }
 
   ref(): void {
@@ -170,7 +182,7 @@ export class SeqpacketSocket {
     if (this.destroyed) return;
     if (status < 0) {
       // libuv reports a socket error (POLLERR) this way and stops polling.
-      this.fail(Object.assign(new Error(`poll failed: ${status}`), { errno: -status, code: 'EIO', syscall: 'poll' }));
+      this.fail(Object.assign(new Error(`poll failed: ${status}`), { errno: -status, code: errnoName(-status), syscall: 'poll' }));
       return;
     }
     if ((events & WRITABLE) !== 0) this.flush();

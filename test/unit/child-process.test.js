@@ -313,6 +313,37 @@ describe('unit: RemoteChildProcess', () => {
       binding.assertClean();
     });
 
+    it('EXIT before STARTED is a server that cannot be followed: ERR_SIDECAR_PROTOCOL, then close, no exit', () => {
+      const child = spawn();
+      const events = watch(child);
+      serverSends(encodeExit({ exitCode: 0, signal: null, reason: REASON.exit }));
+      expect(events.map(([name]) => name)).to.deep.equal(['error', 'close']);
+      expect(events[0][1]).to.include({ code: 'ERR_SIDECAR_PROTOCOL' });
+      expect(events[0][1].message).to.include('before the program started');
+      binding.assertClean();
+    });
+
+    it('FAILED after STARTED: ERR_SIDECAR_PROTOCOL, then exit as killed, and the pid is released for remoteKill', () => {
+      const child = spawn();
+      const events = watch(child);
+      serverSends(encodeStarted(78));
+      serverSends(encodeFailed({ errno: errno.ENOENT, code: 'ENOENT', syscall: 'execve', message: 'late' }));
+      expect(events.map(([name]) => name)).to.deep.equal(['spawn', 'error', 'exit', 'close']);
+      expect(events[1][1]).to.include({ code: 'ERR_SIDECAR_PROTOCOL' });
+      expect(() => remoteKill(78, 0)).to.throw().with.property('code', 'ESRCH');
+      binding.assertClean();
+    });
+
+    it('a second STARTED is refused the same way', () => {
+      const child = spawn();
+      const events = watch(child);
+      serverSends(encodeStarted(79));
+      serverSends(encodeStarted(80));
+      expect(events.map(([name]) => name)).to.deep.equal(['spawn', 'error', 'exit', 'close']);
+      expect(child.pid).to.equal(79);
+      binding.assertClean();
+    });
+
     it('hang-up before STARTED: ERR_SIDECAR_DISCONNECTED, then close', () => {
       const child = spawn();
       const events = watch(child);

@@ -217,12 +217,12 @@ describe('unit: server policy decide()', () => {
       expect(rejected).to.deep.include({ allow: false, reason: 'authorize() failed: timeout' });
     });
 
-    // BUG (src/server/policy.ts applyHook): an allow answer whose env is not
+    // Regression (fixed in policy.ts applyHook): an allow answer whose env is not
     // an object ({ env: null }) makes decide() throw a TypeError (sync hook)
     // or return a rejected promise (async hook) instead of refusing it as an
     // invalid answer; a sync hook's throw escapes the session's poll
     // callback as an uncaught exception.
-    it.skip('refuses an allow answer whose env is not an object as invalid, sync or async (BUG: decide() throws)', async () => {
+    it('refuses an allow answer whose env is not an object as invalid, sync or async', async () => {
       let sync;
       expect(() => { sync = decideFor({ authorize: () => ({ allow: true, env: null }) }); }).to.not.throw();
       expect(sync).to.deep.include({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize' });

@@ -50,10 +50,8 @@ function makeServer(optionOverrides = {}, queue = undefined) {
     devNull: binding.openReadWrite('/dev/null'),
     reports: [],
   };
-  server.context = {
-    binding, options, queue: server.queue, devNull: server.devNull,
-    report: (session, report) => server.reports.push({ session, ...report }),
-  };
+  // Each session gets this plus its own report() outlet (see connectClient).
+  server.context = { binding, options, queue: server.queue, devNull: server.devNull };
   server.connect = () => connectClient(server);
   /** Every fd the fake handed out is closed but the server's /dev/null; every poller is closed. */
   server.assertClean = () => binding.assertClean({ except: [server.devNull] });
@@ -63,7 +61,10 @@ function makeServer(optionOverrides = {}, queue = undefined) {
 function connectClient(server) {
   const { binding } = server;
   const fd = binding.newFd('accepted connection');
-  const session = new Session(fd, server.context);
+  const session = new Session(fd, {
+    ...server.context,
+    report: (report) => server.reports.push({ session, ...report }),
+  });
   const client = {
     fd,
     session,
@@ -364,14 +365,14 @@ describe('unit: server Session', () => {
       server.assertClean();
     });
 
-    // BUG (src/server/session.ts onRequest): a promise from another realm
+    // Regression (fixed: any thenable is awaited): a promise from another realm
     // (an authorize() written in a vm context, or under a test runner that
     // sandboxes modules such as Jest) is not `instanceof Promise` here, so the
     // pending promise itself is taken as the decision: `decision.allow` is
     // undefined, the request is "denied" with an undefined code and reason,
     // and encodeFailed() then throws a TypeError out of the poll callback.
     // policy.ts already accepts any thenable; the session should too.
-    it.skip('accepts a promise from another realm as authorize()\'s answer (BUG: taken as a decision, then a TypeError)', async () => {
+    it('accepts a promise from another realm as authorize()\'s answer', async () => {
       const otherRealmPromise = vm.runInNewContext('Promise.resolve(true)');
       const server = makeServer({ authorize: () => otherRealmPromise });
       const client = server.connect();
@@ -675,12 +676,12 @@ describe('unit: server Session', () => {
       server.assertClean();
     });
 
-    // BUG (src/server/session.ts refuse/answerAndEnd/onProgramExit + finish):
+    // Regression (fixed: done waits for the socket to close, and comes once):
     // 'done' ("released everything: no fd") is reported as soon as the last
     // reply is queued, while the socket still holds it (EAGAIN); when the
     // client then hangs up, the socket's onEnd reaches onClientGone, which
     // calls finish() again and reports 'done' a second time.
-    it.skip('reports done once, after the socket is closed, when its last reply was blocked (BUG: reported twice, the first time too early)', () => {
+    it('reports done once, after the socket is closed, when its last reply was blocked', () => {
       const server = makeServer();
       const client = server.connect();
       server.binding.blockSends(client.fd);
