@@ -129,7 +129,10 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, a
   }
   const refusal = credentialsRefusal(options, request);
   if (refusal !== undefined) return refusal;
-  const own = environmentFrom(serverEnv);
+  // The server's own environment is read only where it is used: process.env
+  // is slow to walk, and most requests (no serverEnv, no policy) never need it.
+  const own = request.serverEnv || options.allowEnv !== undefined || options.allowCommands !== undefined
+    ? environmentFrom(serverEnv) : new Map<string, string>();
   const { env, dropped } = restrictEnvironment(options, request, asked, own);
   const candidates = resolveCandidates(options, request, env, own);
   if (typeof candidates === 'string') return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'allowCommands', reason: candidates };

@@ -1,63 +1,48 @@
 // One client connection on the server, as a protocol state machine: receive
-// the exec request and its fds, ask the policy, wait for a place in the work
-// queue, start the program, forward signals, report its exit and why it
-// ended. If the client goes away first, the program's process group gets the
-// disconnect signal (SIGKILL by default: a program whose caller is gone has
-// nobody to report to, and its stdio belongs to that caller).
+// the exec request and its fds, hand the whole request to a Run (./run.ts:
+// policy, queue, program), tell the client what the run says (STARTED,
+// FAILED, EXIT), forward its signals, and answer PING and STOP. If the client
+// goes away first, its run's program gets the disconnect signal (SIGKILL by
+// default: a program whose caller is gone has nobody to report to, and its
+// stdio belongs to that caller).
 //
 // A session depends on what its context hands it (binding, options, queue)
 // and speaks back through one outlet, report(): it never calls into the
 // server.
 
 import * as os from 'node:os';
-import * as util from 'node:util';
-import type { PeerCredentials, ServerRequestInfo } from '../../types/index';
+import type { PeerCredentials } from '../../types/index';
 import type { WaitResult } from '../binding';
 import {
-  type ClientMessage, type ExecRequest, type FailedReply, ExitReasonCode, MessageType, ProtocolError, decodeClientMessage,
-  decodeExecPayload, encodeExit, encodeFailed, encodePong, encodeStarted, encodeStopping, exitReasonName,
+  type ClientMessage, type ExecRequest, type FailedReply, type ExitReasonCode, MessageType, ProtocolError,
+  decodeClientMessage, decodeExecPayload, encodeExit, encodeFailed, encodePong, encodeStarted, encodeStopping,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
-import { isNativeError } from '../errors';
-import { isThenable } from '../validate';
-import { signalName } from '../signals';
-import { type Environment, parseEnvironment } from './environment';
-import { type Decision, decide, stopRefusal } from './policy';
-import { Program, WatchError } from './program';
+import { parseEnvironment } from './environment';
+import { stopRefusal } from './policy';
 import { RequestAssembly, overLimits } from './request-assembly';
-import { nativeSpawnOptions, spawnFailureMessage } from './spawn-options';
-import { TimerSet } from './timers';
+import { Run } from './run';
 import type { SessionContext } from './session-context';
-import type { Ticket } from './work-queue';
+import { TimerSet } from './timers';
 
-const debug = util.debuglog('sidecar');
-
-const { EPROTO, E2BIG, EMFILE, EAGAIN, ETIMEDOUT, EPERM } = os.constants.errno;
-const { SIGKILL } = os.constants.signals;
+const { EPROTO, E2BIG, EMFILE, ETIMEDOUT, EPERM } = os.constants.errno;
 
 /** The credentials of a peer that was gone before they could be read (the socket reports its end at once). */
 const UNKNOWN_PEER: PeerCredentials = Object.freeze({ pid: 0, uid: -1, gid: -1 });
 
-/** The session's states, in the order a request goes through them. */
-const enum State { AwaitRequest, Receiving, Deciding, Queued, Running, Done }
+/** The session's states, in the order a request goes through them; Running: a run exists, in any of its phases. */
+const enum State { AwaitRequest, Receiving, Running, Done }
 
 export class Session {
   readonly credentials: PeerCredentials;
   private readonly socket: SeqpacketSocket;
   private state = State.AwaitRequest;
   private assembly: RequestAssembly | undefined;
+  /** The request's fds until its run takes them. */
   private attached: number[] = [];
-  private request: ExecRequest | undefined;
-  private decision: Extract<Decision, { allow: true }> | undefined;
-  private info: ServerRequestInfo | undefined;
-  private ticket: Ticket | undefined;
-  private program: Program | undefined;
+  private run: Run | undefined;
   private clientGone = false;
-  private clientSignalled = false;
-  /** Set by the first kill the server decides on its own. */
-  private serverReason: ExitReasonCode | undefined;
   private readonly timers = new TimerSet();
-  private handshakeTimer: NodeJS.Timeout | undefined;
   private doneReported = false;
 
   constructor(fd: number, private readonly context: SessionContext) {
@@ -69,7 +54,7 @@ export class Session {
     this.credentials = this.socket.peerCredentials(UNKNOWN_PEER);
     const { handshakeTimeout } = context.options;
     if (handshakeTimeout > 0) {
-      this.handshakeTimer = this.timers.add(handshakeTimeout, () => {
+      this.timers.add(handshakeTimeout, () => {
         if (this.state === State.AwaitRequest || this.state === State.Receiving) {
           this.refuse({ errno: ETIMEDOUT, code: 'ERR_SIDECAR_PROTOCOL', syscall: 'handshake', message: `no complete request within ${handshakeTimeout} ms` });
         }
@@ -79,8 +64,8 @@ export class Session {
 
   /** Drops a session that has not started a program yet (server closing). */
   dropIfIdle(): void {
-    if (this.state === State.Running || this.state === State.Done) return;
-    this.ticket?.done();
+    if (this.state === State.Done || this.run?.programRunning) return;
+    this.run?.drop();
     this.closeAttached();
     this.socket.destroy();
     this.finish();
@@ -88,9 +73,7 @@ export class Session {
 
   /** The server decided to end the program: `signal` now, SIGKILL if it lingers. */
   killFor(reason: ExitReasonCode, signal: number): void {
-    if (this.state !== State.Running || this.program === undefined) return;
-    this.serverReason ??= reason;
-    this.program.terminate(signal);
+    this.run?.killFor(reason, signal);
   }
 
   // ---- messages --------------------------------------------------------------
@@ -127,14 +110,8 @@ export class Session {
         this.append(message.chunk);
         return;
       case MessageType.Signal:
-        if (this.state === State.Running) {
-          this.clientSignalled = true;
-          this.program?.signal(message.signal, false);
-        } else if (this.state === State.AwaitRequest || this.state === State.Receiving) {
-          throw new ProtocolError('signal before the program started');
-        }
-        // Deciding or Queued: the program does not exist yet; as with a local
-        // child killed before it ran, the signal is simply moot.
+        if (this.state === State.AwaitRequest || this.state === State.Receiving) throw new ProtocolError('signal before the program started');
+        this.run?.signal(message.signal);
         return;
       case MessageType.Stop:
         if (this.state !== State.AwaitRequest) throw new ProtocolError('stop during a request');
@@ -160,6 +137,37 @@ export class Session {
     this.append(chunk);
   }
 
+  private append(chunk: Uint8Array): void {
+    const payload = (this.assembly as RequestAssembly).add(chunk);
+    if (payload === undefined) return;
+    this.assembly = undefined;
+    this.onRequest(decodeExecPayload(payload, this.attached.length));
+  }
+
+  /** The whole request is here: a run takes it (and its fds) from now on. */
+  private onRequest(request: ExecRequest): void {
+    this.state = State.Running;
+    this.timers.clearAll(); // the handshake is over
+    const attached = this.attached;
+    this.attached = [];
+    this.run = new Run(this.context, this.credentials, request, parseEnvironment(request.env), attached, {
+      started: (pid) => {
+        if (!this.clientGone) this.socket.send(encodeStarted(pid));
+      },
+      refused: (reply, counted) => this.refuse(reply, counted),
+      exited: (result, reason) => this.onExit(result, reason),
+    });
+    this.run.start();
+  }
+
+  private onExit(result: WaitResult, reason: ExitReasonCode): void {
+    if (!this.clientGone) {
+      this.socket.send(encodeExit({ exitCode: result.exitCode, signal: result.signal, reason }));
+      this.socket.end();
+    }
+    this.finish();
+  }
+
   private onStop(): void {
     const refusal = stopRefusal(this.context.options, this.credentials);
     if (refusal !== undefined) {
@@ -179,133 +187,25 @@ export class Session {
     this.finish();
   }
 
-  private append(chunk: Uint8Array): void {
-    const payload = (this.assembly as RequestAssembly).add(chunk);
-    if (payload === undefined) return;
-    this.assembly = undefined;
-    const request = decodeExecPayload(payload, this.attached.length);
-    this.onRequest(request, parseEnvironment(request.env));
-  }
-
-  // ---- deciding, queueing, launching ------------------------------------------
-
-  private onRequest(request: ExecRequest, env: Environment): void {
-    this.request = request;
-    this.state = State.Deciding;
-    this.timers.clear(this.handshakeTimer);
-    const decision = decide(this.context.options, request, env, this.credentials);
-    if (!isThenable<Decision>(decision)) this.onDecision(decision);
-    else decision.then((answer) => this.onDecision(answer), (error: unknown) => this.onDecision({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: String(error) }));
-  }
-
-  private onDecision(decision: Decision): void {
-    if (this.state !== State.Deciding) return; // the client left meanwhile
-    const request = this.request as ExecRequest;
-    if (!decision.allow) {
-      debug('denied uid %d pid %d %s: %s', this.credentials.uid, this.credentials.pid, request.argv[0], decision.reason);
-      this.context.report({ type: 'denied', info: { credentials: this.credentials, argv: request.argv, reason: decision.reason } });
-      this.refuse({ errno: EPERM, code: decision.code, syscall: decision.syscall, message: decision.reason }, false);
-      return;
-    }
-    this.decision = decision;
-    this.info = { credentials: this.credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv };
-    debug('request uid %d pid %d %o', this.credentials.uid, this.credentials.pid, request.argv);
-    this.context.report({ type: 'request', info: this.info });
-    this.state = State.Queued;
-    const ticket = this.context.queue.enter((granted) => this.launch(granted));
-    if (ticket === undefined) {
-      this.refuse({ errno: EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'queue', message: 'the server\'s queue is full' });
-      return;
-    }
-    this.ticket = ticket;
-    const { queueTimeout } = this.context.options;
-    if (ticket.waiting && queueTimeout > 0) {
-      this.timers.add(queueTimeout, () => {
-        if (this.state !== State.Queued) return;
-        ticket.done();
-        this.refuse({ errno: ETIMEDOUT, code: 'ERR_SIDECAR_BUSY', syscall: 'queue', message: `no place to run within queueTimeout (${queueTimeout} ms)` });
-      });
-    }
-  }
-
-  /** Starts the program; the queue has given this session a place. */
-  private launch(ticket: Ticket): void {
-    this.ticket = ticket;
-    const { binding, devNull, options } = this.context;
-    const request = this.request as ExecRequest;
-    const decision = this.decision as Extract<Decision, { allow: true }>;
-    let program: Program;
-    try {
-      program = Program.start(binding, nativeSpawnOptions(request, decision, this.attached, devNull, SIGKILL),
-        (result) => this.onProgramExit(result));
-    } catch (error) {
-      this.closeAttached();
-      ticket.done();
-      if (!isNativeError(error)) throw error;
-      const message = error instanceof WatchError ? error.message : spawnFailureMessage(error.syscall, error.code, request);
-      this.refuse({ errno: error.errno, code: error.code, syscall: error.syscall, message });
-      return;
-    }
-    // The program holds its own copies now; ours would keep pipes open.
-    this.closeAttached();
-    this.program = program;
-    this.state = State.Running;
-    debug('spawn pid %d %o', program.pid, request.argv);
-    this.context.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
-    if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReasonCode.MaxRuntime, options.killSignal));
-    if (this.clientGone) {
-      this.onClientGone();
-      return;
-    }
-    this.socket.send(encodeStarted(program.pid));
-  }
-
-  private onProgramExit(result: WaitResult): void {
-    const program = this.program as Program;
-    this.state = State.Done;
-    const reason = this.serverReason ?? (result.signal !== null && this.clientSignalled ? ExitReasonCode.ClientSignal : ExitReasonCode.Exited);
-    debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
-    this.ticket?.done();
-    this.context.report({
-      type: 'exit',
-      info: {
-        ...(this.info as ServerRequestInfo), pid: program.pid, exitCode: result.exitCode,
-        signal: result.signal === null ? null : signalName(result.signal),
-        reason: exitReasonName(reason), durationMs: Date.now() - program.startedAt,
-      },
-    });
-    if (!this.clientGone) {
-      this.socket.send(encodeExit({ exitCode: result.exitCode, signal: result.signal, reason }));
-      this.socket.end();
-    }
-    this.finish();
-  }
+  // ---- endings ---------------------------------------------------------------
 
   private onClientGone(): void {
     this.clientGone = true;
-    if (this.state === State.Running && this.program !== undefined) {
-      const { disconnectSignal, disconnectGrace } = this.context.options;
-      this.serverReason ??= ExitReasonCode.Disconnect;
-      this.program.terminate(disconnectSignal, disconnectGrace);
-      return; // finish() once the program is reaped
-    }
-    // Queued: leave the line. Deciding: an authorize() still pending finds the
-    // state changed and drops its answer.
-    if (this.state === State.Queued) this.ticket?.done();
-    this.state = State.Done;
+    this.run?.clientLeft();
+    if (this.run?.programRunning) return; // finish() once the program is reaped
     this.closeAttached();
     this.assembly?.discard();
     this.finish();
   }
 
   private protocolError(message: string): void {
-    if (this.state === State.Running) {
+    if (this.run?.programRunning) {
       // A client that breaks the protocol mid-run is treated as gone.
       this.socket.destroy();
       this.onClientGone();
       return;
     }
-    if (this.state === State.Queued) this.ticket?.done();
+    this.run?.drop();
     this.closeAttached();
     this.assembly?.discard();
     this.refuse({ errno: EPROTO, code: 'ERR_SIDECAR_PROTOCOL', syscall: 'protocol', message });
@@ -342,7 +242,7 @@ export class Session {
    * and its socket closed (a last reply may wait for the client to read).
    */
   private maybeDone(): void {
-    if (this.doneReported || this.state !== State.Done || this.program?.running || !this.socket.isDestroyed) return;
+    if (this.doneReported || this.state !== State.Done || this.run?.programRunning || !this.socket.isDestroyed) return;
     this.doneReported = true;
     this.timers.clearAll();
     this.context.report({ type: 'done' });

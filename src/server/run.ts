@@ -1,0 +1,210 @@
+// One request's way on the server, once it has arrived whole: the policy's
+// decision, a place in the work queue, the program's start, its signals, and
+// its exit with the reason it ended. The session that owns the run speaks the
+// protocol; the run tells it what to say through three events and reports
+// to the server through the session's context.
+
+import * as os from 'node:os';
+import * as util from 'node:util';
+import type { PeerCredentials, ServerRequestInfo } from '../../types/index';
+import type { WaitResult } from '../binding';
+import { type ExecRequest, type FailedReply, ExitReasonCode, exitReasonName } from '../protocol';
+import { isNativeError } from '../errors';
+import { isThenable } from '../validate';
+import { signalName } from '../signals';
+import type { Environment } from './environment';
+import { type Decision, decide } from './policy';
+import { Program, WatchError } from './program';
+import type { SessionContext } from './session-context';
+import { nativeSpawnOptions, spawnFailureMessage } from './spawn-options';
+import { TimerSet } from './timers';
+import type { Ticket } from './work-queue';
+
+const debug = util.debuglog('sidecar');
+
+const { EAGAIN, ETIMEDOUT, EPERM } = os.constants.errno;
+const { SIGKILL } = os.constants.signals;
+
+/** What a run asks its session to tell the client. */
+export interface RunEvents {
+  /** The program runs: STARTED. */
+  started(pid: number): void;
+  /** It will not run: FAILED, then hang up. `counted`: a failure, not a denial (those are reported apart). */
+  refused(reply: FailedReply, counted: boolean): void;
+  /** The program was reaped: EXIT with the reason. */
+  exited(result: WaitResult, reason: ExitReasonCode): void;
+}
+
+/** Where a run is. */
+const enum Phase { Deciding, Queued, Running, Done }
+
+export class Run {
+  private phase = Phase.Deciding;
+  private decision: Extract<Decision, { allow: true }> | undefined;
+  private info: ServerRequestInfo | undefined;
+  private ticket: Ticket | undefined;
+  private program: Program | undefined;
+  private clientGone = false;
+  private clientSignalled = false;
+  /** Set by the first kill the server decides on its own. */
+  private serverReason: ExitReasonCode | undefined;
+  private readonly timers = new TimerSet();
+
+  /** `attached`: the request's fds, owned by the run from now on. */
+  constructor(
+    private readonly context: SessionContext,
+    private readonly credentials: PeerCredentials,
+    private request: ExecRequest,
+    private env: Environment | undefined,
+    private readonly attached: number[],
+    private readonly events: RunEvents,
+  ) {}
+
+  /** True while its program has not been reaped. */
+  get programRunning(): boolean {
+    return this.program?.running ?? false;
+  }
+
+  /** Asks the policy; the rest follows from its answer. */
+  start(): void {
+    const decision = decide(this.context.options, this.request, this.env as Environment, this.credentials);
+    if (!isThenable<Decision>(decision)) this.onDecision(decision);
+    else decision.then((answer) => this.onDecision(answer), (error: unknown) => this.onDecision({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: String(error) }));
+  }
+
+  /** A SIGNAL record: for the program if it runs; before that, as for a local child killed before it ran, moot. */
+  signal(signal: number): void {
+    if (this.phase !== Phase.Running || this.program === undefined) return;
+    this.clientSignalled = true;
+    this.program.signal(signal, false);
+  }
+
+  /** The server decided to end the program: `signal` now, SIGKILL if it lingers. */
+  killFor(reason: ExitReasonCode, signal: number): void {
+    if (this.phase !== Phase.Running || this.program === undefined) return;
+    this.serverReason ??= reason;
+    this.program.terminate(signal);
+  }
+
+  /**
+   * The client is gone (or broke the protocol mid-run): a running program
+   * gets the disconnect signal; anything before that is dropped.
+   */
+  clientLeft(): void {
+    this.clientGone = true;
+    if (this.phase === Phase.Running && this.program !== undefined) {
+      const { disconnectSignal, disconnectGrace } = this.context.options;
+      this.serverReason ??= ExitReasonCode.Disconnect;
+      this.program.terminate(disconnectSignal, disconnectGrace);
+      return;
+    }
+    this.drop();
+  }
+
+  /**
+   * Ends a run that has no program yet: leaves the queue, closes the fds, and
+   * an authorize() still pending finds the phase changed and drops its answer.
+   */
+  drop(): void {
+    if (this.phase === Phase.Running) return;
+    if (this.phase === Phase.Queued) this.ticket?.done();
+    this.end();
+  }
+
+  // ---- deciding, queueing, launching ------------------------------------------
+
+  private onDecision(decision: Decision): void {
+    if (this.phase !== Phase.Deciding) return; // the client left meanwhile
+    const { request, credentials } = this;
+    if (!decision.allow) {
+      debug('denied uid %d pid %d %s: %s', credentials.uid, credentials.pid, request.argv[0], decision.reason);
+      this.context.report({ type: 'denied', info: { credentials, argv: request.argv, reason: decision.reason } });
+      this.refuse({ errno: EPERM, code: decision.code, syscall: decision.syscall, message: decision.reason }, false);
+      return;
+    }
+    this.decision = decision;
+    this.info = { credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv };
+    debug('request uid %d pid %d %o', credentials.uid, credentials.pid, request.argv);
+    this.context.report({ type: 'request', info: this.info });
+    this.phase = Phase.Queued;
+    const ticket = this.context.queue.enter((granted) => this.launch(granted));
+    if (ticket === undefined) {
+      this.refuse({ errno: EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'queue', message: 'the server\'s queue is full' });
+      return;
+    }
+    this.ticket = ticket;
+    const { queueTimeout } = this.context.options;
+    if (ticket.waiting && queueTimeout > 0) {
+      this.timers.add(queueTimeout, () => {
+        if (this.phase !== Phase.Queued) return;
+        ticket.done();
+        this.refuse({ errno: ETIMEDOUT, code: 'ERR_SIDECAR_BUSY', syscall: 'queue', message: `no place to run within queueTimeout (${queueTimeout} ms)` });
+      });
+    }
+  }
+
+  /** Starts the program; the queue has given this run a place. */
+  private launch(ticket: Ticket): void {
+    this.ticket = ticket;
+    const { binding, devNull, options } = this.context;
+    const { request } = this;
+    let program: Program;
+    try {
+      const spawnOptions = nativeSpawnOptions(request, this.decision as Extract<Decision, { allow: true }>, this.attached, devNull, SIGKILL);
+      program = Program.start(binding, spawnOptions, (result) => this.onProgramExit(result));
+    } catch (error) {
+      ticket.done();
+      if (!isNativeError(error)) throw error;
+      const message = error instanceof WatchError ? error.message : spawnFailureMessage(error.syscall, error.code, request);
+      this.refuse({ errno: error.errno, code: error.code, syscall: error.syscall, message });
+      return;
+    }
+    // The program holds its own copies now; ours would keep pipes open. What
+    // it was started from is not needed any more either: a running program
+    // keeps only what its events report (a large environment is let go).
+    this.closeAttached();
+    this.decision = undefined;
+    this.env = undefined;
+    this.request = { ...request, env: [] };
+    this.program = program;
+    this.phase = Phase.Running;
+    debug('spawn pid %d %o', program.pid, request.argv);
+    this.context.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
+    if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReasonCode.MaxRuntime, options.killSignal));
+    if (this.clientGone) this.clientLeft();
+    else this.events.started(program.pid);
+  }
+
+  private onProgramExit(result: WaitResult): void {
+    const program = this.program as Program;
+    this.phase = Phase.Done;
+    const reason = this.serverReason ?? (result.signal !== null && this.clientSignalled ? ExitReasonCode.ClientSignal : ExitReasonCode.Exited);
+    debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
+    this.ticket?.done();
+    this.timers.clearAll();
+    this.context.report({
+      type: 'exit',
+      info: {
+        ...(this.info as ServerRequestInfo), pid: program.pid, exitCode: result.exitCode,
+        signal: result.signal === null ? null : signalName(result.signal),
+        reason: exitReasonName(reason), durationMs: Date.now() - program.startedAt,
+      },
+    });
+    this.events.exited(result, reason);
+  }
+
+  private refuse(reply: FailedReply, counted = true): void {
+    this.end();
+    this.events.refused(reply, counted);
+  }
+
+  private end(): void {
+    this.phase = Phase.Done;
+    this.closeAttached();
+    this.timers.clearAll();
+  }
+
+  private closeAttached(): void {
+    for (const fd of this.attached.splice(0)) this.context.binding.close(fd);
+  }
+}
