@@ -67,10 +67,13 @@ export interface ServerOptions {
   /** Only clients with one of these gids (or a uid of allowUids) may run programs. */
   allowGids?: number[];
   /**
-   * Only these programs may run: names (looked up in the server's PATH, never
-   * the client's) or absolute paths (matched exactly). With it, variables
-   * that change how programs load or run (PATH, LD_*, BASH_ENV, ENV, ...)
-   * reach a program only where allowEnv names them.
+   * Only these programs may run: names (looked up in the absolute entries of
+   * the server's PATH, never the client's) or absolute paths (matched
+   * exactly), with argv[0] the name or path as given (or its file name).
+   * It implies an environment allowlist: the program gets the server's
+   * environment plus the client's values of LANG, LANGUAGE, LC_*, TERM, TZ,
+   * COLUMNS and LINES, and of what allowEnv names; the rest is dropped and
+   * listed in the 'request' event's droppedEnv.
    * @default any program
    */
   allowCommands?: string[];
@@ -80,7 +83,12 @@ export interface ServerOptions {
    * @default every variable (but see allowCommands)
    */
   allowEnv?: string[];
-  /** The ids a privileged server may switch to when a client asks (`uid`, `gid`). @default none: only the server's own */
+  /**
+   * The ids a privileged server may switch to when a client asks (`uid`,
+   * `gid`). A uid switch needs a gid too: alone, the program would keep the
+   * server's group.
+   * @default none: only the server's own
+   */
   allowSetuid?: { uids?: number[]; gids?: number[] };
   /** Most programs running at once; further requests wait in order. @default Infinity */
   maxConcurrent?: number;

@@ -5,7 +5,7 @@
 
 import type { NativeBinding } from '../binding';
 import {
-  type ExitReply, type FailedReply, MAX_FDS, MAX_REQUEST_BYTES, MessageType, ProtocolError, decodeServerMessage,
+  type ExitReply, type FailedReply, MAX_FDS, MAX_REQUEST_BYTES, MAX_STRINGS, MessageType, ProtocolError, decodeServerMessage,
   encodeExecPayload, encodeExecRecords, encodeSignal,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
@@ -78,11 +78,12 @@ export class Connection {
       file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap: this.fdMap,
       newSession: plan.newSession, serverEnv: plan.serverEnv, uid: plan.uid, gid: plan.gid,
     });
-    if (payload.length > MAX_REQUEST_BYTES || this.fdMap.length > MAX_FDS) {
+    const strings = plan.argv.length + plan.env.length;
+    if (payload.length > MAX_REQUEST_BYTES || this.fdMap.length > MAX_FDS || strings > MAX_STRINGS) {
       this.closeRemoteFds();
       this.socket.destroy();
-      const what = payload.length > MAX_REQUEST_BYTES
-        ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}` : `${this.fdMap.length} stdio entries, more than ${MAX_FDS}`;
+      const what = payload.length > MAX_REQUEST_BYTES ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}`
+        : strings > MAX_STRINGS ? `${strings} argv and env strings, more than ${MAX_STRINGS}` : `${this.fdMap.length} stdio entries, more than ${MAX_FDS}`;
       this.events.lost(requestTooLarge(plan.file, plan.socketPath, what));
       return false;
     }

@@ -20,6 +20,14 @@ export const MAX_RECORD_BYTES = 64 * 1024;
 /** Hard cap on an exec request's payload (argv, env, cwd, fd map). */
 export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Most argv and env strings in one request together. Linux executes at most
+ * about 2 MiB of them with a default stack (each string costs its bytes, a
+ * NUL and an 8-byte pointer), so no runnable request comes near; the cap
+ * bounds what a server decodes before its policy can refuse.
+ */
+export const MAX_STRINGS = 131072;
+
 /** Most fds one request may attach, and most entries in its fd map. */
 export const MAX_FDS = 64;
 
@@ -382,6 +390,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
   // Each string takes at least 4 bytes, which bounds counts before any allocation.
   if (argc < 1) throw new ProtocolError('exec request: argv is empty');
   if ((argc + envc) * 4 > payload.length) throw new ProtocolError('exec request: argc/envc exceed the payload');
+  if (argc + envc > MAX_STRINGS) throw new ProtocolError(`exec request: ${argc + envc} argv and env strings exceed ${MAX_STRINGS}`);
   if (fdCount > MAX_FDS) throw new ProtocolError(`exec request: fd map of ${fdCount} entries exceeds ${MAX_FDS}`);
   const fdMap: number[] = [];
   for (let i = 0; i < fdCount; i++) {

@@ -5,50 +5,46 @@
 import * as path from 'node:path';
 import type { AuthorizeResult, PeerCredentials, SidecarRequest } from '../../types/index';
 import { type ExecRequest, NO_ID } from '../protocol';
-import { type Environment, environmentFrom, environmentObject, requestedEnvironment } from './environment';
+import { type Environment, environmentFrom, environmentObject, parseEnvironment, requestedEnvironment } from './environment';
 import { isThenable } from '../validate';
 import type { NormalizedServerOptions } from './options';
 import { type SpawnDecision, DEFAULT_PATH, candidatePaths } from './spawn-options';
 
 /**
- * Variables that change how a program is loaded or how it runs what it runs.
- * Under allowCommands they reach the program only where allowEnv names them:
- * otherwise a client could run an allowed program with a library or a shell
- * start-up file of its choosing.
+ * What a client may set in the program's environment under allowCommands
+ * when allowEnv says nothing more: the variables that describe the terminal
+ * and the language, and nothing that says where to load code from. A
+ * denylist of loader variables could never be complete (HOME, PYTHONUSERBASE,
+ * GIT_CONFIG_*, LESSOPEN, OPENSSL_CONF... each ran code as the server's user
+ * through an allowed program), so allowCommands implies an allowlist.
  */
-const LOADER_PREFIXES = ['LD_', 'GCONV_', 'BASH_FUNC_'];
-const LOADER_NAMES = new Set([
-  'PATH', 'BASH_ENV', 'ENV', 'IFS', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'GLIBC_TUNABLES', 'NLSPATH', 'LOCPATH',
-  'HOSTALIASES', 'RESOLV_HOST_CONF', 'MALLOC_CHECK_', 'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONSTARTUP',
-  'PYTHONHOME', 'PERL5LIB', 'PERL5OPT', 'PERLLIB', 'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS',
-]);
+const SAFE_NAMES = new Set(['LANG', 'LANGUAGE', 'TERM', 'TZ', 'COLUMNS', 'LINES']);
+const SAFE_PREFIXES = ['LC_'];
 
-export function changesLoading(name: string): boolean {
-  return LOADER_NAMES.has(name) || LOADER_PREFIXES.some((prefix) => name.startsWith(prefix));
+/** Whether the client's value of `name` reaches the program under allowCommands without allowEnv naming it. */
+export function safeUnderAllowCommands(name: string): boolean {
+  return SAFE_NAMES.has(name) || SAFE_PREFIXES.some((prefix) => name.startsWith(prefix));
 }
 
 export type Decision =
   | ({ allow: true; droppedEnv: string[] } & SpawnDecision)
   | { allow: false; code: 'ERR_SIDECAR_DENIED' | 'EPERM'; syscall: string; reason: string };
 
-/** The environment the program gets, and the client's variables the policy kept from it. */
+/**
+ * The environment the program gets, and the client's variables the policy
+ * kept from it. Without allowEnv or allowCommands, the request's own (over
+ * the server's with serverEnv). Otherwise the server's environment, with the
+ * client's values only of the names allowed: allowEnv's, and under
+ * allowCommands the terminal and language variables.
+ */
 function restrictEnvironment(options: NormalizedServerOptions, request: ExecRequest, asked: Environment, own: Environment): { env: Environment; dropped: string[] } {
-  const merged = requestedEnvironment(request, asked, own);
   const { allowEnv, allowCommands } = options;
-  if (allowEnv === undefined && allowCommands === undefined) return { env: merged, dropped: [] };
-  const result = allowEnv !== undefined ? new Map(own) : merged;
+  if (allowEnv === undefined && allowCommands === undefined) return { env: requestedEnvironment(request, asked, own), dropped: [] };
+  const result = new Map(own);
   const dropped: string[] = [];
   for (const [name, value] of asked) {
-    const permitted = allowEnv !== undefined ? allowEnv.has(name) : !changesLoading(name);
-    if (permitted) {
-      result.set(name, value);
-    } else if (value !== own.get(name)) {
-      dropped.push(name);
-      // The server's own value (or none) stands in for the client's.
-      const ownValue = own.get(name);
-      if (ownValue !== undefined) result.set(name, ownValue);
-      else result.delete(name);
-    }
+    if (allowEnv?.has(name) || (allowCommands !== undefined && safeUnderAllowCommands(name))) result.set(name, value);
+    else if (value !== own.get(name)) dropped.push(name);
   }
   return { env: result, dropped };
 }
@@ -60,6 +56,10 @@ function credentialsRefusal(options: NormalizedServerOptions, request: ExecReque
   if (request.uid !== NO_ID && request.uid !== euid && !(canSwitch && options.allowSetuid.uids.has(request.uid))) {
     return { allow: false, code: 'EPERM', syscall: 'setuid', reason: `this server does not run programs as uid ${request.uid}` };
   }
+  if (request.uid !== NO_ID && request.uid !== euid && request.gid === NO_ID) {
+    // child_process would keep the parent's gid: here, often root's group.
+    return { allow: false, code: 'EPERM', syscall: 'setgid', reason: `running as uid ${request.uid} needs a gid too: the program would keep the server's group (${egid})` };
+  }
   if (request.gid !== NO_ID && request.gid !== egid && !(canSwitch && options.allowSetuid.gids.has(request.gid))) {
     return { allow: false, code: 'EPERM', syscall: 'setgid', reason: `this server does not run programs as gid ${request.gid}` };
   }
@@ -67,16 +67,29 @@ function credentialsRefusal(options: NormalizedServerOptions, request: ExecReque
 }
 
 /** Where to look for the program: under allowCommands only where the server would. */
-function resolveCandidates(options: NormalizedServerOptions, request: ExecRequest, env: Environment, own: Environment): string[] | string {
+function resolveCandidates(options: NormalizedServerOptions, request: ExecRequest, env: Environment | undefined, own: () => Environment): string[] | string {
   const { allowCommands } = options;
-  if (allowCommands === undefined) return candidatePaths(request.file, env.get('PATH'));
+  if (allowCommands === undefined) return candidatePaths(request.file, env?.get('PATH'));
   if (request.file.includes('/')) {
     const normalized = path.posix.normalize(request.file);
     if (!normalized.startsWith('/') || !allowCommands.has(normalized)) return `${request.file} is not an allowed command`;
     return [normalized];
   }
   if (!allowCommands.has(request.file)) return `${request.file} is not an allowed command`;
-  return candidatePaths(request.file, own.get('PATH') ?? DEFAULT_PATH);
+  // Only absolute entries: an empty or relative one would be looked up in
+  // the client's working directory, where the client chooses what is found.
+  const absolute = (own().get('PATH') ?? DEFAULT_PATH).split(':').filter((dir) => dir.startsWith('/'));
+  return candidatePaths(request.file, (absolute.length > 0 ? absolute : DEFAULT_PATH.split(':')).join(':'));
+}
+
+/**
+ * Under allowCommands, argv[0] must name the allowed command (as given, or
+ * its file name): multi-call programs (busybox) choose what to be by it.
+ */
+function argv0Refusal(options: NormalizedServerOptions, request: ExecRequest): string | undefined {
+  const argv0 = request.argv[0];
+  if (options.allowCommands === undefined || argv0 === request.file || argv0 === path.posix.basename(request.file)) return undefined;
+  return `argv[0] ${JSON.stringify(argv0.slice(0, 256))} is not the allowed command ${JSON.stringify(request.file)}`;
 }
 
 /** What the authorize() hook sees. */
@@ -116,11 +129,13 @@ function applyHook(result: AuthorizeResult, base: Extract<Decision, { allow: tru
 }
 
 /**
- * The decision on one request: declarative checks first (cheap, sync), then
- * the host's authorize(), which may answer with a promise. `asked` is the
- * request's environment, parsed once by the session.
+ * The decision on one request: declarative checks first (cheap, sync, and
+ * the command before the environment, so that a refused request costs no
+ * more than a small one), then the host's authorize(), which may answer with
+ * a promise. The request's environment is parsed here, once, into the Map
+ * that goes on to the spawn.
  */
-export function decide(options: NormalizedServerOptions, request: ExecRequest, asked: Environment, credentials: PeerCredentials,
+export function decide(options: NormalizedServerOptions, request: ExecRequest, credentials: PeerCredentials,
   serverEnv: NodeJS.ProcessEnv = process.env): Decision | Promise<Decision> {
   const { allowUids, allowGids } = options;
   if ((allowUids !== undefined || allowGids !== undefined) &&
@@ -131,11 +146,19 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, a
   if (refusal !== undefined) return refusal;
   // The server's own environment is read only where it is used: process.env
   // is slow to walk, and most requests (no serverEnv, no policy) never need it.
-  const own = request.serverEnv || options.allowEnv !== undefined || options.allowCommands !== undefined
-    ? environmentFrom(serverEnv) : new Map<string, string>();
-  const { env, dropped } = restrictEnvironment(options, request, asked, own);
-  const candidates = resolveCandidates(options, request, env, own);
-  if (typeof candidates === 'string') return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'allowCommands', reason: candidates };
+  let ownEnv: Environment | undefined;
+  const own = (): Environment => (ownEnv ??= environmentFrom(serverEnv));
+  const policed = options.allowEnv !== undefined || options.allowCommands !== undefined;
+  let allowed: string[] | undefined;
+  if (options.allowCommands !== undefined) {
+    const found = resolveCandidates(options, request, undefined, own);
+    const refused = typeof found === 'string' ? found : argv0Refusal(options, request);
+    if (refused !== undefined) return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'allowCommands', reason: refused };
+    allowed = found as string[];
+  }
+  const asked = parseEnvironment(request.env);
+  const { env, dropped } = restrictEnvironment(options, request, asked, request.serverEnv || policed ? own() : new Map());
+  const candidates = allowed ?? resolveCandidates(options, request, env, own) as string[];
   const base = { allow: true as const, candidates, env, cwd: request.cwd, droppedEnv: dropped };
   if (options.authorize === undefined) return base;
   const refuseOnThrow = (error: unknown): Decision => ({

@@ -12,7 +12,6 @@ import { type ExecRequest, type FailedReply, ExitReasonCode, exitReasonName } fr
 import { isNativeError } from '../errors';
 import { isThenable } from '../validate';
 import { signalName } from '../signals';
-import type { Environment } from './environment';
 import { type Decision, decide } from './policy';
 import { Program, WatchError } from './program';
 import type { SessionContext } from './session-context';
@@ -55,7 +54,6 @@ export class Run {
     private readonly context: SessionContext,
     private readonly credentials: PeerCredentials,
     private request: ExecRequest,
-    private env: Environment | undefined,
     private readonly attached: number[],
     private readonly events: RunEvents,
   ) {}
@@ -67,7 +65,7 @@ export class Run {
 
   /** Asks the policy; the rest follows from its answer. */
   start(): void {
-    const decision = decide(this.context.options, this.request, this.env as Environment, this.credentials);
+    const decision = decide(this.context.options, this.request, this.credentials);
     if (!isThenable<Decision>(decision)) this.onDecision(decision);
     else decision.then((answer) => this.onDecision(answer), (error: unknown) => this.onDecision({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: String(error) }));
   }
@@ -164,7 +162,6 @@ export class Run {
     // keeps only what its events report (a large environment is let go).
     this.closeAttached();
     this.decision = undefined;
-    this.env = undefined;
     this.request = { ...request, env: [] };
     this.program = program;
     this.phase = Phase.Running;

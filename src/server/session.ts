@@ -18,7 +18,6 @@ import {
   decodeClientMessage, decodeExecPayload, encodeExit, encodeFailed, encodePong, encodeStarted, encodeStopping,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
-import { parseEnvironment } from './environment';
 import { stopRefusal } from './policy';
 import { RequestAssembly, overLimits } from './request-assembly';
 import { Run } from './run';
@@ -150,7 +149,7 @@ export class Session {
     this.timers.clearAll(); // the handshake is over
     const attached = this.attached;
     this.attached = [];
-    this.run = new Run(this.context, this.credentials, request, parseEnvironment(request.env), attached, {
+    this.run = new Run(this.context, this.credentials, request, attached, {
       started: (pid) => {
         if (!this.clientGone) this.socket.send(encodeStarted(pid));
       },

@@ -550,16 +550,18 @@ describe('server policy', function () {
         LD_PRELOAD: lib ?? '/nonexistent/mark.so', LD_LIBRARY_PATH: evilBin, LD_AUDIT: lib ?? '/nonexistent/mark.so', BASH_ENV: evilRc, ENV: evilRc,
         PATH: `${evilBin}:/usr/bin:/bin`,
       };
-      const result = await run(remoteSpawn('env', [], { connect: server.path, env: { ...loaders, HARMLESS: 'kept' } }));
+      const result = await run(remoteSpawn('env', [], { connect: server.path, env: { ...loaders, LANG: 'C', HARMLESS: 'dropped' } }));
       expectRan(result);
       const seen = envLines(result.stdout.toString());
-      expect(seen.HARMLESS).to.equal('kept');
+      // allowCommands implies an allowlist: the language and terminal variables pass, nothing else of the client's.
+      expect(seen.LANG).to.equal('C');
+      expect(seen.HARMLESS).to.equal(undefined);
       expect(seen.PATH, 'the client\'s PATH reached the program').to.equal(serverPath);
       for (const name of ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV']) {
         expect(seen[name], `${name} reached the program`).to.equal(undefined);
       }
       const request = server.events('request').find((event) => event.argv[0] === 'env');
-      expect([...request.droppedEnv].sort()).to.deep.equal(Object.keys(loaders).sort());
+      expect([...request.droppedEnv].sort()).to.deep.equal([...Object.keys(loaders), 'HARMLESS'].sort());
     });
 
     it('under allowCommands, each variable allowEnv names reaches the program', async function () {
@@ -639,7 +641,9 @@ describe('server policy', function () {
 
       it('allowSetuid { uids: [65534], gids: [65534] } lets a root server run programs as 65534; other ids stay EPERM', async function () {
         const server = await servers.start({ serverOptions: { allowSetuid: { uids: [NOBODY], gids: [NOBODY] } } });
-        expectRan(await run(remoteSpawn('id', ['-u'], { connect: server.path, uid: NOBODY, cwd: '/' })), `${NOBODY}\n`);
+        // A uid without a gid would keep the server's group (root's): refused.
+        const uidOnly = await spawnOrThrow('sh', ['-c', 'id -g'], { connect: server.path, uid: NOBODY, cwd: '/' });
+        expect(errorOf(uidOnly)).to.deep.include({ message: 'spawn EPERM', code: 'EPERM' });
         expectRan(await run(remoteSpawn('sh', ['-c', 'id -u; id -g; id -G'], { connect: server.path, uid: NOBODY, gid: NOBODY, cwd: '/' })),
           `${NOBODY}\n${NOBODY}\n${NOBODY}\n`);
         for (const ids of [{ uid: 1000 }, { gid: 1000 }, { uid: NOBODY, gid: 1000 }]) {
@@ -648,11 +652,12 @@ describe('server policy', function () {
         }
       });
 
-      it('allowSetuid { uids: [65534] } only: a gid switch is still EPERM', async function () {
+      it('allowSetuid { uids: [65534] } only: a gid switch is still EPERM, and a uid alone would keep root\'s group, so it is EPERM too', async function () {
         const server = await servers.start({ serverOptions: { allowSetuid: { uids: [NOBODY] } } });
-        expectRan(await run(remoteSpawn('id', ['-u'], { connect: server.path, uid: NOBODY, cwd: '/' })), `${NOBODY}\n`);
-        const result = await spawnOrThrow('id', ['-u'], { connect: server.path, uid: NOBODY, gid: NOBODY, cwd: '/' });
-        expect(errorOf(result)).to.deep.include({ message: 'spawn EPERM', code: 'EPERM' });
+        for (const ids of [{ uid: NOBODY }, { uid: NOBODY, gid: NOBODY }]) {
+          const result = await spawnOrThrow('id', ['-g'], { connect: server.path, cwd: '/', ...ids });
+          expect(errorOf(result), JSON.stringify(ids)).to.deep.include({ message: 'spawn EPERM', code: 'EPERM' });
+        }
       });
 
       it('a server that cannot switch (running as 65534) refuses even ids allowSetuid names', async function () {
@@ -812,8 +817,8 @@ describe('server policy', function () {
       await start({ allowCommands: ['env'] });
       const result = await run(remoteSpawn('env', [], { connect: server.address(), env: { LD_PRELOAD: '/nonexistent.so', OK: '1' } }));
       expectRan(result);
-      expect(named('request')[0].droppedEnv).to.deep.equal(['LD_PRELOAD']);
-      expect(named('spawn')[0].droppedEnv).to.deep.equal(['LD_PRELOAD']);
+      expect(named('request')[0].droppedEnv).to.deep.equal(['LD_PRELOAD', 'OK']);
+      expect(named('spawn')[0].droppedEnv).to.deep.equal(['LD_PRELOAD', 'OK']);
     });
 
     it('the server\'s fd count returns to where it was (in-process)', async function () {

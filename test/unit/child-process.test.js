@@ -289,6 +289,19 @@ describe('unit: RemoteChildProcess', () => {
     });
   });
 
+  describe('the string limit', () => {
+    it('refuses more argv and env strings than the protocol carries, sending nothing', async () => {
+      const env = Object.fromEntries(Array.from({ length: 131072 }, (_, i) => [`V${i}`, 'x']));
+      const child = spawn({ env });
+      const events = watch(child);
+      await nextTick();
+      expect(events[0][1]).to.include({ code: 'ERR_SIDECAR_REQUEST_TOO_LARGE' });
+      expect(events[0][1].message).to.include('131074 argv and env strings, more than 131072'); // 'tool', 'a' and the env
+      expect(binding.sent(connFd())).to.deep.equal([]);
+      binding.assertClean();
+    });
+  });
+
   describe('a server that breaks off', () => {
     it('before STARTED: a malformed record gives ERR_SIDECAR_PROTOCOL, then close', () => {
       const child = spawn();

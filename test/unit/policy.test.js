@@ -31,9 +31,9 @@ function request(overrides = {}) {
   };
 }
 
-/** decide() with normalized options and the request's own env parsed, as the session calls it. */
+/** decide() with normalized options, as the run calls it. */
 function decideFor(options, req = request(), credentials = CLIENT, serverEnv = SERVER_ENV) {
-  return decide(normalizeServerOptions(options), req, parseEnvironment(req.env), credentials, serverEnv);
+  return decide(normalizeServerOptions(options), req, credentials, serverEnv);
 }
 
 function envOf(decision) {
@@ -99,6 +99,13 @@ describe('unit: server policy decide()', () => {
       expect(decideFor(options, request({ uid: 1235 })).syscall).to.equal('setuid');
       expect(decideFor(options, request({ uid: 1234, gid: 5679 })).syscall).to.equal('setgid');
     });
+
+    it('refuses a uid switch without a gid: the program would keep the server\'s group (root\'s, for a root server)', function () {
+      if (EUID !== 0) this.skip();
+      const decision = decideFor({ allowSetuid: { uids: [1234], gids: [5678] } }, request({ uid: 1234 }));
+      expect(decision).to.deep.include({ allow: false, code: 'EPERM', syscall: 'setgid' });
+      expect(decision.reason).to.equal(`running as uid 1234 needs a gid too: the program would keep the server's group (${EGID})`);
+    });
   });
 
   describe('allowCommands', () => {
@@ -118,31 +125,57 @@ describe('unit: server policy decide()', () => {
 
     it('matches an absolute path exactly after normalisation, and runs the normalised path', () => {
       const options = { allowCommands: ['/usr/bin/tool'] };
-      expect(decideFor(options, request({ file: '/usr/bin/tool' })).candidates).to.deep.equal(['/usr/bin/tool']);
-      expect(decideFor(options, request({ file: '/usr/lib/../bin/./tool' })).candidates).to.deep.equal(['/usr/bin/tool']);
+      expect(decideFor(options, request({ file: '/usr/bin/tool', argv: ['tool'] })).candidates).to.deep.equal(['/usr/bin/tool']);
+      expect(decideFor(options, request({ file: '/usr/lib/../bin/./tool', argv: ['tool'] })).candidates).to.deep.equal(['/usr/bin/tool']);
       expect(decideFor(options, request({ file: '/usr/bin/tool2' })).allow).to.equal(false);
       expect(decideFor(options, request({ file: '/usr/bin/../../tmp/tool' })).allow).to.equal(false);
     });
 
-    it('keeps loader variables from the client: the server\'s own value stands in, or none, and each is listed in droppedEnv', () => {
-      const req = request({ env: ['PATH=/evil', 'LD_PRELOAD=/evil.so', 'LD_LIBRARY_PATH=/evil', 'BASH_FUNC_x%%=() { :; }', 'NODE_OPTIONS=-r /evil', 'LANG=C'] });
+    it('lets only the terminal and language variables of the client through, over the server\'s environment, listing the rest in droppedEnv', () => {
+      const req = request({ env: ['PATH=/evil', 'LD_PRELOAD=/evil.so', 'LD_LIBRARY_PATH=/evil', 'BASH_FUNC_x%%=() { :; }', 'NODE_OPTIONS=-r /evil',
+        'HOME=/client', 'PYTHONUSERBASE=/evil', 'GIT_CONFIG_COUNT=1', 'LESSOPEN=|/evil %s', 'OPENSSL_CONF=/evil.cnf', 'CUSTOM=x',
+        'LANG=C', 'LC_ALL=C.UTF-8', 'TERM=xterm', 'TZ=UTC', 'COLUMNS=80', 'LINES=24'] });
       const decision = decideFor({ allowCommands: ['tool'] }, req);
       expect(decision.allow).to.equal(true);
-      expect(envOf(decision)).to.deep.equal({ PATH: '/srv/bin:/usr/bin', LD_LIBRARY_PATH: '/srv/lib', LANG: 'C' });
-      expect(decision.droppedEnv).to.have.members(['PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'BASH_FUNC_x%%', 'NODE_OPTIONS']);
+      expect(envOf(decision)).to.deep.equal({ ...SERVER_ENV, LANG: 'C', LC_ALL: 'C.UTF-8', TERM: 'xterm', TZ: 'UTC', COLUMNS: '80', LINES: '24' });
+      expect(decision.droppedEnv).to.have.members(['PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'BASH_FUNC_x%%', 'NODE_OPTIONS', 'HOME',
+        'PYTHONUSERBASE', 'GIT_CONFIG_COUNT', 'LESSOPEN', 'OPENSSL_CONF', 'CUSTOM']);
     });
 
-    it('does not list a loader variable whose value is the server\'s own', () => {
+    it('does not list a variable whose value is the server\'s own', () => {
       const decision = decideFor({ allowCommands: ['tool'] }, request({ env: ['PATH=/srv/bin:/usr/bin'] }));
       expect(decision.droppedEnv).to.deep.equal([]);
-      expect(envOf(decision)).to.deep.equal({ PATH: '/srv/bin:/usr/bin' });
+      expect(envOf(decision)).to.deep.equal(SERVER_ENV);
     });
 
-    it('lets a loader variable through when allowEnv names it', () => {
+    it('lets a variable through when allowEnv names it', () => {
       const decision = decideFor({ allowCommands: ['tool'], allowEnv: ['LD_PRELOAD'] },
-        request({ env: ['LD_PRELOAD=/ok.so', 'LANG=C'] }));
+        request({ env: ['LD_PRELOAD=/ok.so', 'LANG=C', 'HOME=/client'] }));
       expect(decision.env.get('LD_PRELOAD')).to.equal('/ok.so');
-      expect(decision.droppedEnv).to.deep.equal(['LANG']);
+      expect(decision.env.get('LANG')).to.equal('C');
+      expect(decision.droppedEnv).to.deep.equal(['HOME']);
+    });
+
+    it('looks the name up in the server\'s absolute PATH entries only: an empty or relative entry would be the client\'s cwd', () => {
+      const decision = decideFor({ allowCommands: ['tool'] }, request(), CLIENT, { PATH: ':.:bin:/srv/bin::/usr/bin' });
+      expect(decision.candidates).to.deep.equal(['/srv/bin/tool', '/usr/bin/tool']);
+    });
+
+    it('refuses an argv[0] other than the allowed command or its file name (a multi-call program would choose by it)', () => {
+      const options = { allowCommands: ['busybox', '/bin/tool'] };
+      expect(decideFor(options, request({ file: 'busybox', argv: ['busybox', 'ls'] })).allow).to.equal(true);
+      expect(decideFor(options, request({ file: '/bin/tool', argv: ['tool'] })).allow).to.equal(true);
+      expect(decideFor(options, request({ file: '/bin/tool', argv: ['/bin/tool'] })).allow).to.equal(true);
+      const refused = decideFor(options, request({ file: 'busybox', argv: ['sh', '-c', 'id'] }));
+      expect(refused).to.deep.include({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'allowCommands' });
+      expect(refused.reason).to.include('argv[0] "sh" is not the allowed command "busybox"');
+    });
+
+    it('checks the command before the environment: a refused request never has its environment read', () => {
+      const env = ['A=1'];
+      Object.defineProperty(env, Symbol.iterator, { value: () => { throw new Error('the environment was read'); } });
+      const decision = decideFor({ allowCommands: ['tool'] }, request({ file: 'other', argv: ['other'], env }));
+      expect(decision).to.deep.include({ allow: false, syscall: 'allowCommands' });
     });
   });
 

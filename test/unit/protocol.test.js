@@ -256,6 +256,14 @@ describe('protocol v1 codec', function () {
       }
     });
 
+    it('more argv and env strings together than MAX_STRINGS, refused before any is decoded', function () {
+      const { MAX_STRINGS } = require('../../dist/protocol');
+      const env = Array.from({ length: MAX_STRINGS }, (_, i) => `V${i}=x`);
+      expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ env })), 3), /131072/);
+      // One fewer, with argv's one string, is still a request.
+      expect(decodeExecPayload(encodeExecPayload(request({ argv: ['tool'], env: env.slice(1) })), 3).env).to.have.lengthOf(MAX_STRINGS - 1);
+    });
+
     it('an empty argv, and argc/envc larger than the payload can hold', function () {
       expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ argv: [] })), 3), /argv/);
       for (const [offset, value] of [[4, 0xffffffff], [8, 0xffffffff], [4, 0x40000000], [8, 1000000]]) {
