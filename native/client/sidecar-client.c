@@ -299,13 +299,23 @@ int main(int argc, char **argv) {
   if (i >= argc) usage_exit("exec needs a PROGRAM");
   const char *program = argv[i];
 
+  /* The working directory travels absolute: a relative --workdir means the
+     caller's directory, as child_process resolves a relative cwd, never one
+     of the same name on the server. */
   char cwd[4096];
-  if (workdir == NULL) {
+  char joined[8192];
+  if (workdir == NULL || workdir[0] != '/') {
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
       say("cannot read the working directory: %s", strerror(errno));
       return kExitUsage;
     }
-    workdir = cwd;
+    if (workdir != NULL && workdir[0] != '\0') {
+      int length = snprintf(joined, sizeof(joined), "%s/%s", cwd, workdir);
+      if (length < 0 || (size_t)length >= sizeof(joined)) usage_exit("--workdir is too long");
+      workdir = joined;
+    } else if (workdir == NULL) {
+      workdir = cwd;
+    }
   }
 
   /* The payload: flags, counts, uid/gid, fd map, file, cwd, argv, env. */

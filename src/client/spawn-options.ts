@@ -62,6 +62,11 @@ function normalizeCwd(cwd: unknown): string {
   if (path.includes('\u0000')) {
     throw invalidArgValue('options.cwd', path, 'must be a string, Uint8Array, or URL without null bytes');
   }
+  // A relative cwd is the caller's, as child_process's chdir(2) takes it
+  // from the parent's directory: it travels absolute, never to be taken as a
+  // directory of the same name on the server. Joined, not normalised, so that
+  // 'link/..' means what the kernel makes of it. '' keeps the server's own.
+  if (path !== '' && !path.startsWith('/')) path = `${process.cwd()}/${path}`;
   return path;
 }
 

@@ -409,6 +409,8 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
   for (let i = 0; i < envc; i++) env.push(reader.string(limit));
   reader.end();
   if (file.length === 0) throw new ProtocolError('exec request: file is empty');
+  // A relative cwd would be taken from the server's own directory: clients send the caller's, absolute.
+  if (cwd !== '' && !cwd.startsWith('/')) throw new ProtocolError(`exec request: cwd ${JSON.stringify(cwd.slice(0, 256))} is not absolute`);
   for (const value of [file, cwd, ...argv, ...env]) {
     if (value.includes('\0')) throw new ProtocolError('exec request: a string contains a NUL byte');
   }

@@ -44,7 +44,8 @@ describe('child_process parity (test/conformance)', function () {
     console.log(`  passed ${outcome.passed}, failed ${outcome.failed}, skipped ${outcome.pending}`);
   });
 
-  const ctx = useServer();
+  // The server runs in another directory than the callers, as in another container: what is relative must be the caller's.
+  const ctx = useServer({ cwd: '/' });
 
   before(function () {
     savedSocket = process.env.SIDECAR_SOCKET;

@@ -436,6 +436,9 @@ const TABLE = [
 
   // ---- other spawn options ------------------------------------------------------------------
   { name: 'cwd as a string', call: 'spawn', args: ['pwd', [], { cwd: '/usr/bin' }] },
+  // Relative: the caller's directory (these tests run from the checkout), never one of that name on the server.
+  { name: 'a relative cwd is the caller\'s', call: 'spawn', args: ['pwd', [], { cwd: 'test/conformance' }] },
+  { name: 'a relative cwd with ..', call: 'spawn', args: ['pwd', [], { cwd: 'test/../native' }] },
   { name: 'cwd as a file: URL', call: 'spawn', args: () => ['pwd', [], { cwd: new URL('file:///usr/lib') }] },
   {
     name: 'cwd as a Buffer',

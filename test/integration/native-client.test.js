@@ -56,6 +56,22 @@ describe('native shim client (sidecar-client)', function () {
     }
   });
 
+  it('a relative --workdir is the caller\'s, as child_process takes a relative cwd: never a directory of that name on the server', async function () {
+    const dir = fs.realpathSync(tempDir());
+    try {
+      fs.mkdirSync(path.join(dir, 'sub'));
+      const { native, node } = await both(['--workdir', 'sub', '--', 'pwd'], { cwd: dir });
+      expect(native.code, native.stderr).to.equal(0);
+      expect(native.stdout).to.equal(`${dir}/sub\n`);
+      expect(native.stdout).to.equal(node.stdout);
+      // And one the caller does not have fails as a missing workdir does (125), even if the server's own cwd had it.
+      const missing = await both(['--workdir', 'no-such-sub', '--', 'pwd'], { cwd: dir });
+      expect([missing.native.code, missing.node.code]).to.deep.equal([125, 125]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('128+N when signal N kills the program, including real-time signals', async function () {
     for (const signal of ['TERM', '40']) {
       const { native, node } = await both(['--', 'sh', '-c', `kill -s ${signal} $$`]);

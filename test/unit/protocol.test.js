@@ -256,6 +256,11 @@ describe('protocol v1 codec', function () {
       }
     });
 
+    it('a relative cwd (the server would take it from its own directory); an absolute or empty one is fine', function () {
+      expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ cwd: 'sub/dir' })), 3), /not absolute/);
+      for (const cwd of ['', '/srv/work']) expect(decodeExecPayload(encodeExecPayload(request({ cwd })), 3).cwd).to.equal(cwd);
+    });
+
     it('more argv and env strings together than MAX_STRINGS, refused before any is decoded', function () {
       const { MAX_STRINGS } = require('../../dist/protocol');
       const env = Array.from({ length: MAX_STRINGS }, (_, i) => `V${i}=x`);
