@@ -101,6 +101,8 @@ export interface RemoteSpawnOptions {
   /**
    * Working directory of the program, as a path on the server. It must exist
    * there: a volume mounted at the same place in both containers gives that.
+   * A relative path is the caller's (resolved against process.cwd(), as
+   * child_process resolves it) and travels absolute.
    * @default process.cwd()
    */
   cwd?: string | URL | undefined;
