@@ -627,6 +627,7 @@ export type SidecarErrorCode =
   | 'ERR_SIDECAR_NO_SOCKET'
   | 'ERR_SIDECAR_PROTOCOL'
   | 'ERR_SIDECAR_REQUEST_TOO_LARGE'
+  | 'ERR_SIDECAR_UNSAFE_DIRECTORY'
   | 'ERR_SIDECAR_UNSUPPORTED';
 
 /** An error only sidecar-exec can have; see docs/errors.md. */
@@ -639,6 +640,8 @@ export class SidecarError extends Error {
   readonly code: SidecarErrorCode;
   /** The socket path, when the error is about one. */
   readonly socket?: string;
+  /** ERR_SIDECAR_UNSAFE_DIRECTORY: the directory (or symbolic link) another user controls. */
+  readonly path?: string;
   /** errno of the underlying system call, when there is one (negative, as Node's). */
   readonly errno?: number;
   readonly syscall?: string;

@@ -43,6 +43,17 @@ export function connectError(error: unknown, socket: string): Error {
     { socket, errno: -Math.abs(error.errno), syscall: 'connect' }, error);
 }
 
+/**
+ * ERR_SIDECAR_UNSAFE_DIRECTORY: listen() refused a socket path whose
+ * directory (or a directory above it) another user controls.
+ */
+export function unsafeDirectory(socket: string, directory: string, reason: string, euid: number): SidecarError {
+  return new SidecarError('ERR_SIDECAR_UNSAFE_DIRECTORY',
+    `cannot listen on ${socket}: ${reason}, so another user could move the socket aside and listen in its place `
+    + `(use a directory that only root or uid ${euid} can change, or pass trustDirectory: true)`,
+    { socket, path: directory, syscall: 'listen' });
+}
+
 /** ERR_SIDECAR_REQUEST_TOO_LARGE, before anything travels. */
 export function requestTooLarge(file: string, socket: string, what: string): SidecarError {
   return new SidecarError('ERR_SIDECAR_REQUEST_TOO_LARGE',

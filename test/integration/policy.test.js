@@ -103,7 +103,10 @@ describe('server policy', function () {
 
     beforeEach(function () {
       shared = tempDir('sidecar-uid-');
-      fs.chmodSync(shared, 0o777); // anyone may reach the socket: only its mode and the policy decide
+      // Anyone may reach the socket and leave reports (only its mode and the
+      // policy decide), but sticky, as /tmp: nobody moves another's files, so
+      // the server trusts it (a plain 0777 directory it would refuse).
+      fs.chmodSync(shared, 0o1777);
     });
 
     afterEach(function () {
@@ -662,7 +665,7 @@ describe('server policy', function () {
           this.skip();
         }
         const shared = tempDir('sidecar-setuid-');
-        fs.chmodSync(shared, 0o777);
+        fs.chmodSync(shared, 0o1777); // root's and sticky: a server of uid 65534 may listen in it
         try {
           const server = await servers.start({ dir: shared, user: { uid: NOBODY, gid: NOBODY }, serverOptions: { mode: 0o666, allowSetuid: { uids: [0, 1000], gids: [0] } } });
           for (const ids of [{ uid: 0 }, { uid: 1000 }, { gid: 0 }]) {

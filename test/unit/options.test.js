@@ -212,3 +212,17 @@ describe('normalizeSpawnArguments', function () {
     });
   });
 });
+
+describe('normalizeServerOptions', function () {
+  const { normalizeServerOptions } = require('../../dist/server/options');
+
+  it('trustDirectory: false by default, a boolean, anything else an argument error', function () {
+    expect(normalizeServerOptions({}).trustDirectory).to.equal(false);
+    expect(normalizeServerOptions({ trustDirectory: true }).trustDirectory).to.equal(true);
+    for (const bad of ['yes', 1, null]) {
+      expect(() => normalizeServerOptions({ trustDirectory: bad }), String(bad)).to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+    }
+    expect(() => normalizeServerOptions({ trustDirectory: 'yes' })).to.throw(/The "options\.trustDirectory" property must be of type boolean/);
+  });
+});
