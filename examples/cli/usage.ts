@@ -2,7 +2,7 @@
 // asks for it, and the one "sidecar: ..." line every message is.
 
 export const USAGE = `usage:
-  sidecar start [--mode MODE] [--group GID] [--parents] [--print-ready | --ready-fd N] [-v | -vv]
+  sidecar start [--mode MODE] [--group GID] [--parents] [--trust-directory] [--print-ready | --ready-fd N] [-v | -vv]
                 [--allow-uid UID]... [--allow-gid GID]... [--allow-command NAME|PATH]... [--allow-env NAME]...
                 [--max-concurrent N] [--max-queued N] [--queue-timeout MS] [--max-connections N]
                 [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--no-stop] PATH

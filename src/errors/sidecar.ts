@@ -49,7 +49,7 @@ export function connectError(error: unknown, socket: string): Error {
  */
 export function unsafeDirectory(socket: string, directory: string, reason: string, euid: number): SidecarError {
   return new SidecarError('ERR_SIDECAR_UNSAFE_DIRECTORY',
-    `cannot listen on ${socket}: ${reason}, so another user could move the socket aside and listen in its place `
+    `listen ${socket}: ${reason}, so another user could move the socket aside and listen in its place `
     + `(use a directory that only root or uid ${euid} can change, or pass trustDirectory: true)`,
     { socket, path: directory, syscall: 'listen' });
 }
