@@ -157,6 +157,17 @@ export interface RemoteSpawnOptions {
    * @default 50
    */
   startWait?: number | undefined;
+  /**
+   * The uid the server must run as. Before connecting, the socket file
+   * (a symbolic link is refused) must belong to this uid and its directory
+   * to this uid or root; after connecting, the process that listens must
+   * run as this uid (SO_PEERCRED). Otherwise nothing is sent (no request,
+   * fd or environment) and the error is ERR_SIDECAR_CONNECT with errno
+   * EPERM, saying which. Protects a client from another user who moved the
+   * server's socket aside and listens in its place.
+   * @default undefined (any server)
+   */
+  expectUid?: number | undefined;
 }
 
 /** Options whose stdio makes pipes of stdin, stdout and stderr (child_process's SpawnOptionsWithoutStdio). */

@@ -54,6 +54,15 @@ export function unsafeDirectory(socket: string, directory: string, reason: strin
     { socket, path: directory, syscall: 'listen' });
 }
 
+/**
+ * ERR_SIDECAR_CONNECT (EPERM) for a server that is not the one expectUid
+ * names: nothing of the request was sent.
+ */
+export function unexpectedServer(socket: string, why: string): SidecarError {
+  return new SidecarError('ERR_SIDECAR_CONNECT', `cannot connect to the sidecar server at ${socket}: EPERM (${why})`,
+    { socket, errno: -1, syscall: 'connect' });
+}
+
 /** ERR_SIDECAR_REQUEST_TOO_LARGE, before anything travels. */
 export function requestTooLarge(file: string, socket: string, what: string): SidecarError {
   return new SidecarError('ERR_SIDECAR_REQUEST_TOO_LARGE',

@@ -248,11 +248,17 @@ describe('sidecar CLI', function () {
 
     it('125 for bad usage', async function () {
       for (const args of [['exec', '--connect', sock], ['exec', '--connect', sock, '--'], ['exec', '--bogus', '--', 'true'],
-        ['exec', '--connect'], ['no-such-subcommand'], []]) {
+        ['exec', '--connect'], ['exec', '--connect', sock, '--expect-uid', 'root', '--', 'true'], ['no-such-subcommand'], []]) {
         const result = await cli(args, { env: { SIDECAR_SOCKET: '' } });
         expect(result.code, `${JSON.stringify(args)}: ${result.stderr}`).to.equal(125);
         expect(result.stderr).to.not.equal('');
       }
+    });
+
+    it('--expect-uid of the server\'s own uid runs the program', async function () {
+      const result = await cli(['exec', '--connect', sock, '--expect-uid', String(process.geteuid()), '--', 'echo', 'expected']);
+      expect(result.stdout, result.stderr).to.equal('expected\n');
+      expect(result.code).to.equal(0);
     });
 
     it('126 for a program found but not executable, naming it', async function () {
