@@ -124,7 +124,12 @@ export interface RemoteSpawnOptions {
    * @default 'pipe'
    */
   stdio?: StdioOption | undefined;
-  /** Run the program in a new session (setsid) rather than only a new process group. @default false */
+  /**
+   * child_process's new session (setsid). A remote program gets a session of
+   * its own either way, so that none reaches the server's controlling
+   * terminal; the server's authorize() sees the flag.
+   * @default false
+   */
   detached?: boolean | undefined;
   /** Accepted and ignored, as on Linux. */
   windowsHide?: boolean | undefined;
