@@ -77,8 +77,8 @@ export interface ServerOptions {
   /** Only clients with one of these gids (or a uid of allowUids) may run programs. */
   allowGids?: number[];
   /**
-   * Only these programs may run: names (looked up in the server's PATH, never
-   * the client's) or absolute paths (matched exactly). With it, variables
+   * Only these programs may run: names (looked up in the absolute entries of
+   * the server's PATH, never the client's) or absolute paths (matched exactly). With it, variables
    * that change how programs load or run (PATH, LD_*, BASH_ENV, ENV, ...)
    * reach a program only where allowEnv names them.
    * @default any program

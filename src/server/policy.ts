@@ -76,7 +76,10 @@ function resolveCandidates(options: NormalizedServerOptions, request: ExecReques
     return [normalized];
   }
   if (!allowCommands.has(request.file)) return `${request.file} is not an allowed command`;
-  return candidatePaths(request.file, own.get('PATH') ?? DEFAULT_PATH);
+  // Absolute entries only: an empty or relative one ('', '.', 'bin') is
+  // looked up from the working directory, which is the client's to choose,
+  // so the client could put its own program under the allowed name there.
+  return candidatePaths(request.file, own.get('PATH') ?? DEFAULT_PATH).filter((candidate) => candidate.startsWith('/'));
 }
 
 /** What the authorize() hook sees. */
