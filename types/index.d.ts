@@ -126,7 +126,12 @@ export interface RemoteSpawnOptions {
    * @default 'pipe'
    */
   stdio?: StdioOption | undefined;
-  /** Run the program in a new session (setsid) rather than only a new process group. @default false */
+  /**
+   * child_process's new session (setsid). A remote program gets a session of
+   * its own either way, so that none reaches the server's controlling
+   * terminal; the server's authorize() sees the flag.
+   * @default false
+   */
   detached?: boolean | undefined;
   /** Accepted and ignored, as on Linux. */
   windowsHide?: boolean | undefined;
@@ -159,6 +164,17 @@ export interface RemoteSpawnOptions {
    * @default 50
    */
   startWait?: number | undefined;
+  /**
+   * The uid the server must run as. Before connecting, the socket file
+   * (a symbolic link is refused) must belong to this uid and its directory
+   * to this uid or root; after connecting, the process that listens must
+   * run as this uid (SO_PEERCRED). Otherwise nothing is sent (no request,
+   * fd or environment) and the error is ERR_SIDECAR_CONNECT with errno
+   * EPERM, saying which. Protects a client from another user who moved the
+   * server's socket aside and listens in its place.
+   * @default undefined (any server)
+   */
+  expectUid?: number | undefined;
 }
 
 /** Options whose stdio makes pipes of stdin, stdout and stderr (child_process's SpawnOptionsWithoutStdio). */
@@ -629,6 +645,7 @@ export type SidecarErrorCode =
   | 'ERR_SIDECAR_NO_SOCKET'
   | 'ERR_SIDECAR_PROTOCOL'
   | 'ERR_SIDECAR_REQUEST_TOO_LARGE'
+  | 'ERR_SIDECAR_UNSAFE_DIRECTORY'
   | 'ERR_SIDECAR_UNSUPPORTED';
 
 /** An error only sidecar-exec can have; see docs/errors.md. */
@@ -641,6 +658,8 @@ export class SidecarError extends Error {
   readonly code: SidecarErrorCode;
   /** The socket path, when the error is about one. */
   readonly socket?: string;
+  /** ERR_SIDECAR_UNSAFE_DIRECTORY: the directory (or symbolic link) another user controls. */
+  readonly path?: string;
   /** errno of the underlying system call, when there is one (negative, as Node's). */
   readonly errno?: number;
   readonly syscall?: string;

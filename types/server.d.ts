@@ -53,6 +53,16 @@ export interface ServerOptions {
   /** Group (gid) of the socket file, for a `mode` such as 0o660. @default the server's group */
   group?: number;
   /**
+   * Listen even where another user could change the socket's directory or a
+   * directory above it. By default listen() refuses such a path with
+   * ERR_SIDECAR_UNSAFE_DIRECTORY: each directory from / down must belong to
+   * root or the server's uid and be writable by no group or others unless it
+   * is sticky, since whoever can rename the socket can listen in its place
+   * and receive the next clients' stdio and environment.
+   * @default false
+   */
+  trustDirectory?: boolean;
+  /**
    * Accept `stop` requests (from `sidecar stop`, {@link stopServer}); even
    * then, only from the server's own uid or root.
    * @default true

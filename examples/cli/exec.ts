@@ -31,11 +31,13 @@ function envOverlay(entries: readonly string[]): Record<string, string> {
 }
 
 export function exec(argv: readonly string[]): void {
-  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env'], switches: [], programFollows: true });
+  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid'], switches: [], programFollows: true });
   const socketPath = single(flags, 'connect') ?? process.env.SIDECAR_SOCKET;
   if (socketPath === undefined || socketPath === '') throw new UsageError('exec needs --connect PATH (or SIDECAR_SOCKET)');
   const [program, ...args] = flags.operands;
   if (program === undefined) throw new UsageError('exec needs a PROGRAM');
+  const expectUid = single(flags, 'expect-uid');
+  if (expectUid !== undefined && !/^\d+$/.test(expectUid)) throw new UsageError(`--expect-uid takes a numeric uid: ${expectUid}`);
 
   // Handlers first: remoteSpawn may block briefly for the started reply, and
   // a signal that arrives meanwhile must still be forwarded (handlers run
@@ -55,6 +57,7 @@ export function exec(argv: readonly string[]): void {
     env: envOverlay(flags.values.get('env') ?? []),
     serverEnv: true,
     stdio: 'inherit',
+    expectUid: expectUid === undefined ? undefined : Number(expectUid),
   } as const;
   try {
     child = remoteSpawn(program, args, options);

@@ -2,7 +2,7 @@
 // createServer option; readiness is a line on stdout or on an fd; SIGINT or
 // SIGTERM stops it gracefully, a second one at once.
 
-import { mkdirSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { createServer } from 'sidecar-exec';
@@ -50,6 +50,7 @@ function serverOptions(flags: Flags): ServerOptions {
     allowGids: idList(flags, 'allow-gid'),
     allowCommands: list(flags, 'allow-command'),
     allowEnv: list(flags, 'allow-env'),
+    trustDirectory: flags.switches.has('trust-directory'),
     // A foreground server should not hang on a program that never ends.
     closeTimeout: 10_000,
   };
@@ -71,22 +72,59 @@ function serverOptions(flags: Flags): ServerOptions {
   return options;
 }
 
+/**
+ * The mode of a directory --parents makes: the owner's, plus search and read
+ * for the group (with --group, or a socket mode that lets the group in) and
+ * for others where the socket's mode lets them in, so that they can reach
+ * the socket. Never write for anyone else: they could move the socket aside
+ * (listen() would refuse such a directory anyway).
+ */
+function parentMode(options: ServerOptions): number {
+  const mode = options.mode ?? 0o600;
+  return 0o700 | (options.group !== undefined || (mode & 0o070) !== 0 ? 0o050 : 0) | ((mode & 0o007) !== 0 ? 0o005 : 0);
+}
+
+/**
+ * --parents: makes the missing directories above the socket, one by one,
+ * each 0700 first, then given the socket's group and its mode through an fd
+ * opened without following a link, so that a name swapped in meanwhile
+ * cannot turn the chown or chmod onto another file. Existing directories are
+ * left as they are: listen() refuses them if another user controls them.
+ */
+function makeParents(socketPath: string, options: ServerOptions): void {
+  const missing: string[] = [];
+  for (let dir = dirname(resolve(socketPath)); !existsSync(dir); dir = dirname(dir)) missing.unshift(dir);
+  for (const dir of missing) {
+    // Not recursive: a directory someone else made in the meantime is an error (EEXIST).
+    mkdirSync(dir, { mode: 0o700 });
+    const fd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    try {
+      if (fstatSync(fd).uid !== process.geteuid?.()) throw Object.assign(new Error(`${dir} was replaced while it was made`), { code: 'EEXIST' });
+      if (options.group !== undefined) fchownSync(fd, -1, options.group);
+      fchmodSync(fd, parentMode(options));
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 export function start(argv: readonly string[]): void {
   const flags = parseFlags(argv, {
     values: ['mode', 'group', 'allow-uid', 'allow-gid', 'allow-command', 'allow-env', 'ready-fd', ...Object.keys(START_NUMBERS)],
     // `-v` and `-vv` (parseArgs reads -vv as -v twice; --vv is the long spelling).
-    switches: ['parents', 'no-stop', 'print-ready', 'v', 'vv'],
+    switches: ['parents', 'trust-directory', 'no-stop', 'print-ready', 'v', 'vv'],
   });
   const [socketPath] = flags.operands;
   if (flags.operands.length !== 1 || socketPath === undefined) throw new UsageError('start takes exactly one PATH');
   const options = serverOptions(flags);
   const readyFd = integerFlag(flags, 'ready-fd');
   const verbosity = (flags.switches.get('v') ?? 0) + 2 * (flags.switches.get('vv') ?? 0);
-  if (flags.switches.has('parents')) mkdirSync(dirname(resolve(socketPath)), { recursive: true });
+  if (flags.switches.has('parents')) makeParents(socketPath, options);
 
   const server = createServer(options);
   server.on('error', (error) => {
     say(`cannot listen on ${socketPath}: ${error.message}`);
+    if ((error as { code?: unknown }).code === 'ERR_SIDECAR_UNSAFE_DIRECTORY') say('--trust-directory listens there all the same');
     process.exitCode = 1;
     server.close();
   });

@@ -2,7 +2,7 @@
  * sidecar-client: `sidecar exec` as a small native executable, for shims
  * that run on every call of a tool and should not pay Node.js's start-up.
  *
- *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...
+ *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...
  *
  * Same flags, protocol (docs/protocol.md, version 1) and exit statuses as
  * `sidecar exec` (examples/cli/sidecar.js): it passes its own fds 0-2, runs
@@ -13,11 +13,12 @@
  * from src/protocol/index.ts.
  *
  * Man pages: socket(2), connect(2), sendmsg(2), recv(2), unix(7)
- * (SCM_RIGHTS), cmsg(3), signalfd(2), sigprocmask(2), poll(2), read(2),
- * getcwd(3).
+ * (SCM_RIGHTS, SO_PEERCRED), cmsg(3), signalfd(2), sigprocmask(2), poll(2),
+ * read(2), getcwd(3), lstat(2), dirname(3), getsockopt(2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -56,7 +58,7 @@ static void say(const char *format, ...) {
 
 static void usage_exit(const char *why) {
   say("%s", why);
-  fputs("usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...\n", stderr);
+  fputs("usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...\n", stderr);
   exit(kExitUsage);
 }
 
@@ -252,8 +254,54 @@ static int failed_status(const unsigned char *record, size_t length, const char 
   return kFailedStatus[kind];
 }
 
+/*
+ * --expect-uid, as the Node client's expectUid (src/client/expected-server.ts),
+ * in the same words: why the socket file or its directory is not what a
+ * server of `uid` made, written into `why`; 0 when it is, or when it cannot
+ * be looked at (connect(2) then says more, and the peer check follows).
+ */
+static int socket_owner_refused(unsigned long uid, char *why, size_t size) {
+  char *copy = strdup(g_socket_path);
+  if (copy == NULL) return 0;
+  const char *dir = dirname(copy);
+  struct stat socket_stat;
+  struct stat dir_stat;
+  int refused = 0;
+  if (lstat(g_socket_path, &socket_stat) == 0 && stat(dir, &dir_stat) == 0) {
+    refused = 1;
+    if (S_ISLNK(socket_stat.st_mode)) {
+      snprintf(why, size, "the socket path is a symbolic link (owned by uid %lu), not the socket itself, which expectUid asks for",
+               (unsigned long)socket_stat.st_uid);
+    } else if (socket_stat.st_uid != uid) {
+      snprintf(why, size, "the socket file is owned by uid %lu, not uid %lu as expectUid asks", (unsigned long)socket_stat.st_uid, uid);
+    } else if (dir_stat.st_uid != uid && dir_stat.st_uid != 0) {
+      snprintf(why, size, "its directory %s is owned by uid %lu, not uid %lu or root as expectUid asks", dir,
+               (unsigned long)dir_stat.st_uid, uid);
+    } else {
+      refused = 0;
+    }
+  }
+  free(copy);
+  return refused;
+}
+
+/* The listener's uid (SO_PEERCRED), checked before anything is sent: what decides. */
+static int peer_refused(int sock, unsigned long uid, char *why, size_t size) {
+  struct ucred peer;
+  socklen_t length = sizeof(peer);
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
+    snprintf(why, size, "its credentials cannot be read: %s", strerror(errno));
+    return 1;
+  }
+  if (peer.uid == uid) return 0;
+  snprintf(why, size, "the process listening on it runs as uid %lu, not uid %lu as expectUid asks", (unsigned long)peer.uid, uid);
+  return 1;
+}
+
 int main(int argc, char **argv) {
   const char *workdir = NULL;
+  int expect_uid = 0; /* --expect-uid given */
+  unsigned long expected_uid = 0;
   struct Bytes env = {0};
   uint32_t envc = 0;
   int i = 1;
@@ -272,6 +320,14 @@ int main(int argc, char **argv) {
       g_socket_path = value;
     } else if (strncmp(arg, "--workdir", name_length) == 0 && name_length == 9) {
       workdir = value;
+    } else if (strncmp(arg, "--expect-uid", name_length) == 0 && name_length == 12) {
+      char *end = NULL;
+      errno = 0;
+      expected_uid = strtoul(value, &end, 10);
+      if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || expected_uid > 4294967294UL) {
+        usage_exit("--expect-uid takes a numeric uid");
+      }
+      expect_uid = 1;
     } else if (strncmp(arg, "--env", name_length) == 0 && name_length == 5) {
       if (value[0] == '=') usage_exit("--env needs NAME or NAME=VALUE");
       if (strchr(value, '=') != NULL) {
@@ -340,9 +396,18 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
   strcpy(address.sun_path, g_socket_path);
+  char why[512];
+  if (expect_uid && socket_owner_refused(expected_uid, why, sizeof(why))) {
+    say("cannot connect to the sidecar server at %s: EPERM (%s)", g_socket_path, why);
+    return kExitUsage;
+  }
   int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (sock < 0 || connect(sock, (struct sockaddr *)&address, sizeof(address)) != 0) {
     say("cannot connect to the sidecar server at %s: %s", g_socket_path, strerror(errno));
+    return kExitUsage;
+  }
+  if (expect_uid && peer_refused(sock, expected_uid, why, sizeof(why))) {
+    say("cannot connect to the sidecar server at %s: EPERM (%s)", g_socket_path, why);
     return kExitUsage;
   }
 

@@ -9,7 +9,10 @@ import {
   encodeExecPayload, encodeExecRecords, encodeSignal,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
-import { type NativeError, connectError, disconnected, isNativeError, malformedReply, requestTooLarge } from '../errors';
+import {
+  type NativeError, connectError, disconnected, isNativeError, malformedReply, requestTooLarge, unexpectedServer,
+} from '../errors';
+import { peerRefusal, socketOwnerRefusal } from './expected-server';
 import type { SpawnPlan } from './spawn-options';
 
 /** How long to retry connect() while the server's backlog is full (EAGAIN). */
@@ -54,6 +57,8 @@ export class Connection {
    */
   open(startedAt = Date.now()): boolean {
     const { plan } = this;
+    const refusal = plan.expectUid === undefined ? undefined : socketOwnerRefusal(plan.socketPath, plan.expectUid);
+    if (refusal !== undefined) return this.refuse(refusal);
     try {
       this.socket = SeqpacketSocket.connect(plan.socketPath, this.binding, {
         onMessage: (data) => this.onRecord(data),
@@ -74,6 +79,9 @@ export class Connection {
       return false;
     }
     if (this.unrefed) this.socket.unref();
+    // Before anything is sent: the listener is who expectUid says.
+    const impostor = plan.expectUid === undefined ? undefined : peerRefusal(this.socket.peerCredentials(), plan.expectUid);
+    if (impostor !== undefined) return this.refuse(impostor);
     const payload = encodeExecPayload({
       file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap: this.fdMap,
       newSession: plan.newSession, serverEnv: plan.serverEnv, uid: plan.uid, gid: plan.gid,
@@ -144,6 +152,14 @@ export class Connection {
     this.unrefed = true;
     this.retryTimer?.unref();
     this.socket?.unref();
+  }
+
+  /** expectUid refused the server: nothing is sent, the fds are closed. */
+  private refuse(why: string): false {
+    this.closeRemoteFds();
+    this.socket?.destroy();
+    this.events.lost(unexpectedServer(this.plan.socketPath, why));
+    return false;
   }
 
   private closeRemoteFds(): void {

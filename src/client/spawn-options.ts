@@ -42,6 +42,8 @@ export interface SpawnPlan {
   abortSignal: AbortSignal | undefined;
   /** How long remoteSpawn may block for the started reply (so that pid is set on return). */
   startWait: number;
+  /** The uid the server's socket, its directory and its listener must have; undefined: any. */
+  expectUid: number | undefined;
 }
 
 /** Default of options.startWait, in milliseconds. */
@@ -166,6 +168,18 @@ function validateStartWait(value: unknown): number {
   return value;
 }
 
+/** The largest uid: uid_t is 32 bits and (uid_t)-1 means "no change" to the kernel. */
+const MAX_UID = 2 ** 32 - 2;
+
+function validateExpectUid(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number') throw invalidArgType('options.expectUid', 'of type number', value);
+  if (!Number.isInteger(value) || value < 0 || value > MAX_UID) {
+    throw outOfRange('options.expectUid', `an integer from 0 to ${MAX_UID}`, value);
+  }
+  return value;
+}
+
 /** Splits (command, args?, options?) as child_process.spawn does. */
 export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): SpawnPlan {
   if (typeof command !== 'string') throw invalidArgType('file', 'of type string', command);
@@ -246,6 +260,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     killSignal,
     abortSignal,
     startWait: validateStartWait(opts.startWait),
+    expectUid: validateExpectUid(opts.expectUid),
   });
   return plan;
 }

@@ -43,6 +43,26 @@ export function connectError(error: unknown, socket: string): Error {
     { socket, errno: -Math.abs(error.errno), syscall: 'connect' }, error);
 }
 
+/**
+ * ERR_SIDECAR_UNSAFE_DIRECTORY: listen() refused a socket path whose
+ * directory (or a directory above it) another user controls.
+ */
+export function unsafeDirectory(socket: string, directory: string, reason: string, euid: number): SidecarError {
+  return new SidecarError('ERR_SIDECAR_UNSAFE_DIRECTORY',
+    `listen ${socket}: ${reason}, so another user could move the socket aside and listen in its place `
+    + `(use a directory that only root or uid ${euid} can change, or pass trustDirectory: true)`,
+    { socket, path: directory, syscall: 'listen' });
+}
+
+/**
+ * ERR_SIDECAR_CONNECT (EPERM) for a server that is not the one expectUid
+ * names: nothing of the request was sent.
+ */
+export function unexpectedServer(socket: string, why: string): SidecarError {
+  return new SidecarError('ERR_SIDECAR_CONNECT', `cannot connect to the sidecar server at ${socket}: EPERM (${why})`,
+    { socket, errno: -1, syscall: 'connect' });
+}
+
 /** ERR_SIDECAR_REQUEST_TOO_LARGE, before anything travels. */
 export function requestTooLarge(file: string, socket: string, what: string): SidecarError {
   return new SidecarError('ERR_SIDECAR_REQUEST_TOO_LARGE',

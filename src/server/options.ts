@@ -10,6 +10,7 @@ import { integerOption, optionalBoolean, validateFunction } from '../validate';
 export interface NormalizedServerOptions {
   mode: number;
   group: number | undefined;
+  trustDirectory: boolean;
   allowStop: boolean;
   backlog: number;
   authorize: AuthorizeFunction | undefined;
@@ -100,6 +101,7 @@ export function normalizeServerOptions(input: ServerOptions | undefined): Normal
   const normalized: NormalizedServerOptions = Object.assign(Object.create(null), {
     mode: integer(options, 'mode', SERVER_DEFAULTS.mode, 0, 0o777, false),
     group: group as number | undefined,
+    trustDirectory: optionalBoolean(options.trustDirectory, 'options.trustDirectory', false),
     allowStop: optionalBoolean(options.allowStop, 'options.allowStop', true),
     backlog: integer(options, 'backlog', SERVER_DEFAULTS.backlog, 1, 65535, false),
     authorize: options.authorize as AuthorizeFunction | undefined,

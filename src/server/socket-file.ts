@@ -7,12 +7,16 @@
 // chmod or chown onto a file of their choosing by swapping a symlink in (they
 // only ever see a finished socket appear). A stale socket that nothing
 // listens on is replaced, never any other file, and close removes the file
-// only if it is still the one this server made.
+// only if it is still the one this server made. Before any of it, the
+// directory is checked (./trusted-directory.ts): in a directory another user
+// can change, they could not touch our files, but they could move the
+// finished socket aside and listen in its place.
 
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import type { NativeBinding } from '../binding';
-import { errnoException, errnoNumber, isNativeError } from '../errors';
+import { errnoException, errnoNumber, isNativeError, unsafeDirectory } from '../errors';
+import { untrustedDirectory } from './trusted-directory';
 
 /** A listening socket and the identity of its file. */
 export interface SocketFile {
@@ -26,6 +30,8 @@ export interface SocketFileOptions {
   mode: number;
   group: number | undefined;
   backlog: number;
+  /** Listen even where another user controls the directory (the operator's explicit choice). */
+  trustDirectory: boolean;
 }
 
 /** The socket's name inside the private directory. */
@@ -39,6 +45,7 @@ export function createSocketFile(binding: NativeBinding, path: string, options: 
   // Bound elsewhere and linked, the path itself never meets bind(2)'s limit:
   // check it here, or clients could not connect to it.
   if (Buffer.byteLength(path) + 1 > SUN_PATH_BYTES) throw toListenError({ code: 'ENAMETOOLONG' }, path);
+  if (!options.trustDirectory) checkDirectory(path);
   const workshop = openPrivateDirectory(path);
   let fd = -1;
   try {
@@ -70,6 +77,18 @@ export function removeSocketFile(file: SocketFile): void {
   } catch {
     // Already removed by someone else: nothing of ours to clean.
   }
+}
+
+/** Throws ERR_SIDECAR_UNSAFE_DIRECTORY when another user controls the socket's directory or one above it. */
+function checkDirectory(path: string): void {
+  const euid = process.geteuid?.() ?? 0;
+  let found;
+  try {
+    found = untrustedDirectory(nodePath.dirname(path), euid);
+  } catch (error) {
+    throw toListenError(error, path);
+  }
+  if (found !== undefined) throw unsafeDirectory(path, found.path, found.reason, euid);
 }
 
 /**

@@ -46,7 +46,13 @@ export function nativeSpawnOptions(
     env: environmentPairs(decision.env),
     cwd: decision.cwd === '' ? null : decision.cwd,
     fdMap: resolveFdMap(request.fdMap, attached, devNull),
-    newSession: request.newSession,
+    // Every program leads a session of its own, `detached` or not: in the
+    // server's session it would share the server's controlling terminal (an
+    // operator's, for a server started in the foreground) and could open
+    // /dev/tty, write on it and push input into it (TIOCSTI). A new session
+    // has no controlling terminal. It is also a new process group, which is
+    // all child_process gives a program that is not detached.
+    newSession: true,
     deathSignal,
     uid: request.uid,
     gid: request.gid,

@@ -197,14 +197,18 @@ const DIFFERENCES = {
     },
   },
   'process-group': {
-    row: 'always in its own process group (its own session with `detached`)',
+    row: 'always in a session and process group of its own, `detached` or not',
     apply(local, remote) {
       // extra.groups: { groupLeader, sessionLeader, callersGroup } of the program, from /proc.
       const l = local.extra.groups;
       const r = remote.extra.groups;
-      if (!l || l.groupLeader !== false || l.callersGroup !== true) fail('process-group', `child_process: ${JSON.stringify(l)} (expected the caller's group)`);
-      if (!r || r.groupLeader !== true || r.callersGroup !== false) fail('process-group', `sidecar-exec: ${JSON.stringify(r)} (expected a group of its own)`);
-      remote.extra.groups = { ...r, groupLeader: false, callersGroup: true };
+      if (!l || l.groupLeader !== false || l.sessionLeader !== false || l.callersGroup !== true) {
+        fail('process-group', `child_process: ${JSON.stringify(l)} (expected the caller's group and session)`);
+      }
+      if (!r || r.groupLeader !== true || r.sessionLeader !== true || r.callersGroup !== false) {
+        fail('process-group', `sidecar-exec: ${JSON.stringify(r)} (expected a session and group of its own)`);
+      }
+      remote.extra.groups = { ...r, groupLeader: false, sessionLeader: false, callersGroup: true };
     },
   },
   'group-kill': {

@@ -248,11 +248,17 @@ describe('sidecar CLI', function () {
 
     it('125 for bad usage', async function () {
       for (const args of [['exec', '--connect', sock], ['exec', '--connect', sock, '--'], ['exec', '--bogus', '--', 'true'],
-        ['exec', '--connect'], ['no-such-subcommand'], []]) {
+        ['exec', '--connect'], ['exec', '--connect', sock, '--expect-uid', 'root', '--', 'true'], ['no-such-subcommand'], []]) {
         const result = await cli(args, { env: { SIDECAR_SOCKET: '' } });
         expect(result.code, `${JSON.stringify(args)}: ${result.stderr}`).to.equal(125);
         expect(result.stderr).to.not.equal('');
       }
+    });
+
+    it('--expect-uid of the server\'s own uid runs the program', async function () {
+      const result = await cli(['exec', '--connect', sock, '--expect-uid', String(process.geteuid()), '--', 'echo', 'expected']);
+      expect(result.stdout, result.stderr).to.equal('expected\n');
+      expect(result.code).to.equal(0);
     });
 
     it('126 for a program found but not executable, naming it', async function () {
@@ -311,6 +317,56 @@ describe('sidecar CLI', function () {
       expect(result.stdout).to.equal('nested\n');
       child.kill('SIGTERM');
       expect(await exited(child)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('--parents makes each missing directory 0700, or 0750 in the group of --group; never writable by others', async function () {
+      const plain = path.join(work, 'p', 'q', 'sock');
+      const grouped = path.join(work, 'g', 'h', 'sock');
+      const gid = process.getgid() === 0 ? 65534 : process.getgid();
+      const children = [await startCli(['--parents'], plain), await startCli(['--parents', '--group', String(gid), '--mode', '0660'], grouped)];
+      try {
+        for (const dir of ['p', 'p/q']) expect(fs.statSync(path.join(work, dir)).mode & 0o7777, dir).to.equal(0o700);
+        for (const dir of ['g', 'g/h']) {
+          const stat = fs.statSync(path.join(work, dir));
+          expect(stat.mode & 0o7777, dir).to.equal(0o750);
+          expect(stat.gid, dir).to.equal(gid);
+        }
+      } finally {
+        for (const child of children) child.kill('SIGTERM');
+        for (const child of children) expect(await exited(child)).to.deep.equal({ code: 0, signal: null });
+      }
+    });
+
+    it('refuses a directory others can write (exit 1, the directory and --trust-directory named); --trust-directory starts there', async function () {
+      const shared = path.join(work, 'shared');
+      fs.mkdirSync(shared);
+      fs.chmodSync(shared, 0o777);
+      const socketPath = path.join(shared, 'sock');
+      for (const args of [[], ['--parents']]) {
+        const refused = await cli(['start', ...args, socketPath]);
+        expect(refused.code, args.join(' ')).to.equal(1);
+        expect(refused.stderr).to.include(`sidecar: cannot listen on ${socketPath}: listen ${socketPath}: the directory ${shared} is writable by its group and others (mode 0777, not sticky)`);
+        expect(refused.stderr).to.include('--trust-directory');
+        expect(fs.readdirSync(shared)).to.deep.equal([]);
+      }
+      const child = await startCli(['--trust-directory'], socketPath);
+      const result = await cli(['exec', '--connect', socketPath, '--', 'echo', 'trusted']);
+      expect(result.stdout).to.equal('trusted\n');
+      child.kill('SIGTERM');
+      expect(await exited(child)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('--parents refuses an existing directory of another uid', async function () {
+      if (process.getuid() !== 0) {
+        console.log('      (not running as root: cannot chown; skipping)');
+        this.skip();
+      }
+      const theirs = path.join(work, 'theirs');
+      fs.mkdirSync(theirs);
+      fs.chownSync(theirs, 65534, 65534);
+      const refused = await cli(['start', '--parents', path.join(theirs, 'more', 'sock')]);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.include(`the directory ${theirs} is owned by uid 65534`);
     });
 
     it('`stop PATH` stops it: exit 0, socket file removed', async function () {

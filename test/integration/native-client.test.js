@@ -72,6 +72,17 @@ describe('native shim client (sidecar-client)', function () {
     }
   });
 
+  it('--expect-uid: the server\'s own uid runs the program; a bad value is usage (125), as with sidecar exec', async function () {
+    const own = await both(['--expect-uid', String(process.geteuid()), '--', 'echo', 'expected']);
+    expect(own.native.stdout).to.equal('expected\n');
+    expect(own.native.stdout).to.equal(own.node.stdout);
+    for (const bad of ['root', '-1', '4294967295']) {
+      const { native, node } = await both(['--expect-uid', bad, '--', 'true']);
+      expect(native.code, bad).to.equal(125);
+      expect(native.code, bad).to.equal(node.code);
+    }
+  });
+
   it('128+N when signal N kills the program, including real-time signals', async function () {
     for (const signal of ['TERM', '40']) {
       const { native, node } = await both(['--', 'sh', '-c', `kill -s ${signal} $$`]);

@@ -41,7 +41,7 @@ describe('other-uid copy of a checkout other users cannot enter', function () {
   this.timeout(30000);
   let closed; // 0700: holds the simulated private checkout
   let open; // 0755: holds the copy made from it
-  let shared; // 0777: the socket and the reports
+  let shared; // 1777 (sticky, as /tmp): the socket and the reports
   let checkout;
   let server;
 
@@ -59,7 +59,7 @@ describe('other-uid copy of a checkout other users cannot enter', function () {
     open = tempDir('sidecar-test-open-');
     fs.chmodSync(open, 0o755);
     shared = tempDir('sidecar-test-shared-');
-    fs.chmodSync(shared, 0o777);
+    fs.chmodSync(shared, 0o1777);
     server = await listenHere(path.join(shared, 'sock'), { mode: 0o666 });
   });
 

@@ -103,7 +103,10 @@ describe('server policy', function () {
 
     beforeEach(function () {
       shared = tempDir('sidecar-uid-');
-      fs.chmodSync(shared, 0o777); // anyone may reach the socket: only its mode and the policy decide
+      // Anyone may reach the socket and leave reports (only its mode and the
+      // policy decide), but sticky, as /tmp: nobody moves another's files, so
+      // the server trusts it (a plain 0777 directory it would refuse).
+      fs.chmodSync(shared, 0o1777);
     });
 
     afterEach(function () {
@@ -451,6 +454,23 @@ describe('server policy', function () {
       expect(server.events('spawn')).to.have.lengthOf(2);
     });
 
+    it('a relative or empty entry of the server\'s PATH is skipped, never resolved in the client\'s cwd (review finding 8)', async function () {
+      // The client's directory holds its own echo, and probe, at each relative spelling.
+      fs.mkdirSync(path.join(evil, 'bin'));
+      for (const file of [path.join(evil, 'echo'), path.join(evil, 'bin', 'probe')]) {
+        fs.writeFileSync(file, '#!/bin/sh\necho "the client\'s own program ran"\n', { mode: 0o755 });
+      }
+      for (const serverPath of ['.:/usr/bin:/bin', ':/usr/bin:/bin', '/usr/bin::/bin']) {
+        const server = await servers.start({ env: { PATH: serverPath }, serverOptions: { allowCommands: ['echo'] } });
+        expectRan(await run(remoteSpawn('echo', ['the server\'s echo'], { connect: server.path, cwd: evil })), 'the server\'s echo\n');
+      }
+      // bin/probe through a relative entry is not found at all: the server's PATH has no probe elsewhere.
+      const relative = await servers.start({ env: { PATH: 'bin:/usr/bin:/bin' }, serverOptions: { allowCommands: ['probe'] } });
+      const result = await run(remoteSpawn('probe', [], { connect: relative.path, cwd: evil }));
+      expect(result.stdout.toString()).to.not.include('the client\'s own program ran');
+      expect(result.error, result.stdout.toString()).to.be.an('error').with.property('code', 'ENOENT');
+    });
+
     it('shell: true runs /bin/sh, so it needs \'/bin/sh\' allowed (a name \'sh\' does not do)', async function () {
       const onlyEcho = await servers.start({ serverOptions: { allowCommands: ['echo', 'sh'] } });
       expectDenied(await run(remoteSpawn('echo hi', [], { connect: onlyEcho.path, shell: true })), '/bin/sh is not an allowed command');
@@ -667,7 +687,7 @@ describe('server policy', function () {
           this.skip();
         }
         const shared = tempDir('sidecar-setuid-');
-        fs.chmodSync(shared, 0o777);
+        fs.chmodSync(shared, 0o1777); // root's and sticky: a server of uid 65534 may listen in it
         try {
           const server = await servers.start({ dir: shared, user: { uid: NOBODY, gid: NOBODY }, serverOptions: { mode: 0o666, allowSetuid: { uids: [0, 1000], gids: [0] } } });
           for (const ids of [{ uid: 0 }, { uid: 1000 }, { gid: 0 }]) {

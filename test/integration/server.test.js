@@ -278,7 +278,7 @@ describe('server socket file', function () {
 
     beforeEach(function () {
       shared = tempDir('sidecar-perm-');
-      fs.chmodSync(shared, 0o777); // the directory lets anyone reach the socket: only its mode decides
+      fs.chmodSync(shared, 0o1777); // anyone reaches the socket (only its mode decides); sticky, so the server trusts it
     });
 
     afterEach(function () {

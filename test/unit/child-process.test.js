@@ -237,6 +237,51 @@ describe('unit: RemoteChildProcess', () => {
       });
     }
 
+    describe('expectUid', () => {
+      it('refuses a listener of another uid (SO_PEERCRED) before sending anything: ERR_SIDECAR_CONNECT (EPERM), fds closed', async () => {
+        // No file at SOCKET: the look before connect has nothing to say, the kernel's answer decides.
+        binding.credentials = { pid: 4242, uid: 65534, gid: 65534 };
+        const own = binding.newFd('caller fd');
+        const child = spawn({ stdio: ['ignore', own, 'ignore'], expectUid: 0 });
+        const events = watch(child);
+        await nextTick();
+        expect(events.map(([name]) => name)).to.deep.equal(['error', 'close']);
+        expect(events[0][1]).to.include({ code: 'ERR_SIDECAR_CONNECT', errno: -errno.EPERM, syscall: 'connect', socket: SOCKET });
+        expect(events[0][1].message).to.include('the process listening on it runs as uid 65534, not uid 0 as expectUid asks');
+        expect(events[1]).to.deep.equal(['close', -errno.EPERM, null]);
+        expect(binding.sent(connFd())).to.deep.equal([]);
+        binding.close(own);
+        binding.assertClean();
+      });
+
+      it('sends the request to a listener of that uid', () => {
+        binding.credentials = { pid: 4242, uid: 65534, gid: 65534 };
+        spawn({ expectUid: 65534 });
+        expect(sentMessages().map((message) => message.type)).to.deep.equal([T.Exec]);
+      });
+
+      it('refuses a socket file of another uid without connecting', async () => {
+        const { tempDir } = require('../helpers/tmp');
+        const fs = require('node:fs');
+        const path = require('node:path');
+        const dir = tempDir('sidecar-expect-uid-');
+        try {
+          const file = path.join(dir, 'sock');
+          fs.writeFileSync(file, '');
+          const other = process.geteuid() === 65534 ? 0 : 65534;
+          const child = new RemoteChildProcess(normalizeSpawnArguments('tool', [], { connect: file, stdio: 'ignore', startWait: 0, expectUid: other }), binding);
+          const events = watch(child);
+          await nextTick();
+          expect(binding.callsOf('connect')).to.deep.equal([]);
+          expect(events[0][1]).to.include({ code: 'ERR_SIDECAR_CONNECT', errno: -errno.EPERM });
+          expect(events[0][1].message).to.include(`the socket file is owned by uid ${process.geteuid()}, not uid ${other}`);
+          binding.assertClean();
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    });
+
     it('retries connect every few ms while the server\'s backlog is full (EAGAIN), then sends the request', () => {
       binding.script('connect', nativeError('EAGAIN', 'connect'), nativeError('EAGAIN', 'connect'));
       const child = spawn();

@@ -159,6 +159,18 @@ describe('normalizeSpawnArguments', function () {
       }
     });
 
+    it('options.expectUid: a uid, or absent (undefined, null); anything else an argument error', function () {
+      const plan = (expectUid) => normalizeSpawnArguments('ls', [], { connect: SOCKET, expectUid });
+      expect(plan(undefined).expectUid).to.equal(undefined);
+      expect(plan(null).expectUid).to.equal(undefined);
+      expect(plan(0).expectUid).to.equal(0);
+      expect(plan(2 ** 32 - 2).expectUid).to.equal(2 ** 32 - 2);
+      expect(() => plan('0')).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
+      for (const bad of [-1, 1.5, 2 ** 32 - 1, NaN]) {
+        expect(() => plan(bad), String(bad)).to.throw(RangeError).with.property('code', 'ERR_OUT_OF_RANGE');
+      }
+    });
+
     it('ERR_SIDECAR_UNSUPPORTED for child_process options that cannot work remotely', function () {
       for (const options of [{ serialization: 'advanced' }, { serialization: 'json' }]) {
         expect(() => normalizeSpawnArguments('true', [], { connect: SOCKET, ...options }))
@@ -210,5 +222,19 @@ describe('normalizeSpawnArguments', function () {
       expect(plan.env).to.deep.equal(['A=1']);
       expect(normalizeSpawnArguments('ls', [], { connect: SOCKET, serverEnv: true }).env).to.deep.equal([]);
     });
+  });
+});
+
+describe('normalizeServerOptions', function () {
+  const { normalizeServerOptions } = require('../../dist/server/options');
+
+  it('trustDirectory: false by default, a boolean, anything else an argument error', function () {
+    expect(normalizeServerOptions({}).trustDirectory).to.equal(false);
+    expect(normalizeServerOptions({ trustDirectory: true }).trustDirectory).to.equal(true);
+    for (const bad of ['yes', 1, null]) {
+      expect(() => normalizeServerOptions({ trustDirectory: bad }), String(bad)).to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+    }
+    expect(() => normalizeServerOptions({ trustDirectory: 'yes' })).to.throw(/The "options\.trustDirectory" property must be of type boolean/);
   });
 });

@@ -115,6 +115,14 @@ describe('unit: server policy decide()', () => {
       expect(decision.candidates).to.deep.equal(['/srv/bin/tool', '/usr/bin/tool']);
     });
 
+    it('skips empty and relative entries of the server\'s PATH: they would resolve in the client\'s cwd', () => {
+      const serverEnv = { PATH: '.::bin:/srv/bin:./x:/usr/bin:' };
+      const decision = decideFor({ allowCommands: ['tool'] }, request({ cwd: '/client/dir' }), CLIENT, serverEnv);
+      expect(decision.candidates).to.deep.equal(['/srv/bin/tool', '/usr/bin/tool']);
+      // Without allowCommands the program's own PATH is execvp's, relative entries included, as child_process does.
+      expect(decideFor({}, request({ env: ['PATH=.:/usr/bin'] })).candidates).to.deep.equal(['./tool', '/usr/bin/tool']);
+    });
+
     it('refuses an unlisted name, a relative path, and an absolute path when only the name is listed', () => {
       for (const file of ['other', './tool', 'bin/tool', '/usr/bin/tool']) {
         const decision = decideFor({ allowCommands: ['tool'] }, request({ file }));

@@ -35,7 +35,7 @@ expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], { cwd: ne
 expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], {
   connect: socket, cwd: '/', env: process.env, serverEnv: false, argv0: 'ls', detached: false, windowsHide: true,
   windowsVerbatimArguments: false, uid: 1000, gid: 1000, shell: '/bin/bash', timeout: 1000, killSignal: 'SIGKILL',
-  signal: new AbortController().signal, startWait: 0,
+  signal: new AbortController().signal, startWait: 0, expectUid: 0,
 }));
 expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], { shell: true, killSignal: 9 }));
 const readonlyArgs: readonly string[] = ['-l'];
@@ -115,6 +115,7 @@ expectError(remoteSpawn('ls', [], { timeout: '1s' }));
 expectError(remoteSpawn('ls', [], { killSignal: 'SIGFOO' }));
 expectError(remoteSpawn('ls', [], { signal: {} }));
 expectError(remoteSpawn('ls', [], { startWait: true }));
+expectError(remoteSpawn('ls', [], { expectUid: '0' }));
 expectError(remoteSpawn('ls', [], { windowsHide: 'yes' }));
 // IPC serialization cannot work remotely (ERR_SIDECAR_UNSUPPORTED at run time).
 expectError(remoteSpawn('ls', [], { serialization: 'json' }));
@@ -224,7 +225,7 @@ expectError(child.setMaxListeners('20'));
 
 const client = createClient({
   connect: socket, env: { PATH: '/usr/bin' }, serverEnv: true, cwd: '/work', timeout: 10_000, killSignal: 'SIGKILL',
-  maxBuffer: 1 << 20, encoding: 'utf8', uid: 1000, gid: 1000, startWait: 10,
+  maxBuffer: 1 << 20, encoding: 'utf8', uid: 1000, gid: 1000, startWait: 10, expectUid: 1000,
 });
 expectType<RemoteClient>(client);
 expectType<RemoteClient>(createClient());
@@ -242,6 +243,7 @@ expectType<PromiseWithChild<{ stdout: string; stderr: string }>>(promisify(clien
 expectType<true>(client.kill(1234));
 expectType<true>(client.kill(1234, 'SIGKILL'));
 expectError(createClient({ connect: 3 }));
+expectError(createClient({ expectUid: 'root' }));
 expectError(createClient({ encoding: 7 }));
 expectError(createClient('/run/sidecar.sock'));
 

@@ -8,6 +8,7 @@ import {
 const server = createServer({
   mode: 0o660,
   group: 1500,
+  trustDirectory: true,
   allowStop: false,
   backlog: 128,
   allowUids: [1000],
@@ -43,6 +44,7 @@ expectError(createServer({ maxConcurrent: '32' }));
 expectError(createServer({ allowCommands: 'make' }));
 expectError(createServer({ authorize: 42 }));
 expectError(createServer({ killSignal: {} }));
+expectError(createServer({ trustDirectory: 'yes' }));
 
 // stats() and events.
 expectType<ServerStats>(server.stats());
@@ -70,6 +72,7 @@ expectError(pingServer(3));
 // What a client learns.
 expectType<ExitReason | null>(remoteSpawn('true').exitReason);
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_BUSY');
+expectAssignable<SidecarErrorCode>('ERR_SIDECAR_UNSAFE_DIRECTORY');
 expectError<SidecarErrorCode>('ERR_SIDECAR_NOPE');
 
 // The server's emitter has Node's methods, as at run time.
