@@ -32,6 +32,8 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"openReadWrite", OpenReadWrite},
       {"close", Close},
       {"dup", Dup},
+      // closer.cc
+      {"closeOffLoop", CloseOffLoop},
       // spawn.cc
       {"spawn", Spawn},
       // process.cc

@@ -144,6 +144,9 @@ Napi::Value OpenReadWrite(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value Dup(const Napi::CallbackInfo& info);
 
+// Entry points: closer.cc
+Napi::Value CloseOffLoop(const Napi::CallbackInfo& info);
+
 // Entry points: spawn.cc
 Napi::Value Spawn(const Napi::CallbackInfo& info);
 

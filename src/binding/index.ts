@@ -138,6 +138,15 @@ export interface NativeBinding {
   openReadWrite(path: string): number;
   /** close(2). EINTR counts as closed. */
   close(fd: number): void;
+  /**
+   * Takes fd and closes it on a closer thread, so that the calling thread
+   * never waits for its release: for fds a peer sent, and sockets whose
+   * queues a peer filled (a TCP socket with SO_LINGER and unsent data can
+   * hold close(2) for as long as it likes). Never blocks and never fails;
+   * the fd may stay open a while (longer if a peer blocks every closer
+   * thread), and must not be used again.
+   */
+  closeOffLoop(fd: number): void;
   /** fcntl(F_DUPFD_CLOEXEC, 3): a close-on-exec copy of fd at 3 or above. */
   dup(fd: number): number;
   /** Start a program without fork(2) of this process (clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execve). */

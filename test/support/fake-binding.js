@@ -18,6 +18,9 @@
 //   pipe, socketPair, dup, openReadWrite, spawn's pidfd, fds attached to a
 //   queued record). close() of an fd that is not open throws EBADF, like the
 //   kernel, so a double close fails the test; so does any call on a closed fd.
+//   closeOffLoop() closes at once, with close()'s checks (the real one closes
+//   on another thread a moment later); binding.callsOf('closeOffLoop') tells
+//   which fds went that way.
 //   binding.isOpen(fd)               true while open
 //   binding.openFds()                the open fds, sorted
 //   binding.labelOf(fd)              how the fd was made ('connect:/path', 'pidfd:500', 'received', ...)
@@ -333,13 +336,25 @@ class FakeBinding {
     this.record('close', [fd]);
     const outcome = this.scripted('close', [fd]);
     if (outcome.scripted) return outcome.value;
+    this.release(fd);
+    return undefined;
+  }
+
+  closeOffLoop(fd) {
+    this.record('closeOffLoop', [fd]);
+    const outcome = this.scripted('closeOffLoop', [fd]);
+    if (outcome.scripted) return outcome.value;
+    this.release(fd);
+    return undefined;
+  }
+
+  release(fd) {
     this.requireOpen(fd, 'close');
     this.open.delete(fd);
     // The kernel drops records (and their fds) still queued on a closed socket.
     for (const pending of this.inboxes.get(fd)?.splice(0) ?? []) {
       for (const attached of pending.fds ?? []) if (this.open.has(attached)) this.open.delete(attached);
     }
-    return undefined;
   }
 
   dup(fd) {
