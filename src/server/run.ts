@@ -10,6 +10,7 @@ import type { PeerCredentials, ServerRequestInfo } from '../../types/index';
 import type { WaitResult } from '../binding';
 import { type ExecRequest, type FailedReply, ExitReasonCode, exitReasonName } from '../protocol';
 import { isNativeError } from '../errors';
+import { closeReceived } from '../transport/seqpacket';
 import { isThenable } from '../validate';
 import { signalName } from '../signals';
 import type { Environment } from './environment';
@@ -205,6 +206,6 @@ export class Run {
   }
 
   private closeAttached(): void {
-    for (const fd of this.attached.splice(0)) this.context.binding.close(fd);
+    closeReceived(this.context.binding, this.attached.splice(0));
   }
 }

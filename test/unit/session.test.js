@@ -53,8 +53,16 @@ function makeServer(optionOverrides = {}, queue = undefined) {
   // Each session gets this plus its own report() outlet (see connectClient).
   server.context = { binding, options, queue: server.queue, devNull: server.devNull };
   server.connect = () => connectClient(server);
-  /** Every fd the fake handed out is closed but the server's /dev/null; every poller is closed. */
-  server.assertClean = () => binding.assertClean({ except: [server.devNull] });
+  /**
+   * Every fd the fake handed out is closed but the server's /dev/null; every
+   * poller is closed; and none that a client sent, nor a connection (whose
+   * unread records may hold such fds), was closed on the event loop.
+   */
+  server.assertClean = () => {
+    binding.assertClean({ except: [server.devNull] });
+    const onLoop = binding.callsOf('close').map(([fd]) => fd).filter((fd) => /^(received on|accepted connection)/.test(binding.labelOf(fd)));
+    if (onLoop.length > 0) throw new Error(`closed on the event loop: ${onLoop.map((fd) => `${fd} (${binding.labelOf(fd)})`).join(', ')}`);
+  };
   return server;
 }
 
