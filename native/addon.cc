@@ -25,6 +25,7 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"send", Send},
       {"receive", Receive},
       {"peerCredentials", PeerCredentials},
+      {"peerHungUp", PeerHungUp},
       // fd.cc
       {"pipe", Pipe},
       {"socketPair", SocketPair},

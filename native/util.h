@@ -135,6 +135,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info);
 Napi::Value Send(const Napi::CallbackInfo& info);
 Napi::Value Receive(const Napi::CallbackInfo& info);
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+Napi::Value PeerHungUp(const Napi::CallbackInfo& info);
 
 // Entry points: fd.cc
 Napi::Value Pipe(const Napi::CallbackInfo& info);

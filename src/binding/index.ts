@@ -125,6 +125,12 @@ export interface NativeBinding {
   receive(fd: number, buffer: Uint8Array): ReceivedMessage | null;
   /** getsockopt(SO_PEERCRED). */
   peerCredentials(fd: number): PeerCredentials;
+  /**
+   * poll(POLLRDHUP) with a zero timeout: true when the peer has hung up or
+   * shut down its writing side (POLLHUP, POLLRDHUP), or the connection
+   * failed (POLLERR), even with its records still unread. Reads nothing.
+   */
+  peerHungUp(fd: number): boolean;
   /** pipe2(O_CLOEXEC): [readEnd, writeEnd], both blocking. */
   pipe(): [number, number];
   /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected, blocking ends. */

@@ -156,6 +156,7 @@ export class Session {
       },
       refused: (reply, counted) => this.refuse(reply, counted),
       exited: (result, reason) => this.onExit(result, reason),
+      clientStillThere: () => !this.clientGone && !this.socket.peerHungUp(),
     });
     this.run.start();
   }

@@ -104,6 +104,15 @@ export class SeqpacketSocket {
   }
 
   /**
+   * True when the peer has hung up (or shut down its writing side, or the
+   * connection failed), even while records it sent before are unread.
+   */
+  peerHungUp(): boolean {
+    if (this.destroyed) return true;
+    return this.binding.peerHungUp(this.fd);
+  }
+
+  /**
    * Blocks this thread up to `ms` until a record (or the end) can be read.
    * For the rare places that must wait synchronously (a spawn that returns
    * with its pid set); everything else waits on the event loop.

@@ -34,6 +34,7 @@
 //                                    caller's buffer (cut to its size, `truncated` set when cut)
 //   binding.queueEnd(fd)             the peer hung up: { bytes: 0, fds: [] }
 //   binding.queueError(fd, error)    receive() throws `error` (e.g. nativeError('ECONNRESET', 'recvmsg'))
+//   peerHungUp(fd) is true once an end is queued on fd (records before it may still be unread)
 //   An empty queue makes receive() return null (EAGAIN). Closing a socket fd
 //   closes the fds of records still queued on it (the kernel drops them).
 //
@@ -299,6 +300,14 @@ class FakeBinding {
     const outcome = this.scripted('peerCredentials', [fd]);
     if (outcome.scripted) return outcome.value;
     return { ...this.credentials };
+  }
+
+  peerHungUp(fd) {
+    this.record('peerHungUp', [fd]);
+    this.requireOpen(fd, 'poll');
+    const outcome = this.scripted('peerHungUp', [fd]);
+    if (outcome.scripted) return outcome.value;
+    return this.inbox(fd).some((next) => next.error === undefined && next.bytes.length === 0 && next.fds.length === 0);
   }
 
   pipe() {

@@ -286,6 +286,19 @@ describe('unit: SeqpacketSocket', () => {
       binding.assertClean();
     });
 
+    it('peerHungUp() asks the fd whether the peer left, records still unread or not, and says yes once destroyed', () => {
+      const { socket } = open();
+      binding.queueRecord(fd, 'request');
+      expect(socket.peerHungUp()).to.equal(false);
+      binding.queueEnd(fd);
+      expect(socket.peerHungUp()).to.equal(true);
+      expect(binding.callsOf('peerHungUp')).to.deep.equal([[fd], [fd]]);
+      socket.destroy();
+      expect(socket.peerHungUp()).to.equal(true);
+      expect(binding.callsOf('peerHungUp')).to.have.length(2);
+      binding.assertClean();
+    });
+
     it('never waits on a destroyed socket\'s fd', () => {
       const { socket } = open();
       socket.destroy();
