@@ -11,6 +11,7 @@
       "target_name": "sidecar_exec",
       "sources": [
         "native/addon.cc",
+        "native/closer.cc",
         "native/fd.cc",
         "native/poll.cc",
         "native/process.cc",
@@ -30,7 +31,9 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags_cc": ["-fexceptions", "-std=c++17"],
-      "ldflags": ["-Wl,-z,now", "-Wl,-z,relro"]
+      "ldflags": ["-Wl,-z,now", "-Wl,-z,relro"],
+      # timer_create (native/closer.cc) lives in librt before glibc 2.34.
+      "libraries": ["-lrt"]
     },
     {
       # build/Release/sidecar-client: `sidecar exec` without Node.js's

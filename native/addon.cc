@@ -25,6 +25,7 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"send", Send},
       {"receive", Receive},
       {"peerCredentials", PeerCredentials},
+      {"peerHungUp", PeerHungUp},
       // fd.cc
       {"pipe", Pipe},
       {"socketPair", SocketPair},
@@ -32,6 +33,8 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"openReadWrite", OpenReadWrite},
       {"close", Close},
       {"dup", Dup},
+      // closer.cc
+      {"closeOffLoop", CloseOffLoop},
       // spawn.cc
       {"spawn", Spawn},
       // process.cc

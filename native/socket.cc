@@ -5,8 +5,9 @@
 //
 // Man pages: socket(2), bind(2), chmod(2), unlink(2), listen(2), accept4(2),
 // connect(2), sendmsg(2), recvmsg(2), cmsg(3), unix(7) (SCM_RIGHTS,
-// SO_PEERCRED), getsockopt(2).
+// SO_PEERCRED), getsockopt(2), poll(2) (POLLRDHUP).
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -257,6 +258,22 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   result.Set("uid", Napi::Number::New(env, credentials.uid));
   result.Set("gid", Napi::Number::New(env, credentials.gid));
   return result;
+}
+
+// Whether the peer has hung up (or shut down its writing side), asked
+// without reading: records still queued hide the end from recvmsg, not
+// from poll.
+Napi::Value PeerHungUp(const Napi::CallbackInfo& info) {
+  Args args(info, 1, "peerHungUp(fd: number): boolean");
+  Napi::Env env = args.Env();
+  pollfd entry = {args.Fd(0), POLLRDHUP, 0};
+  if (RetryOnEintr([&] { return ::poll(&entry, 1, 0); }) < 0) {
+    ThrowErrno(env, errno, "poll");
+  }
+  if ((entry.revents & POLLNVAL) != 0) ThrowErrno(env, EBADF, "poll");
+  // POLLERR: the connection failed (ECONNRESET), so no reply can arrive.
+  return Napi::Boolean::New(
+      env, (entry.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0);
 }
 
 }  // namespace sidecar

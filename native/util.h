@@ -135,6 +135,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info);
 Napi::Value Send(const Napi::CallbackInfo& info);
 Napi::Value Receive(const Napi::CallbackInfo& info);
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+Napi::Value PeerHungUp(const Napi::CallbackInfo& info);
 
 // Entry points: fd.cc
 Napi::Value Pipe(const Napi::CallbackInfo& info);
@@ -143,6 +144,9 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info);
 Napi::Value OpenReadWrite(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value Dup(const Napi::CallbackInfo& info);
+
+// Entry points: closer.cc
+Napi::Value CloseOffLoop(const Napi::CallbackInfo& info);
 
 // Entry points: spawn.cc
 Napi::Value Spawn(const Napi::CallbackInfo& info);

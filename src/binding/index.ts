@@ -125,6 +125,12 @@ export interface NativeBinding {
   receive(fd: number, buffer: Uint8Array): ReceivedMessage | null;
   /** getsockopt(SO_PEERCRED). */
   peerCredentials(fd: number): PeerCredentials;
+  /**
+   * poll(POLLRDHUP) with a zero timeout: true when the peer has hung up or
+   * shut down its writing side (POLLHUP, POLLRDHUP), or the connection
+   * failed (POLLERR), even with its records still unread. Reads nothing.
+   */
+  peerHungUp(fd: number): boolean;
   /** pipe2(O_CLOEXEC): [readEnd, writeEnd], both blocking. */
   pipe(): [number, number];
   /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected, blocking ends. */
@@ -138,6 +144,15 @@ export interface NativeBinding {
   openReadWrite(path: string): number;
   /** close(2). EINTR counts as closed. */
   close(fd: number): void;
+  /**
+   * Takes fd and closes it on a closer thread, so that the calling thread
+   * never waits for its release: for fds a peer sent, and sockets whose
+   * queues a peer filled (a TCP socket with SO_LINGER and unsent data can
+   * hold close(2) for as long as it likes). Never blocks and never fails;
+   * the fd may stay open a while (longer if a peer blocks every closer
+   * thread), and must not be used again.
+   */
+  closeOffLoop(fd: number): void;
   /** fcntl(F_DUPFD_CLOEXEC, 3): a close-on-exec copy of fd at 3 or above. */
   dup(fd: number): number;
   /** Start a program without fork(2) of this process (clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execve). */

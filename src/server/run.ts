@@ -10,6 +10,7 @@ import type { PeerCredentials, ServerRequestInfo } from '../../types/index';
 import type { WaitResult } from '../binding';
 import { type ExecRequest, type FailedReply, ExitReasonCode, exitReasonName } from '../protocol';
 import { isNativeError } from '../errors';
+import { closeReceived } from '../transport/seqpacket';
 import { isThenable } from '../validate';
 import { signalName } from '../signals';
 import { type Decision, decide } from './policy';
@@ -32,6 +33,8 @@ export interface RunEvents {
   refused(reply: FailedReply, counted: boolean): void;
   /** The program was reaped: EXIT with the reason. */
   exited(result: WaitResult, reason: ExitReasonCode): void;
+  /** False once the client has hung up, even if its end has not been read yet. */
+  clientStillThere(): boolean;
 }
 
 /** Where a run is. */
@@ -144,6 +147,15 @@ export class Run {
   /** Starts the program; the queue has given this run a place. */
   private launch(ticket: Ticket): void {
     this.ticket = ticket;
+    if (!this.events.clientStillThere()) {
+      // The request was read after its client left (a server stopped for a
+      // while reads what dead clients sent before their end): nobody waits
+      // for the program, so it is not started. The session learns of the
+      // end when it reads it.
+      debug('not started, client gone: uid %d pid %d %o', this.credentials.uid, this.credentials.pid, this.request.argv);
+      this.clientLeft();
+      return;
+    }
     const { binding, devNull, options } = this.context;
     const { request } = this;
     let program: Program;
@@ -202,6 +214,6 @@ export class Run {
   }
 
   private closeAttached(): void {
-    for (const fd of this.attached.splice(0)) this.context.binding.close(fd);
+    closeReceived(this.context.binding, this.attached.splice(0));
   }
 }

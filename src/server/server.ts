@@ -138,7 +138,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     } catch (error) {
       poller?.close();
       if (file !== undefined) {
-        binding.close(file.fd);
+        binding.closeOffLoop(file.fd); // clients may have connected already (see #stopListening)
         removeSocketFile(file);
       }
       binding.close(devNull);
@@ -220,7 +220,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     } catch {
       // The client is gone already.
     }
-    this.#binding.close(fd);
+    // Off the loop: records it queued unread may carry fds of any kind.
+    this.#binding.closeOffLoop(fd);
     this.#counters.failed++;
   }
 
@@ -231,7 +232,9 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     if (this.#backoff !== undefined) clearTimeout(this.#backoff);
     this.#backoff = undefined;
     listener.poller.close();
-    this.#binding.close(listener.file.fd);
+    // Off the loop: connections never accepted go with it, and with them
+    // the fds in their unread records.
+    this.#binding.closeOffLoop(listener.file.fd);
     removeSocketFile(listener.file);
   }
 

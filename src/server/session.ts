@@ -17,7 +17,7 @@ import {
   type ClientMessage, type ExecRequest, type FailedReply, type ExitReasonCode, MessageType, ProtocolError,
   decodeClientMessage, decodeExecPayload, encodeExit, encodeFailed, encodePong, encodeStarted, encodeStopping,
 } from '../protocol';
-import { SeqpacketSocket } from '../transport/seqpacket';
+import { SeqpacketSocket, closeReceived } from '../transport/seqpacket';
 import { stopRefusal } from './policy';
 import { RequestAssembly, overLimits } from './request-assembly';
 import { Run } from './run';
@@ -92,7 +92,7 @@ export class Session {
       }
       this.dispatch(message, fds);
     } catch (error) {
-      for (const fd of fds) if (!this.attached.includes(fd)) this.context.binding.close(fd);
+      closeReceived(this.context.binding, fds.filter((fd) => !this.attached.includes(fd)));
       if (!(error instanceof ProtocolError)) throw error;
       this.protocolError(error.message);
     }
@@ -126,7 +126,7 @@ export class Session {
   private onExec(totalBytes: number, chunk: Uint8Array, fds: number[]): void {
     const tooLarge = overLimits(totalBytes, fds.length, this.context.options);
     if (tooLarge !== undefined) {
-      for (const fd of fds) this.context.binding.close(fd);
+      closeReceived(this.context.binding, fds);
       this.refuse({ errno: E2BIG, code: 'ERR_SIDECAR_REQUEST_TOO_LARGE', syscall: 'request', message: tooLarge });
       return;
     }
@@ -155,6 +155,7 @@ export class Session {
       },
       refused: (reply, counted) => this.refuse(reply, counted),
       exited: (result, reason) => this.onExit(result, reason),
+      clientStillThere: () => !this.clientGone && !this.socket.peerHungUp(),
     });
     this.run.start();
   }
@@ -214,7 +215,8 @@ export class Session {
   private refuse(reply: FailedReply, counted = true): void {
     if (this.state === State.Done) return;
     this.state = State.Done;
-    // Closed before the reply, so that the client's pipes reach their end.
+    // Handed to the closer before the reply, so that the client's pipes
+    // reach their end (a moment after it, as the closer's thread runs).
     this.closeAttached();
     if (counted) {
       // Every failure before a program ran (spawn errors included) is a
@@ -228,7 +230,7 @@ export class Session {
   }
 
   private closeAttached(): void {
-    for (const fd of this.attached.splice(0)) this.context.binding.close(fd);
+    closeReceived(this.context.binding, this.attached.splice(0));
   }
 
   private finish(): void {

@@ -8,6 +8,16 @@
 // in-flight descriptors. fds received are handed to onMessage, whose callee
 // owns them, unless the socket was made with `receivesFds: false`, when it
 // closes them itself.
+//
+// A socket that receives fds is a server's end, whose peer is a client and
+// untrusted: what that peer sent is closed off the event loop
+// (binding.closeOffLoop), the fds it attached and this socket itself, whose
+// unread records may still hold fds that the kernel releases with it. The
+// peer chooses those fds, and the last close of some (a TCP socket lingering
+// on unsent data) waits as long as the peer likes. A socket that receives
+// none is a client's, whose peer is the server it chose to trust: it closes
+// at once, and a client's process gets no closer thread. fds sent are this
+// process's own and are closed at once.
 
 import { type NativeBinding, type NativePoller, type PeerCredentials, READABLE, WRITABLE } from '../binding';
 import { MAX_RECORD_BYTES } from '../protocol';
@@ -37,6 +47,15 @@ interface PendingRecord {
 // serves every socket of this process (a buffer each would cost 64 KiB per
 // connection).
 let sharedReceiveBuffer: Uint8Array | undefined;
+
+/**
+ * Closes fds a peer sent, off the event loop: whoever owns them (this
+ * socket, or the callee of onMessage) closes them through here and nowhere
+ * else.
+ */
+export function closeReceived(binding: NativeBinding, fds: readonly number[]): void {
+  for (const fd of fds) binding.closeOffLoop(fd);
+}
 
 export class SeqpacketSocket {
   private readonly poller: NativePoller;
@@ -82,6 +101,15 @@ export class SeqpacketSocket {
       if (fallback === undefined) throw error;
       return { ...fallback };
     }
+  }
+
+  /**
+   * True when the peer has hung up (or shut down its writing side, or the
+   * connection failed), even while records it sent before are unread.
+   */
+  peerHungUp(): boolean {
+    if (this.destroyed) return true;
+    return this.binding.peerHungUp(this.fd);
   }
 
   /**
@@ -134,7 +162,8 @@ export class SeqpacketSocket {
     this.destroyed = true;
     this.poller.close();
     for (const record of this.queue.splice(0)) this.closeAll(record.fds);
-    this.binding.close(this.fd);
+    if (this.receivesFds) this.binding.closeOffLoop(this.fd);
+    else this.binding.close(this.fd);
     this.handlers.onClose?.();
   }
 
@@ -146,6 +175,7 @@ export class SeqpacketSocket {
     this.poller.unref();
   }
 
+  /** Closes fds of our own (those of records we send), or the few a trusted peer sent. */
   private closeAll(fds: number[]): void {
     for (const fd of fds) this.binding.close(fd);
   }
@@ -217,7 +247,7 @@ export class SeqpacketSocket {
       }
       if (received.fdsTruncated) {
         // Some descriptors were lost in the kernel: the record cannot be used.
-        this.closeAll(received.fds);
+        closeReceived(this.binding, received.fds);
         this.handlers.onMessage(buffer.subarray(0, received.bytes), [], received.truncated, true);
         continue;
       }

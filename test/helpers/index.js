@@ -13,6 +13,7 @@ module.exports = {
   ...require('./users'),
   ...require('./leaks'),
   ...require('./raw'),
+  ...require('./linger'),
   FIXTURES,
   fixture: (name) => path.join(FIXTURES, name),
 };

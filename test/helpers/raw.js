@@ -2,7 +2,7 @@
 // A raw protocol client: the addon used directly, for tests that speak (or
 // break) the protocol themselves.
 
-const { MAX_RECORD_BYTES } = require('../../dist/protocol');
+const { MAX_RECORD_BYTES, PROTOCOL_VERSION, MessageType } = require('../../dist/protocol');
 const { sleep } = require('./proc');
 
 /**
@@ -31,4 +31,12 @@ async function receiveRecord(binding, fd, timeout = 5000) {
   return { timeout: true };
 }
 
-module.exports = { receiveRecord };
+/** An EXEC record announcing `total` payload bytes and carrying the first `first` of them (zeros). */
+function execHead(total, first = 0) {
+  const record = Buffer.alloc(8 + first);
+  record.set([PROTOCOL_VERSION, MessageType.Exec, 0, 0]);
+  record.writeUInt32LE(total, 4);
+  return record;
+}
+
+module.exports = { receiveRecord, execHead };

@@ -5,7 +5,8 @@
 //     every kind attached, over many connections;
 //   - the server SIGKILLed: its programs die within a second, every client
 //     process gets an error and exits;
-//   - RLIMIT_NOFILE 64 on the server and 200 clients at once.
+//   - RLIMIT_NOFILE 64 on the server and 200 clients at once;
+//   - a flood of TCP sockets whose close would linger for ever.
 // (A client SIGKILLed mid-run with grandchildren is in client-lifecycle.test.js.)
 
 const childProcess = require('node:child_process');
@@ -17,7 +18,7 @@ const { getBinding } = require('../../dist/binding');
 const protocol = require('../../dist/protocol');
 const {
   tempDir, run, useFdCheck, fixture, exited, readReport, pollUntil, sleep, isAlive, fdCount, fdTable, describeFdDiff,
-  allProcesses, zombieChildren, useServers,
+  allProcesses, zombieChildren, useServers, execHead, lingerHelperPath, lingeringSockets, closeInProgress, pingWithin,
 } = require('../helpers');
 const { prng, makeFuzzer, T } = require('../helpers/fuzz');
 
@@ -306,6 +307,76 @@ describe('chaos', function () {
       const spawnedClients = clients.filter(({ report }) => readReport(report).some((line) => line.event === 'spawn'));
       expect(spawnedClients).to.have.lengthOf(6);
       await server.stop();
+    });
+  });
+
+  describe('lingering sockets', function () {
+    const binding = getBinding();
+    const FLOOD = 48; // three times the closer's threads
+    let sockets;
+    let server;
+    const held = [];
+    const pings = [];
+
+    afterEach(async function () {
+      if (server !== undefined && server.alive) server.process.kill('SIGCONT');
+      server = undefined;
+      if (sockets !== undefined) await sockets.release(); // before our copies: their close no longer lingers
+      sockets = undefined;
+      for (const fd of held.splice(0)) binding.close(fd);
+      await Promise.all(pings.splice(0).map((ping) => ping.settled));
+    });
+
+    it(`${FLOOD} sockets whose close lingers for ever, in PINGs, requests and unread records: every ping answered within 1 s, a program runs to its end, every close cut short, fds back`, async function () {
+      if (lingerHelperPath() === null) this.skip(); // no C compiler here
+      server = await servers.start({ serverOptions: { report: false } });
+      sockets = await lingeringSockets(FLOOD);
+      const { ports } = sockets;
+      const ping = protocol.encodePing();
+      const head = execHead(1000);
+      const send = (fd, record, fds) => expect(binding.send(fd, record, 0, record.length, fds)).to.equal(record.length);
+      // Stopped, so that every socket is in flight when our copies close: the server's close is the last.
+      server.process.kill('SIGSTOP');
+      for (let i = 0; i < FLOOD; i++) {
+        const fd = binding.connect(server.path);
+        const one = [sockets.fds[i]];
+        if (i % 3 === 0) {
+          send(fd, ping, one);
+        } else if (i % 3 === 1) {
+          send(fd, head, one); // a request never completed: its client hangs up
+        } else {
+          send(fd, ping, []);
+          send(fd, ping, one); // never read: released with the connection
+        }
+        if (i % 3 === 1) binding.close(fd);
+        else held.push(fd);
+      }
+      for (const fd of sockets.fds.splice(0)) binding.close(fd);
+      server.process.kill('SIGCONT');
+
+      const pids = [server.pid, process.pid];
+      expect(await pollUntil(() => ports.some((port) => closeInProgress(port, pids)), { timeout: 5000 }), 'no close started').to.equal(true);
+      // Its fds wait behind the flood's for a closer thread: about a second per round of 16.
+      const honest = run(remoteSpawn('sh', ['-c', 'echo still here'], { connect: server.path }), { timeout: 15000 });
+      let worst = 0;
+      for (const started = Date.now(); Date.now() - started < 3000;) {
+        const answer = await pingWithin(server.path, 1000);
+        pings.push(answer);
+        expect(answer.answered, `no PONG within 1 s, ${Date.now() - started} ms into the flood`).to.equal(true);
+        worst = Math.max(worst, answer.ms);
+        await sleep(100);
+      }
+      const result = await honest;
+      expect(result.error, result.error && result.error.message).to.equal(null);
+      expect(result.events).to.deep.equal(['spawn', 'exit', 'close']);
+      expect(result.stdout.toString()).to.equal('still here\n');
+      const cut = await pollUntil(() => ports.every((port) => !closeInProgress(port, pids)), { timeout: 10000, interval: 50 });
+      expect(cut, `closes still lingering: ${ports.filter((port) => closeInProgress(port, pids)).length}`).to.equal(true);
+      expect(sockets.helper.exitCode, 'the peer was released before the closes ended').to.equal(null);
+      let count = fdCount(server.pid);
+      await pollUntil(() => (count = fdCount(server.pid)) === server.fdBaseline, { timeout: 3000 });
+      expect(count, describeFdDiff(server.fdTable, fdTable(server.pid))).to.equal(server.fdBaseline);
+      if (process.env.SIDECAR_FUZZ_VERBOSE) console.log(`      slowest PONG ${worst} ms`);
     });
   });
 

@@ -18,6 +18,9 @@
 //   pipe, socketPair, dup, openReadWrite, spawn's pidfd, fds attached to a
 //   queued record). close() of an fd that is not open throws EBADF, like the
 //   kernel, so a double close fails the test; so does any call on a closed fd.
+//   closeOffLoop() closes at once, with close()'s checks (the real one closes
+//   on another thread a moment later); binding.callsOf('closeOffLoop') tells
+//   which fds went that way.
 //   binding.isOpen(fd)               true while open
 //   binding.openFds()                the open fds, sorted
 //   binding.labelOf(fd)              how the fd was made ('connect:/path', 'pidfd:500', 'received', ...)
@@ -31,6 +34,7 @@
 //                                    caller's buffer (cut to its size, `truncated` set when cut)
 //   binding.queueEnd(fd)             the peer hung up: { bytes: 0, fds: [] }
 //   binding.queueError(fd, error)    receive() throws `error` (e.g. nativeError('ECONNRESET', 'recvmsg'))
+//   peerHungUp(fd) is true once an end is queued on fd (records before it may still be unread)
 //   An empty queue makes receive() return null (EAGAIN). Closing a socket fd
 //   closes the fds of records still queued on it (the kernel drops them).
 //
@@ -298,6 +302,14 @@ class FakeBinding {
     return { ...this.credentials };
   }
 
+  peerHungUp(fd) {
+    this.record('peerHungUp', [fd]);
+    this.requireOpen(fd, 'poll');
+    const outcome = this.scripted('peerHungUp', [fd]);
+    if (outcome.scripted) return outcome.value;
+    return this.inbox(fd).some((next) => next.error === undefined && next.bytes.length === 0 && next.fds.length === 0);
+  }
+
   pipe() {
     this.record('pipe', []);
     const outcome = this.scripted('pipe', []);
@@ -333,13 +345,25 @@ class FakeBinding {
     this.record('close', [fd]);
     const outcome = this.scripted('close', [fd]);
     if (outcome.scripted) return outcome.value;
+    this.release(fd);
+    return undefined;
+  }
+
+  closeOffLoop(fd) {
+    this.record('closeOffLoop', [fd]);
+    const outcome = this.scripted('closeOffLoop', [fd]);
+    if (outcome.scripted) return outcome.value;
+    this.release(fd);
+    return undefined;
+  }
+
+  release(fd) {
     this.requireOpen(fd, 'close');
     this.open.delete(fd);
     // The kernel drops records (and their fds) still queued on a closed socket.
     for (const pending of this.inboxes.get(fd)?.splice(0) ?? []) {
       for (const attached of pending.fds ?? []) if (this.open.has(attached)) this.open.delete(attached);
     }
-    return undefined;
   }
 
   dup(fd) {

@@ -112,7 +112,7 @@ describe('unit: SeqpacketSocket', () => {
       binding.assertClean();
     });
 
-    it('destroy() closes the fds of records still queued, the poller and the socket, once', () => {
+    it('destroy() closes the fds of records still queued, the poller and the socket (off the loop: its unread records may hold a client\'s fds), once', () => {
       const { socket, poller } = open();
       binding.blockSends(fd);
       const queued = binding.newFd('queued');
@@ -120,7 +120,8 @@ describe('unit: SeqpacketSocket', () => {
       socket.destroy();
       socket.destroy();
       expect(poller.closed).to.equal(true);
-      expect(binding.callsOf('close').map(([closed]) => closed)).to.deep.equal([queued, fd]);
+      expect(binding.callsOf('close').map(([closed]) => closed)).to.deep.equal([queued]);
+      expect(binding.callsOf('closeOffLoop').map(([closed]) => closed)).to.deep.equal([fd]);
       binding.assertClean();
     });
 
@@ -218,6 +219,9 @@ describe('unit: SeqpacketSocket', () => {
       expect(log.messages[0].fds).to.deep.equal([]);
       expect(fds.some((received) => binding.isOpen(received))).to.equal(false);
       socket.destroy();
+      // A client's socket: its peer is the server it trusts, and its process gets no closer thread.
+      expect(binding.callsOf('close').map(([closed]) => closed)).to.deep.equal([...fds, fd]);
+      expect(binding.callsOf('closeOffLoop')).to.deep.equal([]);
       binding.assertClean();
     });
 
@@ -227,6 +231,7 @@ describe('unit: SeqpacketSocket', () => {
       poller.fire(0, READABLE);
       expect(log.messages).to.deep.equal([{ text: 'request', length: 7, fds: [], truncated: false, fdsLost: true }]);
       expect(fds.some((received) => binding.isOpen(received))).to.equal(false);
+      expect(binding.callsOf('closeOffLoop').map(([closed]) => closed)).to.deep.equal(fds);
       socket.destroy();
       binding.assertClean();
     });
@@ -278,6 +283,19 @@ describe('unit: SeqpacketSocket', () => {
       socket.ref();
       expect(poller.refed).to.equal(true);
       socket.destroy();
+      binding.assertClean();
+    });
+
+    it('peerHungUp() asks the fd whether the peer left, records still unread or not, and says yes once destroyed', () => {
+      const { socket } = open();
+      binding.queueRecord(fd, 'request');
+      expect(socket.peerHungUp()).to.equal(false);
+      binding.queueEnd(fd);
+      expect(socket.peerHungUp()).to.equal(true);
+      expect(binding.callsOf('peerHungUp')).to.deep.equal([[fd], [fd]]);
+      socket.destroy();
+      expect(socket.peerHungUp()).to.equal(true);
+      expect(binding.callsOf('peerHungUp')).to.have.length(2);
       binding.assertClean();
     });
 

@@ -53,8 +53,16 @@ function makeServer(optionOverrides = {}, queue = undefined) {
   // Each session gets this plus its own report() outlet (see connectClient).
   server.context = { binding, options, queue: server.queue, devNull: server.devNull };
   server.connect = () => connectClient(server);
-  /** Every fd the fake handed out is closed but the server's /dev/null; every poller is closed. */
-  server.assertClean = () => binding.assertClean({ except: [server.devNull] });
+  /**
+   * Every fd the fake handed out is closed but the server's /dev/null; every
+   * poller is closed; and none that a client sent, nor a connection (whose
+   * unread records may hold such fds), was closed on the event loop.
+   */
+  server.assertClean = () => {
+    binding.assertClean({ except: [server.devNull] });
+    const onLoop = binding.callsOf('close').map(([fd]) => fd).filter((fd) => /^(received on|accepted connection)/.test(binding.labelOf(fd)));
+    if (onLoop.length > 0) throw new Error(`closed on the event loop: ${onLoop.map((fd) => `${fd} (${binding.labelOf(fd)})`).join(', ')}`);
+  };
   return server;
 }
 
@@ -116,6 +124,20 @@ describe('unit: server Session', () => {
   afterEach(() => clock.uninstall());
 
   describe('a program from request to exit', () => {
+    it('does not start a program for a client that hung up after sending its request (its end queued behind it)', () => {
+      const server = makeServer();
+      const client = server.connect();
+      const fds = server.binding.queueRecord(client.fd, encodeExecRecords(encodeExecPayload(request()))[0], { fds: 2 });
+      client.hangUp();
+      expect(server.binding.callsOf('peerHungUp')).to.deep.equal([[client.fd]]);
+      expect(server.binding.callsOf('spawn')).to.deep.equal([]);
+      expect(fds.some((fd) => server.binding.isOpen(fd))).to.equal(false);
+      expect(client.replies()).to.deep.equal([]);
+      expect(client.reportTypes()).to.deep.equal(['request', 'done']);
+      expect([server.queue.running, server.queue.queued]).to.deep.equal([0, 0]);
+      server.assertClean();
+    });
+
     it('spawns what was asked with the client\'s fds, replies STARTED, then EXIT, reporting request, spawn, exit, done', () => {
       const server = makeServer();
       const client = server.connect();
@@ -432,6 +454,23 @@ describe('unit: server Session', () => {
       expect(fds.some((fd) => server.binding.isOpen(fd))).to.equal(false);
       server.binding.programExits(first.proc().pid, { exitCode: 0 });
       expect(server.binding.callsOf('spawn')).to.have.length(1);
+      server.assertClean();
+    });
+
+    it('does not start a request whose client hung up while it waited in line, its end not read yet', () => {
+      const server = makeServer({ maxConcurrent: 1 });
+      const first = server.connect();
+      first.exec();
+      const second = server.connect();
+      const fds = second.exec();
+      server.binding.queueEnd(second.fd); // not read: its poll has not fired
+      server.binding.programExits(first.proc().pid, { exitCode: 0 });
+      expect(server.binding.callsOf('spawn')).to.have.length(1);
+      expect(fds.some((fd) => server.binding.isOpen(fd))).to.equal(false);
+      expect([server.queue.running, server.queue.queued]).to.deep.equal([0, 0]);
+      second.poller.fire(0, READABLE);
+      expect(second.replies()).to.deep.equal([]);
+      expect(second.reportTypes()).to.deep.equal(['request', 'done']);
       server.assertClean();
     });
 

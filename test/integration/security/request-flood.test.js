@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const { expect } = require('chai');
 const { getBinding } = require('../../../dist/binding');
 const protocol = require('../../../dist/protocol');
-const { useServer, receiveRecord, sleep } = require('../../helpers');
+const { useServer, receiveRecord, execHead, sleep } = require('../../helpers');
 
 const { MessageType } = protocol;
 
@@ -18,14 +18,6 @@ const { MessageType } = protocol;
 function rss(pid) {
   const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(match[1]) * 1024;
-}
-
-/** An EXEC record announcing `total` payload bytes and carrying `first` of them. */
-function execHead(total, first) {
-  const record = Buffer.alloc(8 + first);
-  record.set([protocol.PROTOCOL_VERSION, MessageType.Exec, 0, 0]);
-  record.writeUInt32LE(total, 4);
-  return record;
 }
 
 function execMore(bytes) {
