@@ -380,6 +380,60 @@ describe('chaos', function () {
     });
   });
 
+  describe('requests in empty and one-byte records', function () {
+    const servers = useServers();
+    const CONNECTIONS = 8;
+    const RECORDS = 100_000; // one-byte continuations per connection (a Buffer each took the server past +100 MB)
+
+    it(`${CONNECTIONS} connections sending ${RECORDS.toLocaleString('en')} one-byte continuations each, and empty ones: every ping answered within 1 s, RSS bounded during and after, fds back`, async function () {
+      this.timeout(120000);
+      const binding = getBinding();
+      // No handshake deadline: the flood alone must not hurt the server.
+      const server = await servers.start({ serverOptions: { report: false, handshakeTimeout: 0 } });
+      const before = rss(server.pid);
+      const one = Buffer.from([protocol.PROTOCOL_VERSION, T.ExecMore, 0, 0, 0x41]);
+      const empty = Buffer.from([protocol.PROTOCOL_VERSION, T.ExecMore, 0, 0]);
+      const send = async (fd, record) => {
+        while (binding.send(fd, record, 0, record.length, []) < 0) await sleep(1);
+      };
+      const fds = [];
+      let peak = before;
+      let slowest = 0;
+      let unanswered = 0;
+      try {
+        for (let c = 0; c < CONNECTIONS; c++) {
+          const fd = binding.connect(server.path);
+          fds.push(fd);
+          await send(fd, execHead(RECORDS + 1000)); // never completed
+        }
+        for (let i = 0; i < RECORDS; i++) {
+          for (const fd of fds) await send(fd, one);
+          if (i % 5000 === 0) {
+            const ping = await pingWithin(server.path, 1000);
+            slowest = Math.max(slowest, ping.ms);
+            if (!ping.answered) unanswered++;
+            peak = Math.max(peak, rss(server.pid));
+          }
+        }
+        // Empty continuations: each connection is refused at its first.
+        for (const fd of fds) await send(fd, empty);
+        const ping = await pingWithin(server.path, 1000);
+        if (!ping.answered) unanswered++;
+        peak = Math.max(peak, rss(server.pid));
+      } finally {
+        for (const fd of fds) binding.close(fd);
+      }
+      expect(unanswered, `pings unanswered within 1 s (slowest ${slowest} ms)`).to.equal(0);
+      expect(peak - before, `RSS grew by ${((peak - before) / 1048576).toFixed(1)} MB during the flood`).to.be.below(100 * 1048576);
+      let count;
+      await pollUntil(() => (count = fdCount(server.pid)) === server.fdBaseline, { timeout: 3000 });
+      expect(count, describeFdDiff(server.fdTable, fdTable(server.pid))).to.equal(server.fdBaseline);
+      const after = rss(server.pid);
+      expect(after - before, `RSS is ${((after - before) / 1048576).toFixed(1)} MB above where it started`).to.be.below(50 * 1048576);
+      expect(isAlive(server.pid)).to.equal(true);
+    });
+  });
+
   describe('out of fds', function () {
     it('RLIMIT_NOFILE 64 and 200 clients at once: refuses what it cannot take, keeps serving, recovers', async function () {
       const server = await servers.start({ nofile: 64, serverOptions: { report: false } });
