@@ -13,6 +13,7 @@ module.exports = {
   ...require('./users'),
   ...require('./leaks'),
   ...require('./raw'),
+  ...require('./flood'),
   FIXTURES,
   fixture: (name) => path.join(FIXTURES, name),
 };
