@@ -72,9 +72,18 @@ export interface ServerOptions {
   backlog?: number;
   /** The host's policy: sees every request with the client's credentials; may deny or rewrite it. */
   authorize?: AuthorizeFunction;
-  /** Only clients with one of these uids (or a gid of allowGids) may run programs. @default anyone who can open the socket */
+  /**
+   * Only clients with one of these uids (or a gid of allowGids) may connect:
+   * others are refused with ERR_SIDECAR_DENIED when the server accepts their
+   * connection, before anything they send is read (so ping and stop too).
+   * @default anyone who can open the socket
+   */
   allowUids?: number[];
-  /** Only clients with one of these gids (or a uid of allowUids) may run programs. */
+  /**
+   * Only clients with one of these gids (or a uid of allowUids) may connect.
+   * The gid is the client's effective gid, the one the kernel reports for
+   * the connection (SO_PEERCRED); its supplementary groups are not matched.
+   */
   allowGids?: number[];
   /**
    * Only these programs may run: names (looked up in the absolute entries of
@@ -106,10 +115,31 @@ export interface ServerOptions {
   maxQueued?: number;
   /** Milliseconds a request may wait in the queue (0: no limit). @default 0 */
   queueTimeout?: number;
-  /** Most connections open at once; more are closed at once. @default 1024 */
+  /**
+   * Most connections open at once; more get ERR_SIDECAR_BUSY and are closed
+   * at once. Lowered at listen to what RLIMIT_NOFILE can hold with maxFds
+   * fds on each connection ('warning', stats().maxConnections).
+   * @default 1024
+   */
   maxConnections?: number;
+  /**
+   * Most connections one uid may hold at once; more get ERR_SIDECAR_BUSY and
+   * are closed at once, so that one user cannot take every connection.
+   * Root and the server's own uid are not capped (they can stop or kill the
+   * server anyway).
+   * @default 64
+   */
+  maxConnectionsPerUid?: number;
   /** Largest request (argv, env, cwd) accepted, in bytes. @default 8388608 */
   maxRequestBytes?: number;
+  /**
+   * Most bytes all requests whose programs have not started may hold
+   * together (the buffers of requests still arriving, and requests waiting
+   * for authorize() or the queue); a request that would pass it fails with
+   * ERR_SIDECAR_BUSY. At least maxRequestBytes.
+   * @default 67108864
+   */
+  maxBufferedBytes?: number;
   /** Most fds one request may pass. @default 64 */
   maxFds?: number;
   /** Milliseconds a client has, from connecting, to send its whole request (0: no limit). @default 10000 */
@@ -141,12 +171,32 @@ export interface ServerStats {
   running: number;
   /** Requests waiting now. */
   queued: number;
+  /** Bytes held now for requests whose programs have not started (at most maxBufferedBytes). */
+  bufferedBytes: number;
+  /** Connections the server takes at once: options.maxConnections, or fewer where RLIMIT_NOFILE cannot hold them (see 'warning'). */
+  maxConnections: number;
   /** Programs started since listen(). */
   spawned: number;
   /** Requests that failed to start a program (spawn errors, protocol errors, busy). */
   failed: number;
-  /** Requests the policy refused. */
+  /** Requests and connections the policy refused (allowUids/allowGids at accept, the rest per request). */
   denied: number;
+}
+
+/**
+ * What 'warning' carries: a limit the server lowered to fit the process.
+ * The server keeps running with it.
+ */
+export interface SidecarServerWarning extends Error {
+  name: 'SidecarWarning';
+  /** SIDECAR_NOFILE_LIMIT: RLIMIT_NOFILE cannot hold maxConnections connections of maxFds fds each. */
+  code: 'SIDECAR_NOFILE_LIMIT';
+  /** The soft RLIMIT_NOFILE, read at listen. */
+  limit: number;
+  /** The connections the server takes at once instead. */
+  maxConnections: number;
+  /** options.maxConnections. */
+  configured: number;
 }
 
 export interface ServerRequestInfo {
@@ -161,7 +211,7 @@ export interface SidecarServerEvents {
   listening: () => void;
   error: (error: Error) => void;
   close: () => void;
-  /** A client connected. */
+  /** A client connected and was admitted (allowUids/allowGids, maxConnections, maxConnectionsPerUid). */
   connection: (info: { credentials: PeerCredentials }) => void;
   /** A request was received and allowed. */
   request: (info: ServerRequestInfo) => void;
@@ -169,10 +219,12 @@ export interface SidecarServerEvents {
   spawn: (info: ServerRequestInfo & { pid: number }) => void;
   /** A program ended. */
   exit: (info: ServerRequestInfo & { pid: number; exitCode: number | null; signal: NodeJS.Signals | null; reason: ExitReason; durationMs: number }) => void;
-  /** The policy refused a request. */
+  /** The policy refused a request, or a connection at accept (allowUids/allowGids; argv is then empty). */
   denied: (info: { credentials: PeerCredentials; argv: string[]; reason: string }) => void;
-  /** A client broke the protocol or a request failed before its program ran. */
+  /** A client broke the protocol, a request failed before its program ran, or a connection was turned away busy. */
   clientError: (error: Error, info: { credentials: PeerCredentials }) => void;
+  /** The server lowered a limit to fit the process (at listen); it keeps running. */
+  warning: (warning: SidecarServerWarning) => void;
 }
 
 export interface SidecarServer extends NodeStyleEmitter<SidecarServerEvents> {}
@@ -198,7 +250,7 @@ export declare class SidecarServer {
   /** The socket path while listening, else null. */
   address(): string | null;
   readonly listening: boolean;
-  /** Counters: connections, running, queued, spawned, failed, denied. */
+  /** Counters: connections, running, queued, bufferedBytes, maxConnections, spawned, failed, denied. */
   stats(): ServerStats;
   /** Lets the process exit while the server listens. */
   unref(): this;

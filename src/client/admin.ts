@@ -4,35 +4,48 @@
 import { getBinding } from '../binding';
 import { MessageType, type ServerMessage, decodeServerMessage, encodePing, encodeStop } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
-import { connectError, disconnected, failedReplyError, invalidArgType, malformedReply } from '../errors';
+import { connectError, disconnected, failedReplyError, invalidArgType, isNativeError, malformedReply } from '../errors';
+import { CONNECT_RETRY_LIMIT_MS, CONNECT_RETRY_MS } from './connection';
 
-/** Sends `record` to the server at `path` and resolves with its one reply. */
+/**
+ * Sends `record` to the server at `path` and resolves with its one reply.
+ * A full backlog (EAGAIN) is retried as remoteSpawn retries it: the server
+ * is busy, not gone (clients it turns away may be filling the backlog).
+ */
 function ask(path: string, record: Buffer): Promise<ServerMessage> {
   if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
   const binding = getBinding();
+  const startedAt = Date.now();
   return new Promise((resolve, reject) => {
     let settled = false;
     let socket: SeqpacketSocket;
-    try {
-      socket = SeqpacketSocket.connect(path, binding, {
-        onMessage(data) {
-          settled = true;
-          socket.destroy();
-          try {
-            resolve(decodeServerMessage(data));
-          } catch (error) {
-            reject(malformedReply(path, (error as Error).message));
-          }
-        },
-        onEnd(cause) {
-          if (!settled) reject(disconnected(path, 'it answered', cause));
-        },
-      }, false);
-    } catch (error) {
-      reject(connectError(error, path));
-      return;
-    }
-    socket.send(record);
+    const attempt = (): void => {
+      try {
+        socket = SeqpacketSocket.connect(path, binding, {
+          onMessage(data) {
+            settled = true;
+            socket.destroy();
+            try {
+              resolve(decodeServerMessage(data));
+            } catch (error) {
+              reject(malformedReply(path, (error as Error).message));
+            }
+          },
+          onEnd(cause) {
+            if (!settled) reject(disconnected(path, 'it answered', cause));
+          },
+        }, false);
+      } catch (error) {
+        if (isNativeError(error) && error.code === 'EAGAIN' && Date.now() - startedAt < CONNECT_RETRY_LIMIT_MS) {
+          setTimeout(attempt, CONNECT_RETRY_MS);
+          return;
+        }
+        reject(connectError(error, path));
+        return;
+      }
+      socket.send(record);
+    };
+    attempt();
   });
 }
 

@@ -16,9 +16,9 @@ import { peerRefusal, socketOwnerRefusal } from './expected-server';
 import type { SpawnPlan } from './spawn-options';
 
 /** How long to retry connect() while the server's backlog is full (EAGAIN). */
-const CONNECT_RETRY_LIMIT_MS = 5000;
+export const CONNECT_RETRY_LIMIT_MS = 5000;
 /** Pause between those tries. */
-const CONNECT_RETRY_MS = 5;
+export const CONNECT_RETRY_MS = 5;
 
 /** What the connection reports to its child process. */
 export interface ConnectionEvents {

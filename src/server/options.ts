@@ -23,7 +23,9 @@ export interface NormalizedServerOptions {
   maxQueued: number;
   queueTimeout: number;
   maxConnections: number;
+  maxConnectionsPerUid: number;
   maxRequestBytes: number;
+  maxBufferedBytes: number;
   maxFds: number;
   handshakeTimeout: number;
   maxRuntime: number;
@@ -41,7 +43,9 @@ export const SERVER_DEFAULTS = {
   maxQueued: 1024,
   queueTimeout: 0,
   maxConnections: 1024,
+  maxConnectionsPerUid: 64,
   maxRequestBytes: MAX_REQUEST_BYTES,
+  maxBufferedBytes: 64 * 1024 * 1024,
   maxFds: MAX_FDS,
   handshakeTimeout: 10_000,
   maxRuntime: 0,
@@ -98,6 +102,12 @@ export function normalizeServerOptions(input: ServerOptions | undefined): Normal
       throw invalidArgType('options.group', 'a non-negative integer (a gid)', group);
     }
   }
+  const maxRequestBytes = integer(options, 'maxRequestBytes', SERVER_DEFAULTS.maxRequestBytes, 1024, MAX_REQUEST_BYTES, false);
+  const maxBufferedBytes = integer(options, 'maxBufferedBytes', SERVER_DEFAULTS.maxBufferedBytes, 1, 2 ** 52, true);
+  if (maxBufferedBytes < maxRequestBytes) {
+    // A request of an allowed size could never be taken whole.
+    throw invalidArgValue('options.maxBufferedBytes', maxBufferedBytes, `must be at least options.maxRequestBytes (${maxRequestBytes})`);
+  }
   const normalized: NormalizedServerOptions = Object.assign(Object.create(null), {
     mode: integer(options, 'mode', SERVER_DEFAULTS.mode, 0, 0o777, false),
     group: group as number | undefined,
@@ -117,7 +127,9 @@ export function normalizeServerOptions(input: ServerOptions | undefined): Normal
     maxQueued: integer(options, 'maxQueued', SERVER_DEFAULTS.maxQueued, 0, 2 ** 31, true),
     queueTimeout: integer(options, 'queueTimeout', SERVER_DEFAULTS.queueTimeout, 0, 2 ** 31, false),
     maxConnections: integer(options, 'maxConnections', SERVER_DEFAULTS.maxConnections, 1, 2 ** 31, true),
-    maxRequestBytes: integer(options, 'maxRequestBytes', SERVER_DEFAULTS.maxRequestBytes, 1024, MAX_REQUEST_BYTES, false),
+    maxConnectionsPerUid: integer(options, 'maxConnectionsPerUid', SERVER_DEFAULTS.maxConnectionsPerUid, 1, 2 ** 31, true),
+    maxRequestBytes,
+    maxBufferedBytes,
     maxFds: integer(options, 'maxFds', SERVER_DEFAULTS.maxFds, 0, MAX_FDS, false),
     handshakeTimeout: integer(options, 'handshakeTimeout', SERVER_DEFAULTS.handshakeTimeout, 0, 2 ** 31, false),
     maxRuntime: integer(options, 'maxRuntime', SERVER_DEFAULTS.maxRuntime, 0, 2 ** 31, false),

@@ -129,6 +129,18 @@ function applyHook(result: AuthorizeResult, base: Extract<Decision, { allow: tru
 }
 
 /**
+ * Why allowUids/allowGids keep this peer out, or undefined when they let it
+ * in. The gid is the peer's effective gid, the one SO_PEERCRED reports: its
+ * supplementary groups are not known to the server.
+ */
+export function peerRefusal(options: Pick<NormalizedServerOptions, 'allowUids' | 'allowGids'>, credentials: PeerCredentials): string | undefined {
+  const { allowUids, allowGids } = options;
+  if (allowUids === undefined && allowGids === undefined) return undefined;
+  if (allowUids?.has(credentials.uid) || allowGids?.has(credentials.gid)) return undefined;
+  return `uid ${credentials.uid} (gid ${credentials.gid}) may not use this server`;
+}
+
+/**
  * The decision on one request: declarative checks first (cheap, sync, and
  * the command before the environment, so that a refused request costs no
  * more than a small one), then the host's authorize(), which may answer with
@@ -137,11 +149,10 @@ function applyHook(result: AuthorizeResult, base: Extract<Decision, { allow: tru
  */
 export function decide(options: NormalizedServerOptions, request: ExecRequest, credentials: PeerCredentials,
   serverEnv: NodeJS.ProcessEnv = process.env): Decision | Promise<Decision> {
-  const { allowUids, allowGids } = options;
-  if ((allowUids !== undefined || allowGids !== undefined) &&
-      !(allowUids?.has(credentials.uid) || allowGids?.has(credentials.gid))) {
-    return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'connect', reason: `uid ${credentials.uid} (gid ${credentials.gid}) may not use this server` };
-  }
+  // The server refuses such a peer at accept already; checked here too, so
+  // that the decision on a request never depends on how it arrived.
+  const peer = peerRefusal(options, credentials);
+  if (peer !== undefined) return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'connect', reason: peer };
   const refusal = credentialsRefusal(options, request);
   if (refusal !== undefined) return refusal;
   // The server's own environment is read only where it is used: process.env

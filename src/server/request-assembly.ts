@@ -2,10 +2,15 @@
 // EXEC_MORE...). The bytes go into one buffer that grows with what arrives
 // (never sized by the announcement alone), so a flood of tiny records costs
 // no per-record memory, and an empty continuation, which can only stall the
-// server, is refused.
+// server, is refused. The buffer is paid for from the server's budget for
+// all requests (./byte-budget.ts) as it grows.
 
 import { ProtocolError } from '../protocol';
+import type { ByteClaim } from './byte-budget';
 import type { NormalizedServerOptions } from './options';
+
+/** The server's budget for requests cannot hold this one's next bytes: ERR_SIDECAR_BUSY. */
+export class OverBudget extends Error {}
 
 /** First size of the buffer; it doubles from there, up to the announced size. */
 const INITIAL_BYTES = 64 * 1024;
@@ -22,12 +27,13 @@ export class RequestAssembly {
   private received = 0;
   private records = 0;
 
-  constructor(private readonly announced: number) {}
+  /** `claim`: where the buffer's bytes are paid from; the caller releases it. */
+  constructor(private readonly announced: number, private readonly claim: ByteClaim) {}
 
   /**
    * Adds the next chunk; returns the whole payload once the announced size
    * has arrived. Throws ProtocolError when the chunks run past it, or for an
-   * empty continuation record.
+   * empty continuation record; OverBudget when the buffer cannot grow.
    */
   add(chunk: Uint8Array): Buffer | undefined {
     if (this.records++ > 0 && chunk.length === 0) throw new ProtocolError('empty request continuation');
@@ -51,6 +57,7 @@ export class RequestAssembly {
     if (bytes === 0 || (this.buffer !== undefined && this.buffer.length >= bytes)) return;
     let size = Math.max(this.buffer?.length ?? 0, Math.min(INITIAL_BYTES, this.announced));
     while (size < bytes) size = Math.min(size * 2, this.announced);
+    if (!this.claim.take(size - (this.buffer?.length ?? 0))) throw new OverBudget();
     const grown = Buffer.allocUnsafe(size);
     if (this.buffer !== undefined) this.buffer.copy(grown, 0, 0, this.received);
     this.buffer = grown;

@@ -1,9 +1,10 @@
 // createServer(): the listening socket, accepting connections, and the
 // server's lifecycle, counters and events. Each connection is a Session
-// (./session.ts); the socket file is ./socket-file.ts and the work queue
-// ./work-queue.ts.
+// (./session.ts), admitted or turned away at accept by ./admission.ts; the
+// socket file is ./socket-file.ts, the work queue ./work-queue.ts, and the
+// budget of request bytes ./byte-budget.ts.
 
-import * as os from 'node:os';
+import * as util from 'node:util';
 import type {
   PeerCredentials, ServerOptions, ServerStats, SidecarServer as SidecarServerContract, SidecarServerEvents,
 } from '../../types/index';
@@ -11,6 +12,8 @@ import { type NativeBinding, type NativePoller, READABLE, getBinding } from '../
 import { invalidArgType, invalidArgValue, isNativeError } from '../errors';
 import { NodeCompatibleEmitter } from '../emitter';
 import { ExitReasonCode, encodeFailed } from '../protocol';
+import { Admission, type Refusal, budgetConnections } from './admission';
+import { ByteBudget } from './byte-budget';
 import { type NormalizedServerOptions, normalizeServerOptions } from './options';
 import { Session } from './session';
 import type { SessionContext, SessionReport } from './session-context';
@@ -23,6 +26,16 @@ const ACCEPT_BACKOFF_MS = 100;
 /** accept(2) errors that mean "out of fds or memory for now", not "broken". */
 const ACCEPT_EXHAUSTED = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
+/**
+ * Most connections accepted in one wake-up. A client that reconnects as fast
+ * as it is turned away must not keep the loop in accept(): the listening
+ * socket is polled level-triggered, so what is left is taken on the next
+ * turn, after the other connections have had theirs.
+ */
+const ACCEPTS_PER_WAKE = 64;
+
+const debug = util.debuglog('sidecar');
+
 interface Listening {
   file: SocketFile;
   poller: NativePoller;
@@ -32,6 +45,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
   readonly #options: NormalizedServerOptions;
   readonly #binding: NativeBinding;
   readonly #queue: WorkQueue;
+  readonly #admission: Admission;
+  readonly #budget: ByteBudget;
   readonly #sessions = new Set<Session>();
   readonly #counters = { spawned: 0, failed: 0, denied: 0 };
   #listener: Listening | undefined;
@@ -48,6 +63,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     this.#options = normalizeServerOptions(options);
     this.#binding = binding;
     this.#queue = new WorkQueue(this.#options.maxConcurrent, this.#options.maxQueued);
+    this.#admission = new Admission(this.#options);
+    this.#budget = new ByteBudget(this.#options.maxBufferedBytes);
   }
 
   stats(): ServerStats {
@@ -55,6 +72,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
       connections: this.#sessions.size,
       running: this.#queue.running,
       queued: this.#queue.queued,
+      bufferedBytes: this.#budget.held,
+      maxConnections: this.#admission.maxConnections,
       ...this.#counters,
     };
   }
@@ -81,7 +100,12 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
       return this;
     }
     if (this.#unrefed) this.#listener.poller.unref();
-    process.nextTick(() => this.emit('listening'));
+    const { maxConnections, warning } = budgetConnections(this.#options);
+    this.#admission.maxConnections = maxConnections;
+    process.nextTick(() => {
+      if (warning !== undefined) this.emit('warning', warning);
+      this.emit('listening');
+    });
     return this;
   }
 
@@ -150,7 +174,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
 
   /** What a session is handed: its dependencies, and the one outlet it reports through. */
   #sessionContext(report: (report: SessionReport) => void): SessionContext {
-    return { binding: this.#binding, options: this.#options, queue: this.#queue, devNull: this.#devNull, report };
+    return { binding: this.#binding, options: this.#options, queue: this.#queue, budget: this.#budget, devNull: this.#devNull, report };
   }
 
   /** A session's report becomes an event, a counter, or both. */
@@ -165,6 +189,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
       case 'stop': this.close(); break;
       case 'done':
         this.#sessions.delete(session);
+        this.#admission.release(session.credentials);
         if (this.#closing) this.#maybeClosed();
         break;
     }
@@ -173,7 +198,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
   #acceptAll(): void {
     const listener = this.#listener;
     if (listener === undefined) return;
-    for (;;) {
+    for (let accepted = 0; accepted < ACCEPTS_PER_WAKE && this.#listener === listener; accepted++) {
       let fd: number;
       try {
         fd = this.#binding.accept(listener.file.fd);
@@ -186,14 +211,32 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
         return;
       }
       if (fd < 0) return;
-      if (this.#sessions.size >= this.#options.maxConnections) {
-        this.#turnAway(fd);
-        continue;
-      }
-      const session: Session = new Session(fd, this.#sessionContext((report) => this.#onReport(session, report)));
-      this.#sessions.add(session);
-      this.emit('connection', { credentials: session.credentials as PeerCredentials });
+      this.#admit(fd);
     }
+  }
+
+  /**
+   * A new connection: judged on the credentials the kernel recorded for it
+   * (SO_PEERCRED) before anything it sends is read, so that a refused peer
+   * holds no slot, fd or buffer of the server's.
+   */
+  #admit(fd: number): void {
+    let credentials: PeerCredentials;
+    try {
+      credentials = this.#binding.peerCredentials(fd);
+    } catch {
+      // A peer that cannot be told apart cannot be judged.
+      this.#binding.close(fd);
+      return;
+    }
+    const refusal = this.#admission.admit(credentials);
+    if (refusal !== undefined) {
+      this.#turnAway(fd, credentials, refusal);
+      return;
+    }
+    const session: Session = new Session(fd, this.#sessionContext((report) => this.#onReport(session, report)), credentials);
+    this.#sessions.add(session);
+    this.emit('connection', { credentials: { ...credentials } });
   }
 
   /**
@@ -212,17 +255,24 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     if (this.#unrefed) this.#backoff.unref();
   }
 
-  /** Over maxConnections: one FAILED record, then the door. */
-  #turnAway(fd: number): void {
-    const reply = encodeFailed({ errno: os.constants.errno.EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'accept', message: 'the server has too many connections' });
+  /** Not admitted: one FAILED record saying why, then the door; counted and reported as a denial or a failure. */
+  #turnAway(fd: number, credentials: PeerCredentials, { denied, reply }: Refusal): void {
+    const record = encodeFailed(reply);
     try {
-      this.#binding.send(fd, reply, 0, reply.length, []);
+      this.#binding.send(fd, record, 0, record.length, []);
     } catch {
       // The client is gone already.
     }
     // Off the loop: records it queued unread may carry fds of any kind.
     this.#binding.closeOffLoop(fd);
-    this.#counters.failed++;
+    debug('turned away uid %d pid %d: %s', credentials.uid, credentials.pid, reply.message);
+    if (denied) {
+      this.#counters.denied++;
+      this.emit('denied', { credentials, argv: [], reason: reply.message });
+    } else {
+      this.#counters.failed++;
+      this.emit('clientError', Object.assign(new Error(reply.message), { code: reply.code, syscall: reply.syscall }), { credentials });
+    }
   }
 
   #stopListening(): void {

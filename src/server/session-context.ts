@@ -4,6 +4,7 @@
 
 import type { PeerCredentials, SidecarServerEvents } from '../../types/index';
 import type { NativeBinding } from '../binding';
+import type { ByteBudget } from './byte-budget';
 import type { NormalizedServerOptions } from './options';
 import type { WorkQueue } from './work-queue';
 
@@ -27,6 +28,8 @@ export interface SessionContext {
   readonly binding: NativeBinding;
   readonly options: NormalizedServerOptions;
   readonly queue: WorkQueue;
+  /** maxBufferedBytes: what requests not yet running may hold, all sessions together. */
+  readonly budget: ByteBudget;
   /** The server's /dev/null, for the 'ignore' stdio entries. */
   readonly devNull: number;
   report(report: SessionReport): void;

@@ -19,24 +19,23 @@ import {
 } from '../protocol';
 import { SeqpacketSocket, closeReceived } from '../transport/seqpacket';
 import { stopRefusal } from './policy';
-import { RequestAssembly, overLimits } from './request-assembly';
+import type { ByteClaim } from './byte-budget';
+import { OverBudget, RequestAssembly, overLimits } from './request-assembly';
 import { Run } from './run';
 import type { SessionContext } from './session-context';
 import { TimerSet } from './timers';
 
-const { EPROTO, E2BIG, EMFILE, ETIMEDOUT, EPERM } = os.constants.errno;
-
-/** The credentials of a peer that was gone before they could be read (the socket reports its end at once). */
-const UNKNOWN_PEER: PeerCredentials = Object.freeze({ pid: 0, uid: -1, gid: -1 });
+const { EPROTO, E2BIG, EMFILE, ETIMEDOUT, EPERM, EAGAIN } = os.constants.errno;
 
 /** The session's states, in the order a request goes through them; Running: a run exists, in any of its phases. */
 const enum State { AwaitRequest, Receiving, Running, Done }
 
 export class Session {
-  readonly credentials: PeerCredentials;
   private readonly socket: SeqpacketSocket;
   private state = State.AwaitRequest;
   private assembly: RequestAssembly | undefined;
+  /** The request's bytes in the server's budget: from the first byte until its program starts or the session ends. */
+  private claim: ByteClaim | undefined;
   /** The request's fds until its run takes them. */
   private attached: number[] = [];
   private run: Run | undefined;
@@ -44,13 +43,13 @@ export class Session {
   private readonly timers = new TimerSet();
   private doneReported = false;
 
-  constructor(fd: number, private readonly context: SessionContext) {
+  /** `credentials`: the peer's, read by the server when it admitted the connection. */
+  constructor(fd: number, private readonly context: SessionContext, readonly credentials: PeerCredentials) {
     this.socket = new SeqpacketSocket(fd, context.binding, {
       onMessage: (data, fds, truncated, fdsLost) => this.onMessage(data, fds, truncated, fdsLost),
       onEnd: () => this.onClientGone(),
       onClose: () => this.maybeDone(),
     });
-    this.credentials = this.socket.peerCredentials(UNKNOWN_PEER);
     const { handshakeTimeout } = context.options;
     if (handshakeTimeout > 0) {
       this.timers.add(handshakeTimeout, () => {
@@ -93,6 +92,12 @@ export class Session {
       this.dispatch(message, fds);
     } catch (error) {
       closeReceived(this.context.binding, fds.filter((fd) => !this.attached.includes(fd)));
+      if (error instanceof OverBudget) {
+        this.assembly?.discard();
+        const { limit } = this.context.budget;
+        this.refuse({ errno: EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'request', message: `the server holds as many bytes of requests as it may (${limit})` });
+        return;
+      }
       if (!(error instanceof ProtocolError)) throw error;
       this.protocolError(error.message);
     }
@@ -131,7 +136,8 @@ export class Session {
       return;
     }
     this.attached = fds;
-    this.assembly = new RequestAssembly(totalBytes);
+    this.claim = this.context.budget.claim();
+    this.assembly = new RequestAssembly(totalBytes, this.claim);
     this.state = State.Receiving;
     this.append(chunk);
   }
@@ -151,6 +157,8 @@ export class Session {
     this.attached = [];
     this.run = new Run(this.context, this.credentials, request, attached, {
       started: (pid) => {
+        // The run has let go of the request: its bytes are free for others.
+        this.claim?.release();
         if (!this.clientGone) this.socket.send(encodeStarted(pid));
       },
       refused: (reply, counted) => this.refuse(reply, counted),
@@ -235,6 +243,7 @@ export class Session {
 
   private finish(): void {
     this.state = State.Done;
+    this.claim?.release();
     this.maybeDone();
   }
 

@@ -14,6 +14,7 @@ module.exports = {
   ...require('./leaks'),
   ...require('./raw'),
   ...require('./linger'),
+  ...require('./flood'),
   FIXTURES,
   fixture: (name) => path.join(FIXTURES, name),
 };

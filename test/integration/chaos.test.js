@@ -7,6 +7,10 @@
 //     process gets an error and exits;
 //   - RLIMIT_NOFILE 64 on the server and 200 clients at once;
 //   - a flood of TCP sockets whose close would linger for ever.
+//   - refused-uid connection hogs: uid 65534, which allowUids refuses,
+//     keeping 1,100 connections open that send nothing or partial requests
+//     with fds, while root is served.
+//   - requests in empty and one-byte continuation records.
 // (A client SIGKILLed mid-run with grandchildren is in client-lifecycle.test.js.)
 
 const childProcess = require('node:child_process');
@@ -19,6 +23,7 @@ const protocol = require('../../dist/protocol');
 const {
   tempDir, run, useFdCheck, fixture, exited, readReport, pollUntil, sleep, isAlive, fdCount, fdTable, describeFdDiff,
   allProcesses, zombieChildren, useServers, execHead, lingerHelperPath, lingeringSockets, closeInProgress, pingWithin,
+  useHogs, startHog, probeWhile, otherUidReady, NOBODY,
 } = require('../helpers');
 const { prng, makeFuzzer, T } = require('../helpers/fuzz');
 
@@ -31,6 +36,7 @@ function rss(pid) {
 
 describe('chaos', function () {
   this.timeout(120000);
+  useHogs();
   const servers = useServers();
   useFdCheck(async () => {
     const { createServer } = require('../..');
@@ -470,6 +476,62 @@ describe('chaos', function () {
       await pollUntil(() => (count = fdCount(server.pid)) === server.fdBaseline, { timeout: 3000 });
       expect(count, describeFdDiff(server.fdTable, fdTable(server.pid))).to.equal(server.fdBaseline);
       if (process.env.SIDECAR_FUZZ_VERBOSE) console.log(`      ${succeeded.length} of 200 ran; refusals ${JSON.stringify(codes.reduce((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {}))}`);
+    });
+  });
+
+  describe('refused-uid connection hogs', function () {
+    it('uid 65534 keeps 1,100 connections coming, silent or partial with fds: the server lives, root is served throughout (each ping within 1 s), RSS stays within +100 MB and comes back within +50 MB, fds at baseline', async function () {
+      const ready = otherUidReady();
+      if (ready !== true) {
+        console.log(`      (${ready}: cannot run clients as another user; skipping)`);
+        this.skip();
+      }
+      const shared = tempDir('sidecar-hogs-');
+      fs.chmodSync(shared, 0o777);
+      try {
+        const server = await servers.start({ dir: shared, nodeOptions: ['--expose-gc'], serverOptions: { report: false, mode: 0o666, allowUids: [0] } });
+        expect((await run(remoteSpawn('true', [], { connect: server.path, cwd: '/' }))).exitArgs).to.deep.equal([0, null]);
+        await sleep(200);
+        server.fdBaseline = fdCount(server.pid);
+        server.fdTable = fdTable(server.pid);
+        const rssBefore = rss(server.pid);
+
+        const hogs = [
+          await startHog(server.path, { connections: 600 }, NOBODY),
+          await startHog(server.path, { connections: 500, announce: 8 * 1048576, send: 1048576, fds: 16 }, NOBODY),
+        ];
+        const probe = probeWhile(server.path);
+        let rssPeak = rss(server.pid);
+        const deadline = Date.now() + 8000;
+        while (Date.now() < deadline) {
+          await sleep(100);
+          rssPeak = Math.max(rssPeak, rss(server.pid));
+        }
+        const probed = await probe.stop();
+        const done = [];
+        for (const hog of hogs) done.push(await hog.stop());
+        const summary = `hogs ${JSON.stringify(done)}; probes ${JSON.stringify(probed)}; RSS peaked ${((rssPeak - rssBefore) / 1048576).toFixed(1)} MB above its start`;
+
+        expect(server.alive, `${summary}\n${server.output()}`).to.equal(true);
+        expect(probed.failures, summary).to.deep.equal([]);
+        expect(probed.rounds, summary).to.be.at.least(20);
+        expect(probed.slowest.ping, summary).to.be.below(1000);
+        expect(probed.slowest.spawn, summary).to.be.below(1000);
+        for (const hog of done) expect(Object.keys(hog.replies), summary).to.deep.equal(['ERR_SIDECAR_DENIED']);
+        expect(rssPeak - rssBefore, summary).to.be.below(100 * 1048576);
+
+        const stats = await server.stats();
+        expect(stats, summary).to.deep.include({ connections: 0, running: 0, queued: 0, bufferedBytes: 0 });
+        expect(stats.denied, summary).to.be.at.least(1100);
+        let count = fdCount(server.pid);
+        await pollUntil(() => (count = fdCount(server.pid)) === server.fdBaseline, { timeout: 3000 });
+        expect(count, describeFdDiff(server.fdTable, fdTable(server.pid))).to.equal(server.fdBaseline);
+        const grown = rss(server.pid) - rssBefore;
+        expect(grown, `${summary}; RSS after: +${(grown / 1048576).toFixed(1)} MB`).to.be.below(50 * 1048576);
+        if (process.env.SIDECAR_FUZZ_VERBOSE) console.log(`      ${summary}; ${stats.denied} refused`);
+      } finally {
+        fs.rmSync(shared, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -142,7 +142,7 @@ describe('server policy', function () {
       expect(server.events('connection')).to.deep.equal([]);
     });
 
-    it('mode 0666 + allowUids [0]: uid 65534 is refused with ERR_SIDECAR_DENIED; root runs', async function () {
+    it('mode 0666 + allowUids [0]: uid 65534 is refused with ERR_SIDECAR_DENIED when it connects, before its request is read; root runs', async function () {
       const server = await servers.start({ dir: shared, serverOptions: { mode: 0o666, allowUids: [0] } });
       const nobody = await clientAs(NOBODY, server.path);
       const error = lineOf(nobody, 'error');
@@ -154,8 +154,13 @@ describe('server policy', function () {
       const denied = await server.waitEvent((event) => event.event === 'denied');
       expect(denied.credentials).to.deep.include({ uid: NOBODY, gid: NOBODY });
       expect(denied.credentials.pid).to.equal(lineOf(nobody, 'start').pid);
-      expect(denied.argv).to.deep.equal(['id', '-u']);
+      // Refused at accept: its request was never read, and it was no connection of the server's.
+      expect(denied.argv).to.deep.equal([]);
+      expect(server.events('connection').filter((event) => event.credentials.uid === NOBODY)).to.deep.equal([]);
       expect(server.events('spawn')).to.deep.equal([]);
+      // Nor may it ask anything else.
+      const ping = await runCommand([...asUser(NOBODY), NODE, ADMIN_CLIENT(), 'ping', server.path]);
+      expect(JSON.parse(ping.stdout || '{}'), ping.stderr).to.deep.include({ ok: false, code: 'ERR_SIDECAR_DENIED' });
 
       expectRan(await run(remoteSpawn('id', ['-u'], { connect: server.path })), '0\n');
     });
@@ -778,9 +783,11 @@ describe('server policy', function () {
       ]);
     });
 
-    it('\'denied\' and \'clientError\' carry the credentials; stats() counts connections, running, queued, spawned, failed, denied', async function () {
-      await start({ maxConcurrent: 1, authorize: (request) => (request.argv[0] === 'deny-me' ? 'not this one' : true) });
-      expect(server.stats()).to.deep.equal({ connections: 0, running: 0, queued: 0, spawned: 0, failed: 0, denied: 0 });
+    it('\'denied\' and \'clientError\' carry the credentials; stats() counts connections, running, queued, bufferedBytes, spawned, failed, denied', async function () {
+      // 100 connections of 66 fds fit this process's fd limit: maxConnections stays as given.
+      await start({ maxConcurrent: 1, maxConnections: 100, authorize: (request) => (request.argv[0] === 'deny-me' ? 'not this one' : true) });
+      const idle = { bufferedBytes: 0, maxConnections: 100 };
+      expect(server.stats()).to.deep.equal({ connections: 0, running: 0, queued: 0, ...idle, spawned: 0, failed: 0, denied: 0 });
 
       const first = remoteSpawn('sh', ['-c', 'read line; exit 0'], { connect: server.address() });
       const firstDone = run(first);
@@ -788,15 +795,18 @@ describe('server policy', function () {
       const second = remoteSpawn('sh', ['-c', 'read line; exit 0'], { connect: server.address() });
       const secondDone = run(second);
       await pollUntil(() => server.stats().queued === 1, { timeout: 2000 });
-      expect(server.stats()).to.deep.equal({ connections: 2, running: 1, queued: 1, spawned: 1, failed: 0, denied: 0 });
+      // The waiting request's bytes are held until its program starts.
+      const waiting = server.stats();
+      expect(waiting.bufferedBytes).to.be.above(0);
+      expect(waiting).to.deep.equal({ connections: 2, running: 1, queued: 1, bufferedBytes: waiting.bufferedBytes, maxConnections: 100, spawned: 1, failed: 0, denied: 0 });
       first.stdin.end('go\n');
       await new Promise((resolve) => second.once('spawn', resolve));
-      expect(server.stats()).to.deep.include({ running: 1, queued: 0, spawned: 2 });
+      expect(server.stats()).to.deep.include({ running: 1, queued: 0, bufferedBytes: 0, spawned: 2 });
       second.stdin.end('go\n');
       expectRan(await firstDone);
       expectRan(await secondDone);
       await pollUntil(() => server.stats().connections === 0, { timeout: 2000 });
-      expect(server.stats()).to.deep.equal({ connections: 0, running: 0, queued: 0, spawned: 2, failed: 0, denied: 0 });
+      expect(server.stats()).to.deep.equal({ connections: 0, running: 0, queued: 0, ...idle, spawned: 2, failed: 0, denied: 0 });
 
       const missing = await run(remoteSpawn('sidecar-test-no-such-command', [], { connect: server.address() }));
       expect(missing.error.code).to.equal('ENOENT');
@@ -820,7 +830,7 @@ describe('server policy', function () {
       expect(protocolError.credentials).to.deep.equal(me());
       expect(server.stats()).to.deep.include({ spawned: 2, failed: 2, denied: 1 });
       await pollUntil(() => server.stats().connections === 0, { timeout: 2000 });
-      expect(server.stats()).to.deep.equal({ connections: 0, running: 0, queued: 0, spawned: 2, failed: 2, denied: 1 });
+      expect(server.stats()).to.deep.equal({ connections: 0, running: 0, queued: 0, ...idle, spawned: 2, failed: 2, denied: 1 });
     });
 
     it('\'clientError\' for a request whose program could not be started (it "failed before its program ran")', async function () {

@@ -128,7 +128,9 @@ describe('work queue and limits', function () {
   describe('maxConcurrent', function () {
     it('1,000 concurrent clients with maxConcurrent 32: all complete, at most 32 run at once, starts in arrival order, nothing leaks', async function () {
       this.timeout(90000);
-      const server = await start({ maxConcurrent: 32 });
+      // maxFds 8: 1,000 connections of 10 fds each fit the fd limit of a test machine (64 each might not: maxConnections would be lowered).
+      const server = await start({ maxConcurrent: 32, maxConnections: 1024, maxFds: 8 });
+      expect(server.stats().maxConnections, 'this machine\'s fd limit cannot hold 1,000 connections').to.equal(1024);
       const requests = [];
       const spawns = [];
       let maxRunning = 0;

@@ -54,7 +54,9 @@ describe('documented defaults match the code', function () {
       checked.push(name);
     }
     // The check must have had something to check.
-    expect(checked).to.include.members(['mode', 'backlog', 'maxQueued', 'handshakeTimeout', 'killSignal', 'disconnectSignal', 'closeTimeout']);
+    expect(checked).to.include.members([
+      'mode', 'backlog', 'maxQueued', 'handshakeTimeout', 'killSignal', 'disconnectSignal', 'closeTimeout', 'maxConnectionsPerUid', 'maxBufferedBytes',
+    ]);
   });
 
   it('"SIGKILL 5 s later" in the declarations is the escalation the server uses', function () {

@@ -10,6 +10,7 @@ const vm = require('node:vm');
 const { expect } = require('chai');
 const { Session } = require('../../dist/server/session');
 const { WorkQueue } = require('../../dist/server/work-queue');
+const { ByteBudget } = require('../../dist/server/byte-budget');
 const { normalizeServerOptions } = require('../../dist/server/options');
 const {
   FD_IGNORE, FD_CLOSED, NO_ID, MAX_RECORD_BYTES, encodeExecPayload, encodeExecRecords, encodeSignal, encodePing,
@@ -47,11 +48,12 @@ function makeServer(optionOverrides = {}, queue = undefined) {
     binding,
     options,
     queue: queue ?? new WorkQueue(options.maxConcurrent, options.maxQueued),
+    budget: new ByteBudget(options.maxBufferedBytes),
     devNull: binding.openReadWrite('/dev/null'),
     reports: [],
   };
   // Each session gets this plus its own report() outlet (see connectClient).
-  server.context = { binding, options, queue: server.queue, devNull: server.devNull };
+  server.context = { binding, options, queue: server.queue, budget: server.budget, devNull: server.devNull };
   server.connect = () => connectClient(server);
   /**
    * Every fd the fake handed out is closed but the server's /dev/null; every
@@ -69,10 +71,11 @@ function makeServer(optionOverrides = {}, queue = undefined) {
 function connectClient(server) {
   const { binding } = server;
   const fd = binding.newFd('accepted connection');
+  // The server reads the credentials when it admits the connection.
   const session = new Session(fd, {
     ...server.context,
     report: (report) => server.reports.push({ session, ...report }),
-  });
+  }, binding.peerCredentials(fd));
   const client = {
     fd,
     session,
@@ -502,6 +505,90 @@ describe('unit: server Session', () => {
       expect(failed(second)).to.include({ code: 'ENOENT' });
       expect(third.replies().map((reply) => reply.type)).to.deep.equal([T.Started]);
       server.binding.programExits(third.proc().pid, { exitCode: 0 });
+      server.assertClean();
+    });
+  });
+
+  describe('maxBufferedBytes: the bytes of requests not yet running', () => {
+    /** An EXEC record announcing `total` payload bytes and carrying `first` of them (never a valid payload). */
+    const head = (total, first) => {
+      const record = Buffer.alloc(8 + first, 0x41);
+      record.set([1, 1, 0, 0]);
+      record.writeUInt32LE(total, 4);
+      return record;
+    };
+    const more = (bytes) => {
+      const record = Buffer.alloc(4 + bytes, 0x41);
+      record.set([1, 2, 0, 0]);
+      return record;
+    };
+    const KiB = 1024;
+    const MiB = 1024 * KiB;
+
+    it('counts a partial request\'s buffer as its bytes arrive, not by the size it announces', () => {
+      const server = makeServer({ maxRequestBytes: 8 * MiB, maxBufferedBytes: 8 * MiB });
+      const client = server.connect();
+      client.send(head(8 * MiB, 0));
+      expect(server.budget.held).to.equal(0);
+      client.send(more(60 * KiB));
+      expect(server.budget.held).to.equal(64 * KiB); // the buffer's first size
+      client.send([more(60 * KiB), more(60 * KiB)]);
+      expect(server.budget.held).to.equal(256 * KiB); // doubled twice
+      client.hangUp();
+      expect(server.budget.held).to.equal(0);
+      expect(client.reportTypes()).to.deep.equal(['done']);
+      server.assertClean();
+    });
+
+    it('refuses the request that would pass it with ERR_SIDECAR_BUSY (EAGAIN), closing its fds; the others keep theirs', () => {
+      const server = makeServer({ maxRequestBytes: MiB, maxBufferedBytes: MiB });
+      const first = server.connect();
+      first.send([head(MiB, 0), ...Array.from({ length: 9 }, () => more(60 * KiB))]); // 540 KiB: a buffer of 1 MiB
+      expect(server.budget.held).to.equal(MiB);
+      const second = server.connect();
+      const fds = second.send([head(MiB, 100)], { fds: 2 });
+      expect(failed(second)).to.deep.equal({
+        errno: EAGAIN, code: 'ERR_SIDECAR_BUSY', syscall: 'request', message: `the server holds as many bytes of requests as it may (${MiB})`,
+      });
+      expect(second.reportTypes()).to.deep.equal(['failed', 'done']);
+      expect(fds.some((fd) => server.binding.isOpen(fd))).to.equal(false);
+      expect(server.budget.held).to.equal(MiB);
+      expect(first.replies()).to.deep.equal([]);
+      first.hangUp();
+      expect(server.budget.held).to.equal(0);
+      server.assertClean();
+    });
+
+    it('keeps a whole request\'s bytes while it waits in the queue, and gives them back when its program starts', () => {
+      const server = makeServer({ maxConcurrent: 1 });
+      const first = server.connect();
+      first.exec();
+      expect(server.budget.held).to.equal(0); // started at once
+      const second = server.connect();
+      second.exec(request({ env: [`X=${'y'.repeat(100 * 1024)}`] }));
+      const waiting = server.budget.held;
+      expect(waiting).to.be.at.least(100 * 1024);
+      server.binding.programExits(first.proc().pid, { exitCode: 0 });
+      expect(second.replies().map((reply) => reply.type)).to.deep.equal([T.Started]);
+      expect(server.budget.held).to.equal(0);
+      server.binding.programExits(second.proc().pid, { exitCode: 0 });
+      server.assertClean();
+    });
+
+    it('gives the bytes back when the request is refused, breaks the protocol, or times out', () => {
+      const server = makeServer({ allowCommands: ['other'], handshakeTimeout: 100 });
+      const denied = server.connect();
+      denied.exec();
+      expect(failed(denied)).to.include({ code: 'ERR_SIDECAR_DENIED' });
+      const broken = server.connect();
+      broken.send([head(MiB, 1000), more(0)]);
+      expect(failed(broken)).to.include({ code: 'ERR_SIDECAR_PROTOCOL' });
+      const slow = server.connect();
+      slow.send(head(MiB, 1000));
+      expect(server.budget.held).to.be.above(0);
+      clock.tick(100);
+      expect(failed(slow)).to.include({ code: 'ERR_SIDECAR_PROTOCOL', errno: ETIMEDOUT });
+      expect(server.budget.held).to.equal(0);
       server.assertClean();
     });
   });

@@ -1,7 +1,7 @@
 import { expectAssignable, expectError, expectType } from 'tsd';
 import {
   type AuthorizeResult, type ExitReason, type PeerCredentials, type ServerStats, type SidecarErrorCode, type SidecarRequest,
-  type SidecarServer, createServer, pingServer, remoteSpawn, stopServer,
+  type SidecarServer, type SidecarServerWarning, createServer, pingServer, remoteSpawn, stopServer,
 } from '..';
 
 // Every server option.
@@ -20,7 +20,9 @@ const server = createServer({
   maxQueued: 1024,
   queueTimeout: 10_000,
   maxConnections: 512,
+  maxConnectionsPerUid: 16,
   maxRequestBytes: 1 << 20,
+  maxBufferedBytes: 32 << 20,
   maxFds: 8,
   handshakeTimeout: 5000,
   maxRuntime: 60_000,
@@ -45,10 +47,15 @@ expectError(createServer({ allowCommands: 'make' }));
 expectError(createServer({ authorize: 42 }));
 expectError(createServer({ killSignal: {} }));
 expectError(createServer({ trustDirectory: 'yes' }));
+expectError(createServer({ maxConnectionsPerUid: '16' }));
+expectError(createServer({ maxBufferedBytes: 1n }));
+createServer({ maxBufferedBytes: Infinity, maxConnectionsPerUid: Infinity });
 
 // stats() and events.
 expectType<ServerStats>(server.stats());
 expectType<number>(server.stats().queued);
+expectType<number>(server.stats().bufferedBytes);
+expectType<number>(server.stats().maxConnections);
 server.on('connection', (info) => expectType<PeerCredentials>(info.credentials));
 server.on('request', (info) => expectType<string[]>(info.droppedEnv));
 server.on('spawn', (info) => expectType<number>(info.pid));
@@ -62,6 +69,14 @@ server.on('denied', (info) => expectType<string>(info.reason));
 server.on('clientError', (error, info) => {
   expectType<Error>(error);
   expectType<PeerCredentials>(info.credentials);
+});
+server.on('warning', (warning) => {
+  expectType<SidecarServerWarning>(warning);
+  expectAssignable<Error>(warning);
+  expectType<'SIDECAR_NOFILE_LIMIT'>(warning.code);
+  expectType<number>(warning.limit);
+  expectType<number>(warning.maxConnections);
+  expectType<number>(warning.configured);
 });
 
 // Admin requests.

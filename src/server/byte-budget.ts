@@ -1,0 +1,48 @@
+// The memory that requests hold before their programs start, for all
+// connections together (maxBufferedBytes). maxRequestBytes bounds one
+// request, but not how many a server holds at once: partial requests it
+// waits on, and whole ones that wait for the policy or the queue. Each
+// session takes a claim, which grows with its request's buffer as the bytes
+// arrive (never by the size a request announces, which costs a client
+// nothing), and gives it back in one piece when its program starts or the
+// session ends.
+
+/** One session's share of the budget. */
+export interface ByteClaim {
+  /** Bytes held by this claim now. */
+  readonly bytes: number;
+  /** Adds `bytes`; false, and nothing taken, when the budget cannot hold them. */
+  take(bytes: number): boolean;
+  /** Gives back everything this claim holds; it may take again later. */
+  release(): void;
+}
+
+export class ByteBudget {
+  #held = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Bytes held by every claim together. */
+  get held(): number {
+    return this.#held;
+  }
+
+  claim(): ByteClaim {
+    let mine = 0;
+    return {
+      get bytes() {
+        return mine;
+      },
+      take: (bytes: number): boolean => {
+        if (this.#held + bytes > this.limit) return false;
+        this.#held += bytes;
+        mine += bytes;
+        return true;
+      },
+      release: (): void => {
+        this.#held -= mine;
+        mine = 0;
+      },
+    };
+  }
+}
