@@ -487,7 +487,7 @@ describe('chaos', function () {
         this.skip();
       }
       const shared = tempDir('sidecar-hogs-');
-      fs.chmodSync(shared, 0o777);
+      fs.chmodSync(shared, 0o1777);
       try {
         const server = await servers.start({ dir: shared, nodeOptions: ['--expose-gc'], serverOptions: { report: false, mode: 0o666, allowUids: [0] } });
         expect((await run(remoteSpawn('true', [], { connect: server.path, cwd: '/' }))).exitArgs).to.deep.equal([0, null]);

@@ -37,7 +37,7 @@ describe('security: admission at accept (refused uids, per-uid and byte caps, RL
 
   beforeEach(function () {
     shared = tempDir('sidecar-admission-');
-    fs.chmodSync(shared, 0o777); // anyone may reach the socket: only its mode and the server decide
+    fs.chmodSync(shared, 0o1777); // anyone may reach the socket: only its mode and the server decide
   });
 
   afterEach(function () {
