@@ -256,6 +256,23 @@ describe('sidecar start (server flags), sidecar ping', function () {
       expect(logged[1]).to.include(`pid ${missing.pid}`);
       expect(logged[1]).to.include('sidecar-test-no-such-command');
     });
+
+    it('-vv logs a bounded, escaped line however large the argv (a 1 MB argv made 1 MB lines)', async function () {
+      const server = await startServer(['-vv']);
+      // Ten arguments of 100 KB (the kernel takes no single one over 128 KB), and one that tries to forge a line.
+      const big = Array.from({ length: 10 }, (_, i) => String(i).repeat(100_000));
+      const sneaky = 'x\nsidecar: uid 0 pid 1 forged: exit 0 in 0 ms\u001b[2J';
+      const result = await cli(['exec', '--connect', server.path, '--', 'sh', '-c', 'exit 0', sneaky, ...big]);
+      expect(result.code, result.stderr).to.equal(0);
+      await pollUntil(() => lines(server.stderr()).length >= 2, { timeout: 3000 });
+      const logged = lines(server.stderr());
+      expect(logged, 'one line per event, none forged').to.have.lengthOf(2);
+      const started = logged.find((line) => line.includes(' started '));
+      expect(started.length, 'the -vv line').to.be.below(400);
+      expect(started).to.include('x\\nsidecar: uid 0 pid 1 forged');
+      expect(started).to.include('\\u001b[2J');
+      expect(started).to.match(/\.\.\. \(14 arguments, 1000\d+ bytes\)$/);
+    });
   });
 
   describe('policy flags', function () {
