@@ -475,7 +475,9 @@ async function shimScenario(server, floorPath) {
   } else {
     skip('s6-sudo', `not installed (${['s6-sudo', 's6-ipcserver', 's6-sudod'].filter((n) => !which(n)).join(', ')} missing; Debian package s6)`);
   }
-  commands.push({ id: 'cli', name: 'sidecar exec -- true (Node CLI)', argv: [process.execPath, CLI, 'exec', '--connect', server.socket, '--', 'true'] });
+  // No '--' before the program (it follows the options anyway): the C alt
+  // loop splits its commands at '--'.
+  commands.push({ id: 'cli', name: 'sidecar exec true (Node CLI)', argv: [process.execPath, CLI, 'exec', '--connect', server.socket, 'true'] });
   const native = [process.env.SIDECAR_BENCH_NATIVE_CLIENT, ...NATIVE_CLIENT_CANDIDATES].find((p) => {
     try {
       return p && fs.statSync(p).isFile();
@@ -484,7 +486,7 @@ async function shimScenario(server, floorPath) {
     }
   });
   if (native) {
-    commands.push({ id: 'native', name: `${path.basename(native)} --connect S -- true (native client)`, argv: [native, '--connect', server.socket, '--', 'true'] });
+    commands.push({ id: 'native', name: `${path.basename(native)} --connect S true (native client)`, argv: [native, '--connect', server.socket, 'true'] });
   } else {
     skip('native shim client', `${path.relative(ROOT, NATIVE_CLIENT_CANDIDATES[0])} not built (\`npm run build:native\`); SIDECAR_BENCH_NATIVE_CLIENT=PATH times another client taking \`sidecar exec\`'s arguments`);
   }
