@@ -61,17 +61,19 @@ export function openFileLimit(limits?: string): number | undefined {
 }
 
 /**
- * maxConnections as this process's fd limit can hold them, read at listen,
- * and a warning for the host when that is fewer than configured. Without it
- * the server would take them all and fail with EMFILE, allowed clients'
- * requests too, once a few connections held their maximum of fds.
+ * maxConnections as this process's fd limit can hold them, read at listen.
+ * Without it the server would take them all and fail with EMFILE, allowed
+ * clients' requests too, once a few connections held their maximum of fds.
+ * `chosen`: the host set maxConnections (a finite number), and is warned
+ * when it does not fit; the default, or Infinity, means as many as fit.
  */
-export function budgetConnections(options: Pick<NormalizedServerOptions, 'maxConnections' | 'maxFds'>): { maxConnections: number; warning?: SidecarServerWarning } {
+export function budgetConnections(options: Pick<NormalizedServerOptions, 'maxConnections' | 'maxFds'>, chosen: boolean): { maxConnections: number; warning?: SidecarServerWarning } {
   const { maxConnections, maxFds } = options;
   const limit = openFileLimit();
   const open = openFdCount();
   const fit = fitConnections(maxConnections, maxFds, limit, open);
   if (fit >= maxConnections || limit === undefined) return { maxConnections };
+  if (!chosen) return { maxConnections: fit };
   const message = `RLIMIT_NOFILE ${limit} (${open} fds open) holds ${fit} connections of up to ${maxFds} fds each, not maxConnections ${maxConnections}: `
     + `the server takes ${fit} at once (raise the limit, or lower maxConnections or maxFds)`;
   const warning = Object.assign(new Error(message), {

@@ -47,6 +47,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
   readonly #queue: WorkQueue;
   readonly #admission: Admission;
   readonly #budget: ByteBudget;
+  /** The host set maxConnections: it is warned if the fd limit cannot hold them (a default is fitted quietly). */
+  readonly #maxConnectionsChosen: boolean;
   readonly #sessions = new Set<Session>();
   readonly #counters = { spawned: 0, failed: 0, denied: 0 };
   #listener: Listening | undefined;
@@ -61,6 +63,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
   constructor(options?: ServerOptions, binding: NativeBinding = getBinding()) {
     super();
     this.#options = normalizeServerOptions(options);
+    this.#maxConnectionsChosen = options?.maxConnections !== undefined && options.maxConnections !== Infinity;
     this.#binding = binding;
     this.#queue = new WorkQueue(this.#options.maxConcurrent, this.#options.maxQueued);
     this.#admission = new Admission(this.#options);
@@ -100,7 +103,7 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
       return this;
     }
     if (this.#unrefed) this.#listener.poller.unref();
-    const { maxConnections, warning } = budgetConnections(this.#options);
+    const { maxConnections, warning } = budgetConnections(this.#options, this.#maxConnectionsChosen);
     this.#admission.maxConnections = maxConnections;
     process.nextTick(() => {
       if (warning !== undefined) this.emit('warning', warning);

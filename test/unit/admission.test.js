@@ -123,12 +123,15 @@ describe('unit: admission at accept', () => {
       expect(own === undefined || own > openFdCount()).to.equal(true);
     });
 
-    it('warns, naming the limit and what it holds, only when maxConnections does not fit', () => {
+    it('warns, naming the limit and what it holds, when a maxConnections the host chose does not fit; fits a default quietly', () => {
       const limit = openFileLimit();
       if (limit === undefined) return;
-      const fits = budgetConnections({ maxConnections: 1, maxFds: 0 });
+      const fits = budgetConnections({ maxConnections: 1, maxFds: 0 }, true);
       expect(fits).to.deep.equal({ maxConnections: 1 });
-      const { maxConnections, warning } = budgetConnections({ maxConnections: limit, maxFds: 64 });
+      const quiet = budgetConnections({ maxConnections: limit, maxFds: 64 }, false);
+      expect(quiet.warning).to.equal(undefined);
+      expect(quiet.maxConnections).to.be.below(limit / 66);
+      const { maxConnections, warning } = budgetConnections({ maxConnections: limit, maxFds: 64 }, true);
       expect(maxConnections).to.be.below(limit / 66);
       expect(warning).to.be.an.instanceOf(Error);
       expect(warning).to.include({ name: 'SidecarWarning', code: 'SIDECAR_NOFILE_LIMIT', limit, maxConnections, configured: limit });

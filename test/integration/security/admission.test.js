@@ -155,7 +155,7 @@ describe('security: admission at accept (refused uids, per-uid and byte caps, RL
 
   it('RLIMIT_NOFILE too small for maxConnections x maxFds: maxConnections is lowered (a \'warning\', stats()), and a flood of 64-fd requests is turned away, not met with EMFILE', async function () {
     const nofile = 1024;
-    const server = await servers.start({ nofile, serverOptions: { handshakeTimeout: 0 } });
+    const server = await servers.start({ nofile, serverOptions: { handshakeTimeout: 0, maxConnections: 1024 } });
     const warning = await server.waitEvent((event) => event.event === 'warning');
     const stats = await server.stats();
     expect(stats.maxConnections).to.be.above(0).and.below(1024);
@@ -175,6 +175,10 @@ describe('security: admission at accept (refused uids, per-uid and byte caps, RL
     // Free again: a request with 64 fds runs.
     expect(await waitFor(async () => (await server.stats()).connections === 0)).to.equal(true);
     const devNull = fs.openSync('/dev/null', 'r+');
+    // The default maxConnections is fitted the same way, without a warning: there was nothing the host asked for.
+    const quiet = await servers.start({ nofile, serverOptions: { handshakeTimeout: 0 } });
+    expect((await quiet.stats()).maxConnections).to.be.within(stats.maxConnections - 1, stats.maxConnections + 1);
+    expect(quiet.events('warning')).to.deep.equal([]);
     const wide = await run(remoteSpawn('true', [], { connect: server.path, cwd: '/', stdio: Array(64).fill(devNull) }));
     fs.closeSync(devNull);
     expect(wide.exitArgs, wide.error && wide.error.message).to.deep.equal([0, null]);
