@@ -12,7 +12,8 @@ import type { Flags } from './args';
 import { logRequests } from './request-log';
 import { say, UsageError } from './usage';
 
-type NumericOption = 'maxConcurrent' | 'maxQueued' | 'queueTimeout' | 'maxConnections' | 'maxRuntime' | 'handshakeTimeout' | 'closeTimeout';
+type NumericOption = 'maxConcurrent' | 'maxQueued' | 'queueTimeout' | 'maxConnections' | 'maxConnectionsPerUid' | 'maxBufferedBytes'
+  | 'maxRuntime' | 'handshakeTimeout' | 'closeTimeout';
 
 /** Numeric flags of `start`, and the server options they set. */
 const START_NUMBERS: Readonly<Record<string, NumericOption>> = {
@@ -20,6 +21,8 @@ const START_NUMBERS: Readonly<Record<string, NumericOption>> = {
   'max-queued': 'maxQueued',
   'queue-timeout': 'queueTimeout',
   'max-connections': 'maxConnections',
+  'max-connections-per-uid': 'maxConnectionsPerUid',
+  'max-buffered-bytes': 'maxBufferedBytes',
   'max-runtime': 'maxRuntime',
   'handshake-timeout': 'handshakeTimeout',
   'close-timeout': 'closeTimeout',
@@ -128,6 +131,8 @@ export function start(argv: readonly string[]): void {
     process.exitCode = 1;
     server.close();
   });
+  // Always said: the server runs, but with less than it was asked for.
+  server.on('warning', (warning) => say(`warning: ${warning.message}`));
   server.on('close', () => {
     for (const signal of STOP_SIGNALS) process.removeAllListeners(signal);
   });
