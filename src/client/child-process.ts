@@ -12,9 +12,9 @@ import type {
 } from '../../types/index';
 import { type NativeBinding, getBinding } from '../binding';
 import { type ExitReply, type FailedReply, exitReasonName } from '../protocol';
-import { SidecarError, failedReplyError, isThrownBySpawn, unknownSignal } from '../errors';
+import { SidecarError, failedReplyError, isThrownBySpawn } from '../errors';
 import { NodeCompatibleEmitter } from '../emitter';
-import { signalName, signalNumber } from '../signals';
+import { signalName, toSignalNumber } from '../signals';
 import { Connection } from './connection';
 import { forgetChild, rememberChild } from './pids';
 import type { SpawnPlan } from './spawn-options';
@@ -79,8 +79,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    const number = signal === 0 ? 0 : signalNumber(signal);
-    if (number === undefined) throw unknownSignal(signal);
+    const number = signal === 0 ? 0 : toSignalNumber(signal);
     if (!this.deliverSignal(number)) return false;
     this.killed = true;
     return true;

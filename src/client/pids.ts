@@ -4,8 +4,8 @@
 // import runs one way (child-process.ts -> pids.ts).
 
 import * as os from 'node:os';
-import { errnoException, invalidArgType, unknownSignal } from '../errors';
-import { signalNumber } from '../signals';
+import { errnoException, invalidArgType } from '../errors';
+import { toSignalNumber } from '../signals';
 
 /** A running remote program as remoteKill() reaches it. */
 export interface Signalable {
@@ -36,8 +36,7 @@ export function forgetChild(pid: number, child: Signalable): void {
  */
 export function remoteKill(pid: number, signal: NodeJS.Signals | number = 'SIGTERM'): true {
   if (typeof pid !== 'number' || !Number.isInteger(pid)) throw invalidArgType('pid', 'of type number', pid);
-  const number = signal === 0 ? 0 : signalNumber(signal);
-  if (number === undefined) throw unknownSignal(signal);
+  const number = signal === 0 ? 0 : toSignalNumber(signal);
   const children = running.get(pid);
   if (children === undefined || children.size === 0) throw errnoException(os.constants.errno.ESRCH, 'kill');
   let delivered = false;

@@ -18,11 +18,6 @@ export const SIDECAR_CODES: { readonly [Code in SidecarErrorCode]: string } = {
   ERR_SIDECAR_UNSUPPORTED: 'a child_process option that cannot work remotely',
 };
 
-/** True for a string that names one of our codes (a server's reply carries them as text). */
-export function isSidecarCode(code: string): code is SidecarErrorCode {
-  return Object.hasOwn(SIDECAR_CODES, code);
-}
-
 /** Brand that marks every error this package creates, independent of realms. */
 export const kSidecarError: unique symbol = Symbol.for('sidecar-exec.error');
 

@@ -2,7 +2,7 @@
 // argument errors (node.ts), system errors from errno facts (system.ts), our
 // code registry (codes.ts) and the errors only a remote spawn has (sidecar.ts).
 
-export { SIDECAR_CODES, SidecarError, isSidecarCode, isSidecarError, kSidecarError } from './codes';
+export { SIDECAR_CODES, SidecarError, isSidecarError, kSidecarError } from './codes';
 export {
   AbortError, invalidArgType, invalidArgValue, invalidSyncForkInput, maxBufferExceeded, outOfRange, unknownSignal,
 } from './node';

@@ -110,7 +110,13 @@ function openPrivateDirectory(path: string): { fd: number; remove(): void } {
     // Its name was swapped for something else in the moment since mkdtemp.
     throw toListenError(error, path);
   }
-  const stat = fs.fstatSync(fd);
+  let stat: fs.Stats;
+  try {
+    stat = fs.fstatSync(fd);
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
   const euid = process.geteuid?.() ?? stat.uid;
   if (!stat.isDirectory() || stat.uid !== euid || (stat.mode & 0o077) !== 0) {
     fs.closeSync(fd);

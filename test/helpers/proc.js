@@ -97,7 +97,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function pollUntil(check, { timeout = 1000, interval = 10 } = {}) {
   const deadline = Date.now() + timeout;
   for (;;) {
-    const value = check();
+    const value = await check(); // a check may be async (a server's stats())
     if (value || Date.now() >= deadline) return value;
     await sleep(interval);
   }

@@ -1,4 +1,5 @@
 import { expectAssignable, expectError, expectType } from 'tsd';
+import type { RemoteFailureFacts } from '..';
 import {
   type AuthorizeResult, type ExitReason, type PeerCredentials, type ServerStats, type SidecarErrorCode, type SidecarRequest,
   type SidecarServer, type SidecarServerWarning, createServer, pingServer, remoteSpawn, stopServer,
@@ -99,3 +100,8 @@ expectType<number>(server.listenerCount('exit'));
 // Its internals are not part of the contract.
 expectError(server.release);
 expectError(server.devNull);
+
+// What errors from a server's answer carry besides child_process's fields.
+declare const failure: Error & RemoteFailureFacts;
+expectType<string | undefined>(failure.serverSyscall);
+expectError((failure.serverSyscall = 'chdir'));
