@@ -25,9 +25,10 @@ const NOBODY = 65534;
  * What the other-uid copy holds besides the package itself: files and
  * directories relative to the checkout. test/fixtures: the clients and the
  * server run as uid 65534; test/conformance/canon.js: the parity tests'
- * unprivileged child_process capture reports errors through it.
+ * unprivileged child_process capture reports errors through it;
+ * examples/embed-server: `npm start`'s demo, run as a user who is not root.
  */
-const TEST_FILES = ['test/fixtures', 'test/conformance/canon.js'];
+const TEST_FILES = ['test/fixtures', 'test/conformance/canon.js', 'examples/embed-server'];
 
 /** Whether setpriv exists and this process may switch users with it (root). */
 function canSwitchUsers() {
