@@ -11,7 +11,6 @@
 
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
-const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { remoteSpawn } = require('sidecar-exec');
@@ -114,17 +113,6 @@ function startServer() {
   });
 }
 
-function get(url) {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk) => { body += chunk; });
-      response.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
-
 /** Runs the tool through the server; resolves with its exit code (its output goes straight to this terminal). */
 function runTool() {
   return new Promise((resolve, reject) => {
@@ -180,7 +168,7 @@ async function main() {
   // The service's log line comes on another pipe than the client's answer: wait for it a little.
   for (let i = 0; i < 100 && !log.some((line) => / event=exit /.test(line)); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
   row('server log', log.find((line) => / event=exit /.test(line)) ?? '(no line)');
-  const spawned = /^sidecar_programs_spawned_total (\d+)$/m.exec(await get(`${url}/metrics`));
+  const spawned = /^sidecar_programs_spawned_total (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text());
   row('metrics', `${url}/metrics says sidecar_programs_spawned_total ${spawned?.[1]}`);
   check(spawned?.[1] === '1', 'one program spawned');
 

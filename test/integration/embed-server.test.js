@@ -107,6 +107,18 @@ function parseMetrics(text) {
   return values;
 }
 
+/** The series a test follows, before and after. */
+const WATCHED = [
+  'sidecar_connections', 'sidecar_programs_running', 'sidecar_programs_spawned_total', 'sidecar_requests_failed_total',
+  'sidecar_requests_denied_total', 'sidecar_program_exits_total{reason="exit"}', 'sidecar_program_exits_total{reason="client-signal"}',
+  'sidecar_program_exits_total{reason="close"}', 'sidecar_listening',
+];
+
+/** The values of `names` in a scrape, as one object to compare at once. */
+function pick(values, names) {
+  return Object.fromEntries(names.map((name) => [name, values.get(name)]));
+}
+
 async function scrape(service) {
   const response = await get(`${service.url}/metrics`);
   expect(response.status).to.equal(200);
@@ -161,13 +173,11 @@ describe('examples/embed-server: an HTTP service hosting a sidecar server', func
     const health = await get(`${service.url}/healthz`);
     expect(health.status).to.equal(200);
     expect(JSON.parse(health.body)).to.include({ status: 'ok', socket: socketPath, spawned: 0 });
-    const before = await scrape(service);
-    expect(before.get('sidecar_programs_spawned_total')).to.equal(0);
-    expect(before.get('sidecar_requests_failed_total')).to.equal(0);
-    expect(before.get('sidecar_requests_denied_total')).to.equal(0);
-    expect(before.get('sidecar_program_exits_total{reason="exit"}')).to.equal(0);
-    expect(before.get('sidecar_program_exits_total{reason="client-signal"}')).to.equal(0);
-    expect(before.get('sidecar_listening')).to.equal(1);
+    expect(pick(await scrape(service), WATCHED)).to.deep.equal({
+      sidecar_connections: 0, sidecar_programs_running: 0, sidecar_programs_spawned_total: 0, sidecar_requests_failed_total: 0,
+      sidecar_requests_denied_total: 0, 'sidecar_program_exits_total{reason="exit"}': 0,
+      'sidecar_program_exits_total{reason="client-signal"}': 0, 'sidecar_program_exits_total{reason="close"}': 0, sidecar_listening: 1,
+    });
 
     // A program that exits 3; one the server cannot find; one killed by its client.
     const three = await run(remoteSpawn('sh', ['-c', 'exit 3'], { connect: socketPath }));
@@ -183,13 +193,11 @@ describe('examples/embed-server: an HTTP service hosting a sidecar server', func
     // The counters moved; the connections are released (counted as they close, so polled).
     let after;
     await pollUntil(async () => (after = await scrape(service)).get('sidecar_connections') === 0, { timeout: 5000 });
-    expect(after.get('sidecar_connections')).to.equal(0);
-    expect(after.get('sidecar_programs_running')).to.equal(0);
-    expect(after.get('sidecar_programs_spawned_total')).to.equal(2);
-    expect(after.get('sidecar_requests_failed_total')).to.equal(1);
-    expect(after.get('sidecar_program_exits_total{reason="exit"}')).to.equal(1);
-    expect(after.get('sidecar_program_exits_total{reason="client-signal"}')).to.equal(1);
-    expect(after.get('sidecar_program_exits_total{reason="close"}')).to.equal(0);
+    expect(pick(after, WATCHED)).to.deep.equal({
+      sidecar_connections: 0, sidecar_programs_running: 0, sidecar_programs_spawned_total: 2, sidecar_requests_failed_total: 1,
+      sidecar_requests_denied_total: 0, 'sidecar_program_exits_total{reason="exit"}': 1,
+      'sidecar_program_exits_total{reason="client-signal"}': 1, 'sidecar_program_exits_total{reason="close"}': 0, sidecar_listening: 1,
+    });
 
     // One line per request, from the event that ended it.
     const exits = service.events('exit');
