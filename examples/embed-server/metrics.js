@@ -69,4 +69,4 @@ function renderMetrics(server, exits) {
   return `${parts.join('\n')}\n`;
 }
 
-module.exports = { CONTENT_TYPE, ExitCounts, renderMetrics };
+module.exports = { CONTENT_TYPE, EXIT_REASONS, ExitCounts, renderMetrics };

@@ -59,7 +59,9 @@ function health() {
 }
 
 const web = http.createServer((request, response) => {
-  const route = new URL(request.url ?? '/', 'http://service').pathname;
+  // The path as sent, without its query; not new URL(), which throws on a
+  // request target such as '//[' and would take the service down with it.
+  const route = (request.url ?? '/').split('?')[0];
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.writeHead(405, { allow: 'GET, HEAD' }).end();
   } else if (route === '/healthz') {

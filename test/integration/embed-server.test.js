@@ -8,6 +8,7 @@
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const path = require('node:path');
 const { expect } = require('chai');
 const { remoteSpawn } = require('../..');
@@ -105,6 +106,19 @@ function parseMetrics(text) {
     values.set(name + labels, Number(value));
   }
   return values;
+}
+
+/** Sends `text` as is on a fresh connection; resolves with all that came back. */
+function rawRequest(url, text) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = net.connect(Number(port), hostname, () => socket.end(text));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => { answer += chunk; });
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
 }
 
 /** The series a test follows, before and after. */
@@ -208,6 +222,9 @@ describe('examples/embed-server: an HTTP service hosting a sidecar server', func
     expect(failures).to.have.length(1);
     expect(failures[0].message).to.include('sidecar-embed-no-such-program');
     expect((await get(`${service.url}/nowhere`)).status).to.equal(404);
+    // A request target that new URL() cannot parse is one more unknown route, not the end of the service.
+    expect(await rawRequest(service.url, 'GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).to.match(/^HTTP\/1\.1 404 /);
+    expect((await get(`${service.url}/healthz`)).status).to.equal(200);
 
     expect(await terminate(service)).to.deep.equal({ code: 0, signal: null });
     expect(fs.existsSync(socketPath), 'the socket file is removed').to.equal(false);

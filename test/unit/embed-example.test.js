@@ -12,7 +12,7 @@ const ts = require('typescript');
 const { expect } = require('chai');
 
 const DIR = path.join(__dirname, '..', '..', 'examples', 'embed-server');
-const { ExitCounts, renderMetrics } = require(path.join(DIR, 'metrics.js'));
+const { EXIT_REASONS, ExitCounts, renderMetrics } = require(path.join(DIR, 'metrics.js'));
 const { logValue } = require(path.join(DIR, 'log.js'));
 
 /** A stand-in with the three things renderMetrics reads: stats(), listening and 'exit' events. */
@@ -51,6 +51,12 @@ describe('examples/embed-server (files)', function () {
     expect(text).to.include('sidecar_program_exits_total{reason="maxRuntime"} 0\n');
     expect(text).to.include('sidecar_program_exits_total{reason="a \\"new\\"\\\\reason\\n"} 1\n');
     expect(text).to.include('sidecar_listening 1\n');
+  });
+
+  it('starts a series for every exit reason of the public types, so that none appears only at its first increment', function () {
+    const declared = /export type ExitReason = ([^;]+);/.exec(fs.readFileSync(path.join(__dirname, '..', '..', 'types', 'server.d.ts'), 'utf8'));
+    const reasons = declared[1].split('|').map((part) => JSON.parse(part.trim().replace(/'/g, '"')));
+    expect([...EXIT_REASONS].sort()).to.deep.equal(reasons.sort());
   });
 
   it('quotes a log value that has spaces, quotes, equals signs or control characters, and cuts a long one', function () {
