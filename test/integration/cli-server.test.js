@@ -351,7 +351,9 @@ describe('sidecar start (server flags), sidecar ping', function () {
     it('a program the server ends on close (SIGTERM to the server, --close-timeout) gets its own one-line reason', async function () {
       const server = await startServer(['--close-timeout', '200']);
       const pending = cli(['exec', '--connect', server.path, '--', 'sleep', '10']);
-      await sleep(500);
+      // Once the program runs (the CLI's own start-up can take longer than any fixed wait on a loaded machine).
+      const running = await pollUntil(() => allProcesses().some((p) => p.ppid === server.child.pid && p.comm === 'sleep'), { timeout: 10000 });
+      expect(running, 'the program started').to.equal(true);
       server.child.kill('SIGTERM');
       server.expectExit = true;
       const result = await pending;
