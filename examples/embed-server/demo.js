@@ -102,14 +102,20 @@ function startServer() {
   let partial = '';
   server.stdout.setEncoding('utf8');
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server was not ready in 30 s')), 30000);
     server.stdout.on('data', (chunk) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop();
       log.push(...lines);
       const ready = lines.find((line) => / event=ready /.test(line));
-      if (ready !== undefined) resolve({ log, url: / http=(\S+)/.exec(ready)[1] });
+      if (ready === undefined) return;
+      clearTimeout(timer);
+      resolve({ log, url: / http=(\S+)/.exec(ready)[1] });
     });
-    server.on('exit', (code, signal) => reject(new Error(`the server exited (${code ?? signal}) before it was ready`)));
+    server.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${code ?? signal}) before it was ready`));
+    });
   });
 }
 
