@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <memory>
 
 #include "util.h"
@@ -34,6 +35,10 @@ constexpr size_t kMaxRecord = 64 * 1024;
 // After the deadline, how long a server that has not answered at all may
 // take before the exchange gives up on it (the caller then hangs up).
 constexpr int64_t kUnansweredGraceMs = 2000;
+// How long the output pipes stay open (unread) after the stop record went
+// out: the program is to die of killSignal, as child_process's child does,
+// not of SIGPIPE first; one that survives it then meets closed pipes.
+constexpr int64_t kReleaseGraceMs = 1000;
 
 int64_t NowMs() {
   timespec now;
@@ -70,9 +75,11 @@ struct Exchange {
   bool timed_out = false;
   bool overflowed = false;
   bool stopped = false;
+  int64_t release_at = -1;  // when the let-go output pipes are closed
   double max_buffer = 0;
   double buffered = 0;
   int send_errno = 0;
+  int input_errno = 0;
   int receive_errno = 0;
 };
 
@@ -164,11 +171,19 @@ void ReceiveReplies(Exchange* x) {
 
 // Sends the stop record (once) and lets the output pipes go, as
 // child_process's spawnSync closes its pipes when it kills.
+void ReleaseOutputs(Exchange* x) {
+  for (Output& output : x->outputs) output.fd.reset();
+  x->release_at = -1;
+}
+
 void Stop(Exchange* x) {
   if (x->stopped) return;
   x->stopped = true;
-  for (Output& output : x->outputs) output.fd.reset();
-  if (!x->socket_open || x->send_errno != 0) return;
+  x->release_at = NowMs() + kReleaseGraceMs;
+  if (!x->socket_open || x->send_errno != 0) {
+    ReleaseOutputs(x);
+    return;
+  }
   // Behind any request record still unsent: queued in front of the rest.
   x->records.push_back(x->stop_record);
 }
@@ -189,15 +204,16 @@ void ReadOutput(Exchange* x, Output* output) {
   }
 }
 
-void WriteInput(Input* input) {
+void WriteInput(Exchange* x, Input* input) {
   size_t left = input->data.size() - input->written;
   ssize_t n = RetryOnEintr([&] {
     return ::write(input->fd.get(), input->data.data() + input->written, left);
   });
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-  // EPIPE: the program closed its end, which child_process does not count
-  // as an error either.
+  // EPIPE: the program closed its end before it read everything, which
+  // child_process reports as the result's error too.
   if (n < 0) {
+    if (x->input_errno == 0) x->input_errno = errno;
     input->fd.reset();
     return;
   }
@@ -205,7 +221,9 @@ void WriteInput(Input* input) {
   if (input->written == input->data.size()) input->fd.reset();
 }
 
+// Output pipes still read (let-go ones do not keep the exchange going).
 bool OutputsOpen(const Exchange& x) {
+  if (x.stopped) return false;
   for (const Output& output : x.outputs) {
     if (output.fd.valid()) return true;
   }
@@ -233,13 +251,16 @@ void Run(Exchange* x, int64_t timeout_ms) {
       kinds.push_back('i');
     }
     for (Output& output : x->outputs) {
-      if (!output.fd.valid()) continue;
+      if (!output.fd.valid() || x->stopped) continue;
       entries.push_back({output.fd.get(), POLLIN, 0});
       owners.push_back(&output);
       kinds.push_back('o');
     }
     int64_t now = NowMs();
-    int64_t until = give_up >= 0 ? give_up : deadline;
+    int64_t until = x->stopped ? -1 : deadline;
+    for (int64_t at : {give_up, x->release_at}) {
+      if (at >= 0 && (until < 0 || at < until)) until = at;
+    }
     timespec wait = {0, 0};
     timespec* wait_for = nullptr;
     if (until >= 0) {
@@ -263,7 +284,7 @@ void Run(Exchange* x, int64_t timeout_ms) {
           }
           if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0) ReceiveReplies(x);
         } else if (kinds[i] == 'i') {
-          WriteInput(static_cast<Input*>(owners[i]));
+          WriteInput(x, static_cast<Input*>(owners[i]));
         } else if (static_cast<Output*>(owners[i])->fd.valid()) {
           ReadOutput(x, static_cast<Output*>(owners[i]));
         }
@@ -278,6 +299,7 @@ void Run(Exchange* x, int64_t timeout_ms) {
       // gets a grace period, then the caller hangs up on it.
       if (x->replies.empty()) give_up = now + kUnansweredGraceMs;
     }
+    if (x->release_at >= 0 && (now >= x->release_at || !x->socket_open)) ReleaseOutputs(x);
     if (give_up >= 0) {
       if (!x->replies.empty()) give_up = -1;
       else if (now >= give_up) return;
@@ -304,6 +326,7 @@ Napi::Value MakeResult(Napi::Env env, Exchange* x) {
   result.Set("overflowed", Napi::Boolean::New(env, x->overflowed));
   result.Set("sendErrno", Napi::Number::New(env, x->send_errno));
   result.Set("receiveErrno", Napi::Number::New(env, x->receive_errno));
+  result.Set("inputErrno", Napi::Number::New(env, x->input_errno));
   return result;
 }
 

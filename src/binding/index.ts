@@ -92,6 +92,8 @@ export interface SyncExchange {
   sendErrno: number;
   /** errno of a failed recvmsg or ppoll, else 0. */
   receiveErrno: number;
+  /** errno of the first failed write of input (EPIPE: the program did not read it all), else 0. */
+  inputErrno: number;
 }
 
 /** Poll readiness mask bits, as libuv's uv_poll_event. */

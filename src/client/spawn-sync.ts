@@ -262,6 +262,7 @@ export function spawnSyncWith(binding: NativeBinding, command: unknown, args: un
   }
   if (exchange.timedOut) error = syncError(ETIMEDOUT);
   else if (exchange.overflowed) error = syncError(ENOBUFS);
+  else if (exchange.inputErrno !== 0 && error === undefined) error = syncError(exchange.inputErrno);
 
   const output: (Output | null)[] = plan.stdio.map(() => null);
   for (const [i, index] of stdio.outputIndex.entries()) output[index] = exchange.outputs[i];
