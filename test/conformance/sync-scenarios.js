@@ -89,8 +89,8 @@ const TABLE = [
   { name: 'spawnSync input Buffer', call: 'spawnSync', args: ['cat', [], { input: Buffer.from([0, 1, 2, 255]) }] },
   { name: 'spawnSync input Uint8Array', call: 'spawnSync', args: ['wc', ['-c'], { input: new Uint8Array(70000) }] },
   { name: 'spawnSync input string in hex encoding', call: 'spawnSync', args: ['cat', { input: '68690a', encoding: 'hex' }] },
-  { name: 'spawnSync input the program closes unread (EPIPE)', call: 'spawnSync', args: ['sh', ['-c', 'exec 0<&-; sleep 0.5'], { input: 'x'.repeat(200000) }],
-    expectLocal: resultError('EPIPE') },
+  { name: 'spawnSync input the program leaves unread in the pipe', call: 'spawnSync', args: ['sh', ['-c', 'sleep 0.2'], { input: 'unread' }],
+    expectLocal: resultError() },
   { name: 'spawnSync input with stdin ignored', call: 'spawnSync', args: ['cat', { input: 'lost', stdio: ['ignore', 'pipe', 'pipe'] }] },
   // ---- stdio forms ----
   { name: 'spawnSync stdio ignore', call: 'spawnSync', args: ['sh', ['-c', 'echo out; echo err >&2'], { stdio: 'ignore' }] },
