@@ -32,6 +32,10 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 // The largest reply record the exchange accepts (the protocol's record limit).
 constexpr size_t kMaxRecord = 64 * 1024;
+// A server answers with two records (STARTED and EXIT, or one FAILED); past
+// this many the rest is not read, so that a hostile server cannot make the
+// caller hold an endless stream of them. The codec refuses the extra ones.
+constexpr size_t kMaxReplies = 8;
 // After the deadline, how long a server that has not answered at all may
 // take before the exchange gives up on it (the caller then hangs up).
 constexpr int64_t kUnansweredGraceMs = 2000;
@@ -166,6 +170,10 @@ void ReceiveReplies(Exchange* x) {
     }
     // A truncated record stays truncated: the codec refuses it.
     x->replies.emplace_back(buffer.begin(), buffer.begin() + n);
+    if (x->replies.size() >= kMaxReplies) {
+      x->socket_open = false;
+      return;
+    }
   }
 }
 

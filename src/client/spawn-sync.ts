@@ -255,14 +255,17 @@ export function spawnSyncWith(binding: NativeBinding, command: unknown, args: un
   if (replies.exit !== undefined) {
     if (replies.exit.signal !== null) signal = signalName(replies.exit.signal);
     else status = replies.exit.exitCode;
-  } else if (!exchange.timedOut) {
-    // The server went away with the program: it ends it, as remoteSpawn reports it.
+  } else if (replies.error !== undefined || !exchange.timedOut) {
+    // The server went away with the program, or cannot be followed: it ends
+    // the program as the client goes, as remoteSpawn reports it.
     error = replies.error ?? disconnected(plan.socketPath, 'the program\'s exit was reported');
     signal = 'SIGKILL';
   }
-  if (exchange.timedOut) error = syncError(ETIMEDOUT);
-  else if (exchange.overflowed) error = syncError(ENOBUFS);
-  else if (exchange.inputErrno !== 0 && error === undefined) error = syncError(exchange.inputErrno);
+  if (error === undefined) {
+    if (exchange.timedOut) error = syncError(ETIMEDOUT);
+    else if (exchange.overflowed) error = syncError(ENOBUFS);
+    else if (exchange.inputErrno !== 0) error = syncError(exchange.inputErrno);
+  }
 
   const output: (Output | null)[] = plan.stdio.map(() => null);
   for (const [i, index] of stdio.outputIndex.entries()) output[index] = exchange.outputs[i];

@@ -143,10 +143,34 @@ describe('sync calls and servers that misbehave', function () {
     }
   });
 
+  it('a server that floods records with fds: ERR_SIDECAR_PROTOCOL, the fds it sent closed, no record hoarded', function () {
+    const dir = tempDir('sidecar-sync-');
+    const socket = path.join(dir, 'sock');
+    const dist = path.join(__dirname, '..', '..', 'dist');
+    // Accepts, then sends STARTED records, each with an fd, for as long as the client reads.
+    const script = `const b = require(${JSON.stringify(path.join(dist, 'binding'))}).getBinding();
+      const { encodeStarted } = require(${JSON.stringify(path.join(dist, 'protocol'))});
+      const l = b.listen(process.argv[1], 0o600, 16); const nul = b.openReadWrite('/dev/null');
+      setInterval(() => { const c = b.accept(l); if (c < 0) return;
+        setInterval(() => { try { for (let i = 0; i < 50; i++) b.send(c, encodeStarted(i + 1), 0, 8, [nul]); } catch {} }, 5); }, 5);`;
+    const hostile = childProcess.spawn(process.execPath, ['-e', script, socket], { stdio: 'ignore' });
+    try {
+      childProcess.execFileSync('sh', ['-c', `while [ ! -S ${socket} ]; do sleep 0.05; done`], { timeout: 10000 });
+      remoteSpawnSync('true', { connect: socket, timeout: 300 });
+      const before = fdCount(process.pid);
+      const result = remoteSpawnSync('true', { connect: socket, timeout: 300 });
+      expect(result.error.code).to.equal('ERR_SIDECAR_PROTOCOL');
+      expect(fdCount(process.pid)).to.equal(before);
+    } finally {
+      hostile.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a server that goes away mid-run: ERR_SIDECAR_DISCONNECTED, reported as killed', async function () {
     const server = await startServer();
     try {
-      const result = remoteSpawnSync('sh', ['-c', `kill -KILL ${server.pid}; sleep 5`], { connect: server.path });
+      const result = remoteSpawnSync('sh', ['-c', `sleep 0.3; kill -KILL ${server.pid}; exec sleep 5`], { connect: server.path });
       expect(result.error.code).to.equal('ERR_SIDECAR_DISCONNECTED');
       expect(result.signal).to.equal('SIGKILL');
       expect(result.pid).to.be.above(0);
