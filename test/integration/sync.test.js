@@ -64,6 +64,31 @@ describe('sync calls through a real server', function () {
     expect(result.pid).to.be.above(0);
   });
 
+  it('the calling process creates no process at all (strace: no fork, vfork, or clone but threads)', function () {
+    const version = childProcess.spawnSync('strace', ['-V']);
+    if (version.error || version.status !== 0) {
+      console.log('      (skipped: strace is not installed)');
+      this.skip();
+    }
+    const dir = tempDir('sidecar-sync-');
+    try {
+      const trace = path.join(dir, 'trace');
+      const script = `const s = require(${JSON.stringify(path.join(__dirname, '..', '..'))});
+        const c = { connect: process.argv[1] };
+        if (s.remoteSpawnSync('true', c).status !== 0) process.exit(2);
+        if (s.remoteExecSync('echo hi', { ...c, encoding: 'utf8' }) !== 'hi\\n') process.exit(3);
+        if (s.remoteExecFileSync('echo', ['x'], { ...c, encoding: 'utf8', input: 'in' }) !== 'x\\n') process.exit(4);`;
+      const traced = childProcess.spawnSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=fork,vfork,clone,clone3',
+        process.execPath, '-e', script, connect()], { encoding: 'utf8', timeout: 20000 });
+      expect(traced.status, traced.stderr).to.equal(0);
+      const calls = fs.readFileSync(trace, 'utf8').split('\n').filter((line) => /\b(fork|vfork|clone|clone3)\(/.test(line));
+      expect(calls.length, 'strace saw no thread creation: the trace is not working').to.be.above(0);
+      expect(calls.filter((line) => !line.includes('CLONE_THREAD'))).to.deep.equal([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('timeout: the remote program gets killSignal and is gone when the call returns', function () {
     const dir = tempDir('sidecar-sync-');
     try {
