@@ -17,6 +17,7 @@
         "native/process.cc",
         "native/socket.cc",
         "native/spawn.cc",
+        "native/sync.cc",
         "native/util.cc"
       ],
       "include_dirs": [

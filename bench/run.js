@@ -612,6 +612,30 @@ function printTable(facts) {
 
 // ---- main ------------------------------------------------------------------------
 
+/** The sync-call targets (issue acceptance), by the caller's size: remote / child_process. */
+const SYNC_CALLERS = [{ mb: 50, target: 1.0, budgetMs: 1200 }, { mb: 1024, target: 0.1, budgetMs: 2000 }];
+
+async function syncScenario(server) {
+  for (const caller of SYNC_CALLERS) {
+    const what = caller.mb >= 1024 ? `${caller.mb / 1024} GB of Buffers` : `${caller.mb} MB of Buffers`;
+    if (!timed(`sync calls, caller holding ${what}`)) continue;
+    log(`sync calls: caller holding ${what}`);
+    const result = await runWorker('sync', {
+      heapMB: caller.mb, socket: server.socket, warmup: 3, minIters: 10, maxIters: 200, budgetMs: caller.budgetMs * scale,
+    });
+    raw[`sync_buf${caller.mb}`] = { heapMB: caller.mb, rss: result.rss, spawn: { local: summarize(result.spawn.local), remote: summarize(result.spawn.remote) },
+      exec: { local: summarize(result.exec.local), remote: summarize(result.exec.remote) } };
+    const sec = `Sync calls, caller holding ${what} (RSS ${Math.round(result.rss / MIB)} MiB)`;
+    const target = { op: '<=', value: caller.target };
+    row(sec, `spawnsync.local.buf${caller.mb}`, "spawnSync('true')", 'ms', msStats(result.spawn.local));
+    row(sec, `spawnsync.remote.buf${caller.mb}`, "remoteSpawnSync('true')", 'ms', msStats(result.spawn.remote),
+      { ...ratioOf(result.spawn.local, result.spawn.remote), versus: 'spawnSync', target, label: `remoteSpawnSync / spawnSync (${what})` });
+    row(sec, `execsync.local.buf${caller.mb}`, "execSync('echo hi')", 'ms', msStats(result.exec.local));
+    row(sec, `execsync.remote.buf${caller.mb}`, "remoteExecSync('echo hi')", 'ms', msStats(result.exec.remote),
+      { ...ratioOf(result.exec.local, result.exec.remote), versus: 'execSync', target, label: `remoteExecSync / execSync (${what})` });
+  }
+}
+
 async function main() {
   try {
     require('..').createServer(); // loads the native addon too; listens nowhere
@@ -637,6 +661,7 @@ async function main() {
   try {
     await attempt('floor', () => floorScenario(floorPath));
     await attempt('latency', () => latencyScenario(server, floorPath));
+    await attempt('sync', () => syncScenario(server));
     await attempt('throughput', () => throughputScenario(server));
     await attempt('bytes', () => bytesScenario(server));
     await attempt('shim', () => shimScenario(server, floorPath));

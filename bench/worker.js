@@ -17,11 +17,14 @@
 //               this process's stdout (a pipe that run.js drains with cat).
 //   servercost  starts up to `count` remote `sleep`s on a fresh server and
 //               reads that server's RSS and fd count.
+//   sync        holds `heapMB` of Buffers, then alternates spawnSync('true')
+//               and remoteSpawnSync('true'), then execSync('echo hi') and
+//               remoteExecSync('echo hi'), each call timed whole.
 'use strict';
 
 const fs = require('node:fs');
 const childProcess = require('node:child_process');
-const { remoteSpawn, remoteExec } = require('..');
+const { remoteSpawn, remoteExec, remoteSpawnSync, remoteExecSync } = require('..');
 const { nowNs, startWatchdog, rssBytes, fdCount, openFileLimit, sleep } = require('./lib');
 
 const RESULT_FD = 3;
@@ -338,7 +341,39 @@ async function servercost(p) {
   }
 }
 
-const scenarios = { latency, throughput, bytes, servercost };
+/** Alternates the calls of `sides` (each returns true when it did what it should) for `budgetMs`; ns per call. */
+function alternateSync(sides, p, budgetMs) {
+  const times = Object.fromEntries(Object.keys(sides).map((name) => [name, []]));
+  const once = (name) => {
+    const t0 = nowNs();
+    const ok = sides[name]();
+    const elapsed = nowNs() - t0;
+    if (!ok) throw new Error(`${name} sync call failed`);
+    return elapsed;
+  };
+  for (let i = 0; i < p.warmup; i++) for (const name of Object.keys(sides)) once(name);
+  const started = Date.now();
+  for (let i = 0; i < p.maxIters && (i < p.minIters || Date.now() - started < budgetMs); i++) {
+    for (const name of Object.keys(sides)) times[name].push(once(name));
+  }
+  return times;
+}
+
+async function sync(p) {
+  holdMemory('buffer', p.heapMB);
+  const mem = process.memoryUsage();
+  const spawn = alternateSync({
+    local: () => childProcess.spawnSync('true').status === 0,
+    remote: () => remoteSpawnSync('true', { connect: p.socket }).status === 0,
+  }, p, p.budgetMs);
+  const exec = alternateSync({
+    local: () => childProcess.execSync('echo hi', { encoding: 'utf8' }) === 'hi\n',
+    remote: () => remoteExecSync('echo hi', { connect: p.socket, encoding: 'utf8' }) === 'hi\n',
+  }, p, p.budgetMs);
+  finish({ heapMB: p.heapMB, rss: mem.rss, spawn, exec });
+}
+
+const scenarios = { latency, throughput, bytes, servercost, sync };
 const [scenario, json] = process.argv.slice(2);
 if (!scenarios[scenario]) fail(new Error(`unknown scenario ${scenario}`));
 scenarios[scenario](JSON.parse(json)).catch(fail);

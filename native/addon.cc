@@ -41,6 +41,8 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"waitPidfd", WaitPidfd},
       {"pidfdSignal", PidfdSignal},
       {"kill", Kill},
+      // sync.cc
+      {"exchangeSync", ExchangeSync},
   };
   for (const Entry& entry : kFunctions) {
     exports.Set(entry.name,

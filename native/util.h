@@ -156,6 +156,9 @@ Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
 
+// Entry points: sync.cc
+Napi::Value ExchangeSync(const Napi::CallbackInfo& info);
+
 // Entry points: poll.cc (the Poller class constructor).
 Napi::Function DefinePoller(Napi::Env env);
 

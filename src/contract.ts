@@ -35,6 +35,11 @@ interface WidestCalls {
     & ((command: string, options: Contract.RemoteExecOptions | undefined | null, callback?: ExecCallback) => Contract.RemoteChildProcess);
   remoteExecFile: (file: string, args: readonly string[] | undefined | null, options: Contract.RemoteExecFileOptions | undefined | null,
     callback: ExecFileCallback | undefined | null) => Contract.RemoteChildProcess;
+  remoteSpawnSync: (command: string, args?: readonly string[], options?: Contract.RemoteSpawnSyncOptions)
+    => Contract.RemoteSpawnSyncReturns<string | Buffer>;
+  remoteExecSync: (command: string, options?: Contract.RemoteExecSyncOptions) => string | Buffer;
+  remoteExecFileSync: (file: string, args?: readonly string[] | null, options?: Contract.RemoteExecFileSyncOptions | null)
+    => string | Buffer;
   remoteKill: (pid: number, signal?: NodeJS.Signals | number) => true;
   createClient: (options?: Contract.RemoteClientOptions) => WidestClient;
   createServer: (options?: Contract.ServerOptions) => Contract.SidecarServer;
@@ -49,6 +54,9 @@ interface WidestClient {
   spawn: WidestCalls['remoteSpawn'];
   exec: WidestCalls['remoteExec'];
   execFile: WidestCalls['remoteExecFile'];
+  spawnSync: WidestCalls['remoteSpawnSync'];
+  execSync: WidestCalls['remoteExecSync'];
+  execFileSync: WidestCalls['remoteExecFileSync'];
   kill: WidestCalls['remoteKill'];
 }
 

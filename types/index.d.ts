@@ -604,6 +604,145 @@ export namespace remoteExecFile {
   ): PromiseWithChild<{ stdout: string | ExecBuffer; stderr: string | ExecBuffer }>;
 }
 
+// ---- the sync calls -----------------------------------------------------------
+
+/**
+ * Stdio of the sync calls: remoteSpawn's forms, and, as child_process's sync
+ * calls take them, a string or buffer entry: a pipe the program reads that
+ * input from.
+ */
+export type SyncStdioOption =
+  | 'pipe' | 'overlapped' | 'inherit' | 'ignore'
+  | readonly (StdioEntry | string | NodeJS.ArrayBufferView)[];
+
+/**
+ * Options of {@link remoteSpawnSync}: child_process.spawnSync's, plus
+ * `connect`, `serverEnv` and `expectUid`. `timeout` sends `killSignal` to the
+ * program; a server that has not answered at all by then gets two more
+ * seconds before the call hangs up and reports ETIMEDOUT.
+ */
+export interface RemoteSpawnSyncOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'signal' | 'startWait'> {
+  stdio?: SyncStdioOption | undefined;
+  /** Written to the program's stdin (a string in `encoding`), which is then closed. */
+  input?: string | NodeJS.ArrayBufferView | undefined;
+  /**
+   * Most bytes of all output pipes together; beyond, the program gets
+   * `killSignal` and the result's error is ENOBUFS. 0 or undefined given
+   * explicitly: no limit.
+   * @default 1048576
+   */
+  maxBuffer?: number | undefined;
+  /** Encoding of the outputs; 'buffer' or none gives Buffers. */
+  encoding?: BufferEncoding | 'buffer' | null | undefined;
+}
+
+export interface RemoteSpawnSyncOptionsWithStringEncoding extends RemoteSpawnSyncOptions {
+  encoding: BufferEncoding;
+}
+
+export interface RemoteSpawnSyncOptionsWithBufferEncoding extends RemoteSpawnSyncOptions {
+  encoding?: 'buffer' | null | undefined;
+}
+
+/**
+ * What {@link remoteSpawnSync} returns, as child_process.spawnSync: `pid` is
+ * the server's (0 when nothing ran), and, as there, `output`, `stdout` and
+ * `stderr` are null when the program could not run, although the type (that
+ * of @types/node) does not say so. `error` carries the spawn's errno
+ * ('spawnSync <file> ENOENT', ETIMEDOUT, ENOBUFS) or an ERR_SIDECAR_* error.
+ */
+export interface RemoteSpawnSyncReturns<T> {
+  pid: number;
+  output: Array<T | null>;
+  stdout: T;
+  stderr: T;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+/** Runs `command` with `args` on the server and waits for it, as child_process.spawnSync. */
+export function remoteSpawnSync(command: string): RemoteSpawnSyncReturns<ExecBuffer>;
+export function remoteSpawnSync(command: string, options: RemoteSpawnSyncOptionsWithStringEncoding): RemoteSpawnSyncReturns<string>;
+export function remoteSpawnSync(command: string, options: RemoteSpawnSyncOptionsWithBufferEncoding): RemoteSpawnSyncReturns<ExecBuffer>;
+export function remoteSpawnSync(command: string, options?: RemoteSpawnSyncOptions): RemoteSpawnSyncReturns<string | ExecBuffer>;
+export function remoteSpawnSync(command: string, args: readonly string[]): RemoteSpawnSyncReturns<ExecBuffer>;
+export function remoteSpawnSync(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnSyncOptionsWithStringEncoding,
+): RemoteSpawnSyncReturns<string>;
+export function remoteSpawnSync(
+  command: string,
+  args: readonly string[],
+  options: RemoteSpawnSyncOptionsWithBufferEncoding,
+): RemoteSpawnSyncReturns<ExecBuffer>;
+export function remoteSpawnSync(
+  command: string,
+  args?: readonly string[],
+  options?: RemoteSpawnSyncOptions,
+): RemoteSpawnSyncReturns<string | ExecBuffer>;
+
+/** Options of {@link remoteExecFileSync}: child_process.execFileSync's, plus `connect`, `serverEnv` and `expectUid`. */
+export interface RemoteExecFileSyncOptions extends Omit<RemoteSpawnSyncOptions, 'detached'> {
+  shell?: boolean | string | undefined;
+}
+
+export interface RemoteExecFileSyncOptionsWithStringEncoding extends RemoteExecFileSyncOptions {
+  encoding: BufferEncoding;
+}
+
+export interface RemoteExecFileSyncOptionsWithBufferEncoding extends RemoteExecFileSyncOptions {
+  encoding?: 'buffer' | null | undefined;
+}
+
+/** Options of {@link remoteExecSync}: child_process.execSync's, plus `connect`, `serverEnv` and `expectUid`. */
+export interface RemoteExecSyncOptions extends RemoteExecFileSyncOptions {
+  /** The shell on the server. @default '/bin/sh' */
+  shell?: string | undefined;
+}
+
+export interface RemoteExecSyncOptionsWithStringEncoding extends RemoteExecSyncOptions {
+  encoding: BufferEncoding;
+}
+
+export interface RemoteExecSyncOptionsWithBufferEncoding extends RemoteExecSyncOptions {
+  encoding?: 'buffer' | null | undefined;
+}
+
+/**
+ * Runs `command` in the server's shell and returns its stdout, as
+ * child_process.execSync; throws its error (status, signal, output, stdout,
+ * stderr and pid on it) when the command fails or cannot run. Without a
+ * `stdio` option its stderr is also written to this process's.
+ */
+export function remoteExecSync(command: string): ExecBuffer;
+export function remoteExecSync(command: string, options: RemoteExecSyncOptionsWithStringEncoding): string;
+export function remoteExecSync(command: string, options: RemoteExecSyncOptionsWithBufferEncoding): ExecBuffer;
+export function remoteExecSync(command: string, options?: RemoteExecSyncOptions): string | ExecBuffer;
+
+/** Runs `file` with `args` on the server and returns its stdout, as child_process.execFileSync. */
+export function remoteExecFileSync(file: string): ExecBuffer;
+export function remoteExecFileSync(file: string, options: RemoteExecFileSyncOptionsWithStringEncoding): string;
+export function remoteExecFileSync(file: string, options: RemoteExecFileSyncOptionsWithBufferEncoding): ExecBuffer;
+export function remoteExecFileSync(file: string, options?: RemoteExecFileSyncOptions): string | ExecBuffer;
+export function remoteExecFileSync(file: string, args: readonly string[]): ExecBuffer;
+export function remoteExecFileSync(
+  file: string,
+  args: readonly string[],
+  options: RemoteExecFileSyncOptionsWithStringEncoding,
+): string;
+export function remoteExecFileSync(
+  file: string,
+  args: readonly string[],
+  options: RemoteExecFileSyncOptionsWithBufferEncoding,
+): ExecBuffer;
+export function remoteExecFileSync(
+  file: string,
+  args?: readonly string[] | null,
+  options?: RemoteExecFileSyncOptions | null,
+): string | ExecBuffer;
+
 // ---- remoteKill, createClient -----------------------------------------------
 
 /**
@@ -621,13 +760,17 @@ export interface RemoteClientOptions extends RemoteExecFileOptions {
 
 /**
  * An object shaped like the child_process module, bound to one server: its
- * spawn, exec and execFile are assignable to child_process's.
+ * spawn, exec, execFile, spawnSync, execSync and execFileSync are assignable
+ * to child_process's.
  */
 export interface RemoteClient {
   readonly connect: string;
   spawn: typeof remoteSpawn;
   exec: typeof remoteExec;
   execFile: typeof remoteExecFile;
+  spawnSync: typeof remoteSpawnSync;
+  execSync: typeof remoteExecSync;
+  execFileSync: typeof remoteExecFileSync;
   kill: typeof remoteKill;
 }
 

@@ -76,6 +76,26 @@ export interface SpawnedProcess {
   pidfd: number;
 }
 
+/** What one blocking exchange of a sync spawn gathered (exchangeSync). */
+export interface SyncExchange {
+  /** The server's records, raw, in order (for the protocol codec). */
+  replies: Buffer[];
+  /** The bytes read from each output pipe, in the order the pipes were given. */
+  outputs: Buffer[];
+  /** The server hung up (or the connection failed). */
+  ended: boolean;
+  /** The deadline passed: the stop record was sent and the output pipes let go. */
+  timedOut: boolean;
+  /** The outputs together passed maxBuffer: the stop record was sent and the output pipes let go. */
+  overflowed: boolean;
+  /** errno of a failed sendmsg (the server went away while the request went out), else 0. */
+  sendErrno: number;
+  /** errno of a failed recvmsg or ppoll, else 0. */
+  receiveErrno: number;
+  /** errno of the first failed write of input (EPIPE: the program did not read it all), else 0. */
+  inputErrno: number;
+}
+
 /** Poll readiness mask bits, as libuv's uv_poll_event. */
 export const READABLE = 1;
 export const WRITABLE = 2;
@@ -166,6 +186,19 @@ export interface NativeBinding {
   pidfdSignal(pidfd: number, signal: number): void;
   /** kill(2); a negative pid names a process group. */
   kill(pid: number, signal: number): void;
+  /**
+   * Blocks this thread for one sync spawn on a connected socket: sends
+   * `records` (the first with `fds` attached), writes inputData[i] to
+   * inputs[i] and closes it, reads every output pipe, and collects the
+   * server's records, until the server has hung up and every output pipe has
+   * ended. After timeoutMs (0: none), or once the outputs together pass
+   * maxBuffer (0 or Infinity: no limit), `stopRecord` is sent and the output
+   * pipes are let go; a server that has not answered at all by the deadline
+   * gets two more seconds. Takes every fd but the socket (closed once sent,
+   * written or read to its end, and in any case before it returns).
+   */
+  exchangeSync(socket: number, records: Uint8Array[], fds: number[], inputs: number[], inputData: Uint8Array[],
+    outputs: number[], stopRecord: Uint8Array, limits: { timeoutMs: number; maxBuffer: number }): SyncExchange;
   /** A poller for fd; callback(status, events) runs on this environment's loop. */
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
 }

@@ -5,14 +5,14 @@
 
 import type { NativeBinding } from '../binding';
 import {
-  type ExitReply, type FailedReply, MAX_FDS, MAX_REQUEST_BYTES, MAX_STRINGS, MessageType, ProtocolError, decodeServerMessage,
-  encodeExecPayload, encodeExecRecords, encodeSignal,
+  type ExitReply, type FailedReply, MessageType, ProtocolError, decodeServerMessage, encodeSignal,
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
 import {
-  type NativeError, connectError, disconnected, isNativeError, malformedReply, requestTooLarge, unexpectedServer,
+  type NativeError, connectError, disconnected, isNativeError, malformedReply, unexpectedServer,
 } from '../errors';
 import { peerRefusal, socketOwnerRefusal } from './expected-server';
+import { requestRecords } from './request';
 import type { SpawnPlan } from './spawn-options';
 
 /** How long to retry connect() while the server's backlog is full (EAGAIN). */
@@ -82,20 +82,13 @@ export class Connection {
     // Before anything is sent: the listener is who expectUid says.
     const impostor = plan.expectUid === undefined ? undefined : peerRefusal(this.socket.peerCredentials(), plan.expectUid);
     if (impostor !== undefined) return this.refuse(impostor);
-    const payload = encodeExecPayload({
-      file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap: this.fdMap,
-      newSession: plan.newSession, serverEnv: plan.serverEnv, uid: plan.uid, gid: plan.gid,
-    });
-    const strings = plan.argv.length + plan.env.length;
-    if (payload.length > MAX_REQUEST_BYTES || this.fdMap.length > MAX_FDS || strings > MAX_STRINGS) {
+    const records = requestRecords(plan, this.fdMap);
+    if (records instanceof Error) {
       this.closeRemoteFds();
       this.socket.destroy();
-      const what = payload.length > MAX_REQUEST_BYTES ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}`
-        : strings > MAX_STRINGS ? `${strings} argv and env strings, more than ${MAX_STRINGS}` : `${this.fdMap.length} stdio entries, more than ${MAX_FDS}`;
-      this.events.lost(requestTooLarge(plan.file, plan.socketPath, what));
+      this.events.lost(records);
       return false;
     }
-    const records = encodeExecRecords(payload);
     this.socket.send(records[0], this.remoteFds.splice(0));
     for (let i = 1; i < records.length; i++) this.socket.send(records[i]);
     // Before 'spawn' these queue behind the request; the server applies them

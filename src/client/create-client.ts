@@ -7,6 +7,8 @@ import type { RemoteChildProcess } from './child-process';
 import { invalidArgType } from '../errors';
 import { definePromisified, remoteExec, remoteExecFile } from './exec';
 import { remoteSpawn } from './spawn';
+import { remoteSpawnSync } from './spawn-sync';
+import { remoteExecFileSync, remoteExecSync } from './exec-sync';
 import { remoteKill } from './pids';
 import { resolveSocketPath } from './spawn-options';
 
@@ -30,6 +32,9 @@ export interface BoundClient {
   spawn(command: string, args?: unknown, options?: unknown): RemoteChildProcess;
   exec(command: string, options?: unknown, callback?: unknown): RemoteChildProcess;
   execFile(file: string, ...rest: unknown[]): RemoteChildProcess;
+  spawnSync(command: string, args?: unknown, options?: unknown): ReturnType<typeof remoteSpawnSync>;
+  execSync(command: string, options?: unknown): string | Buffer;
+  execFileSync(file: string, args?: unknown, options?: unknown): string | Buffer;
   kill: typeof remoteKill;
 }
 
@@ -64,8 +69,26 @@ export function createClient(clientOptions: RemoteClientOptions = {}): BoundClie
     return remoteExec(command, withDefaults(defaults, options), callback);
   }
 
+  // The sync calls take options where spawn and execFile do, without callbacks.
+  function spawnSync(command: string, args?: unknown, options?: unknown) {
+    if (Array.isArray(args) || args === undefined || args === null) {
+      return remoteSpawnSync(command, args as string[] | undefined, withDefaults(defaults, options));
+    }
+    return remoteSpawnSync(command, withDefaults(defaults, args));
+  }
+
+  function execFileSync(file: string, args?: unknown, options?: unknown) {
+    if (Array.isArray(args) || args === undefined || args === null) {
+      return remoteExecFileSync(file, args as string[] | undefined, withDefaults(defaults, options));
+    }
+    return remoteExecFileSync(file, withDefaults(defaults, args));
+  }
+
   return {
     spawn,
+    spawnSync,
+    execSync: (command: string, options?: unknown) => remoteExecSync(command, withDefaults(defaults, options)),
+    execFileSync,
     exec: definePromisified(exec),
     execFile: definePromisified(execFile),
     kill: remoteKill,

@@ -25,7 +25,7 @@ interface Normalized {
 }
 
 /** execFile's (file, args?, options?, callback?) shuffle, as Node's normalizeExecFileArgs. */
-function normalizeExecFileArgs(file: unknown, args: unknown, options: unknown, callback: unknown): Normalized {
+export function normalizeExecFileArgs(file: unknown, args: unknown, options: unknown, callback: unknown): Normalized {
   if (Array.isArray(args)) {
     args = args.slice();
   } else if (args !== null && args !== undefined && typeof args === 'object') {

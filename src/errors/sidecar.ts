@@ -89,7 +89,7 @@ export function isThrownBySpawn(error: Error & { code?: unknown }): boolean {
 
 /** What a FAILED reply answered: a spawn of `file` (with its spawnargs), or an admin request. */
 export type FailedRequest =
-  | { kind: 'spawn'; socket: string; file: string; spawnargs: string[] }
+  | { kind: 'spawn' | 'spawnSync'; socket: string; file: string; spawnargs: string[] }
   | { kind: 'admin'; socket: string };
 
 /**
@@ -107,7 +107,7 @@ export function failedReplyError(failed: FailedReply, request: FailedRequest): E
 
 function replyError(failed: FailedReply, request: FailedRequest): Error & { code?: string } {
   const { socket } = request;
-  const operation = request.kind === 'spawn' ? `spawn ${request.file}` : failed.syscall;
+  const operation = request.kind === 'admin' ? failed.syscall : `${request.kind} ${request.file}`;
   if (request.kind === 'admin' || failed.code.startsWith('ERR_SIDECAR_')) {
     // A code this version does not know (a newer server's) still travels as given.
     const code = failed.code.startsWith('ERR_SIDECAR_') ? failed.code as SidecarErrorCode : 'ERR_SIDECAR_PROTOCOL';
@@ -116,12 +116,30 @@ function replyError(failed: FailedReply, request: FailedRequest): Error & { code
       { socket, errno: -Math.abs(failed.errno), syscall: operation });
   }
   const errno = errnoNumber(failed.code) ?? failed.errno;
+  // A working directory missing on the server is the one case worth saying more.
+  const detail = failed.syscall === 'chdir' ? failed.message : undefined;
+  // spawnSync reports every errno in one shape.
+  if (request.kind === 'spawnSync') return syncSpawnError(errno, request.file, request.spawnargs, detail);
   if (!EMITTED_SPAWN_ERRORS.has(failed.code)) {
     // Node's shape for the errors spawn() throws: 'spawn <CODE>', no path.
     return errnoException(errno, 'spawn');
   }
-  // Node words every spawn failure as 'spawn <file> <CODE>'; a working
-  // directory missing on the server is the one case worth saying more.
-  const detail = failed.syscall === 'chdir' ? failed.message : undefined;
+  // Node words every spawn failure as 'spawn <file> <CODE>'.
   return Object.assign(errnoException(errno, operation, detail), { path: request.file, spawnargs: request.spawnargs.slice(1) });
+}
+
+/**
+ * The error of a sync spawn that failed, ran out of time (ETIMEDOUT) or of
+ * maxBuffer (ENOBUFS), as child_process.spawnSync shapes it:
+ * 'spawnSync <file> <CODE>' with path and spawnargs.
+ */
+export function syncSpawnError(errno: number, file: string, spawnargs: string[], detail?: string): Error {
+  return Object.assign(errnoException(errno, `spawnSync ${file}`, detail), { path: file, spawnargs: spawnargs.slice(1) });
+}
+
+/** ERR_SIDECAR_UNSUPPORTED for a sync call to a server that this very process runs: it would wait for itself. */
+export function syncToOwnServer(socket: string): SidecarError {
+  return new SidecarError('ERR_SIDECAR_UNSUPPORTED',
+    `a sync call cannot be served by the sidecar server at ${socket}: it runs in this process, whose event loop the call blocks`,
+    { socket });
 }

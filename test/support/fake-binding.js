@@ -341,6 +341,24 @@ class FakeBinding {
     return this.newFd(`open:${path}`);
   }
 
+  /**
+   * The sync exchange: takes every fd but the socket (closed here, as the
+   * addon closes them). Scripted outcomes return what the exchange gathered;
+   * unscripted, the server is gone before it answered.
+   */
+  exchangeSync(socket, records, fds, inputs, inputData, outputs, stopRecord, limits) {
+    const args = [socket, records, fds, inputs, inputData, outputs, stopRecord, limits];
+    this.record('exchangeSync', args);
+    this.requireOpen(socket, 'sendmsg');
+    for (const fd of [...fds, ...inputs, ...outputs]) this.release(fd);
+    const outcome = this.scripted('exchangeSync', args);
+    const gathered = outcome.scripted ? outcome.value : {};
+    return {
+      replies: [], outputs: outputs.map(() => Buffer.alloc(0)), ended: true, timedOut: false, overflowed: false,
+      sendErrno: 0, receiveErrno: 0, inputErrno: 0, ...gathered,
+    };
+  }
+
   close(fd) {
     this.record('close', [fd]);
     const outcome = this.scripted('close', [fd]);
