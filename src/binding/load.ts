@@ -1,0 +1,95 @@
+// Finding and loading the addon's .node file. node-gyp-build picks it: one
+// built from source (build/Release) first, then the prebuilt one of this
+// platform and architecture (prebuilds/linux-<arch>/node.napi.glibc.node,
+// made by `npm run prebuild`). The package has no install script
+// (docs/install.md), so where neither fits, the error says so here, at
+// first use, with the one command that builds it and the tools it needs.
+//
+// The prebuilds are for glibc. node-gyp-build tells musl only by
+// /etc/alpine-release; here the C library is asked of the running process
+// itself (Node's diagnostic report), so that a glibc prebuild is never
+// handed to a musl Node.js on any distribution.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SidecarError } from '../errors/codes';
+
+/** The command that builds the addon from source inside an installed package. */
+export const BUILD_COMMAND = 'npm explore sidecar-exec -- npm run build:native';
+
+/** What a from-source build runs: node-gyp (bundled with npm) needs these on PATH. */
+const BUILD_TOOLS: ReadonlyArray<{ name: string; anyOf: string[] }> = [
+  { name: 'python3', anyOf: ['python3', 'python'] },
+  { name: 'make', anyOf: ['make'] },
+  { name: 'g++', anyOf: [process.env.CXX ?? 'g++', 'g++', 'c++', 'clang++'] },
+];
+
+type Libc = 'glibc' | 'musl' | 'unknown';
+
+interface ReportHeader {
+  header?: { glibcVersionRuntime?: string };
+  sharedObjects?: string[];
+}
+
+/** The C library this Node.js runs on: glibc reports its version; musl's loader is among the shared objects. */
+export function runtimeLibc(): Libc {
+  const report = process.report.getReport() as ReportHeader;
+  if (typeof report.header?.glibcVersionRuntime === 'string') return 'glibc';
+  if ((report.sharedObjects ?? []).some((object) => /(^|\/)(ld-musl-|libc\.musl-)/.test(path.basename(object)))) return 'musl';
+  return 'unknown';
+}
+
+/** The tools of BUILD_TOOLS that no directory of PATH has. */
+export function missingBuildTools(searchPath = process.env.PATH ?? ''): string[] {
+  const dirs = searchPath.split(path.delimiter).filter((dir) => dir !== '');
+  const found = (command: string): boolean => dirs.some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, command), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return BUILD_TOOLS.filter((tool) => !tool.anyOf.some(found)).map((tool) => tool.name);
+}
+
+/** How to get an addon when none loads: the command, and what it needs that is missing here. */
+function buildAdvice(): string {
+  const missing = missingBuildTools();
+  const needs = missing.length === 0 ? 'python3, make and g++ are all on PATH'
+    : `it needs python3, make and g++; missing here: ${missing.join(', ')}`;
+  return `build it from source with \`${BUILD_COMMAND}\` (${needs})`;
+}
+
+/** The prebuild's tags (node.napi.glibc.node: napi, glibc), or null for a file built from source. */
+function prebuildLibc(file: string): string | null {
+  if (path.basename(path.dirname(path.dirname(file))) !== 'prebuilds') return null;
+  const tags = path.basename(file).split('.');
+  return tags.includes('musl') ? 'musl' : tags.includes('glibc') ? 'glibc' : null;
+}
+
+/** Loads the addon from the package at `root`; throws ERR_SIDECAR_ADDON saying what to do when none fits. */
+export function loadAddon<T>(root: string): T {
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  const target = `${process.platform}-${process.arch}`;
+  let file: string | undefined;
+  try {
+    file = nodeGypBuild.resolve(root);
+  } catch {
+    file = undefined; // "No native build was found": neither built nor prebuilt for this target
+  }
+  const libc = file === undefined || prebuildLibc(file) !== null ? runtimeLibc() : undefined;
+  const wanted = file === undefined ? null : prebuildLibc(file);
+  if (file === undefined || (wanted !== null && wanted !== libc)) {
+    const shipped = 'the package ships linux-x64 and linux-arm64 for glibc 2.28 or later';
+    throw new SidecarError('ERR_SIDECAR_ADDON', `sidecar-exec: no prebuilt native addon fits ${target} with ${libc} libc`
+      + ` (${shipped}), and none was built from source: ${buildAdvice()}`, { platform: target, libc });
+  }
+  try {
+    return require(file) as T;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new SidecarError('ERR_SIDECAR_ADDON', `sidecar-exec: the native addon ${file} cannot be loaded here (${reason}):`
+      + ` ${buildAdvice()}`, { path: file }, error);
+  }
+}
