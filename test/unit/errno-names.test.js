@@ -28,6 +28,12 @@ int main() {
 }
 `;
 
+/** The names the table lists, read from its source. */
+function tableNames() {
+  const source = fs.readFileSync(path.join(ROOT, 'native', 'errno-names.cc'), 'utf8');
+  return [...source.matchAll(/^\s*SIDECAR_ERRNO_CASE\((E[A-Z0-9]+)\)/gm)].map((match) => match[1]);
+}
+
 function hasTool(name) {
   return childProcess.spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
@@ -58,6 +64,25 @@ describe('errno name table (native/errno-names.cc)', function () {
         if (['EWOULDBLOCK', 'EDEADLOCK', 'ENOTSUP'].includes(name)) continue;
         expect(ourNames.get(value), `errno ${value}`).to.equal(name);
       }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists only names that musl\'s <errno.h> defines too (a from-source build on Alpine compiles it)', function () {
+    if (!hasTool('musl-gcc')) {
+      console.log('      (musl-gcc is not installed (musl-tools): skipping)');
+      this.skip();
+    }
+    const names = tableNames();
+    expect(names.length).to.be.above(130);
+    const dir = tempDir('errno-names-musl-');
+    try {
+      const check = ['#include <errno.h>', ...names.map((name) => `#ifndef ${name}\n#error ${name} is not defined\n#endif`), 'int main(void) { return 0; }'];
+      fs.writeFileSync(path.join(dir, 'check.c'), `${check.join('\n')}\n`);
+      const result = childProcess.spawnSync('musl-gcc', ['-fsyntax-only', path.join(dir, 'check.c')], { encoding: 'utf8' });
+      expect(result.stderr).to.equal('');
+      expect(result.status).to.equal(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
