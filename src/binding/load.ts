@@ -6,9 +6,9 @@
 // first use, with the one command that builds it and the tools it needs.
 //
 // The prebuilds are for glibc. node-gyp-build tells musl only by
-// /etc/alpine-release; here the C library is asked of the running process
-// itself (Node's diagnostic report), so that a glibc prebuild is never
-// handed to a musl Node.js on any distribution.
+// /etc/alpine-release; here the C library is read from the running Node.js
+// binary itself (the dynamic loader it names), so that a glibc prebuild is
+// never handed to a musl Node.js on any distribution.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,11 +31,58 @@ interface ReportHeader {
   sharedObjects?: string[];
 }
 
-/** The C library this Node.js runs on: glibc reports its version; musl's loader is among the shared objects. */
-export function runtimeLibc(): Libc {
+/**
+ * The ELF interpreter (PT_INTERP) that `file` names, e.g.
+ * /lib64/ld-linux-x86-64.so.2 or /lib/ld-musl-aarch64.so.1; null for a static
+ * or unreadable file. 32 and 64-bit, either byte order.
+ */
+export function elfInterpreter(file: string): string | null {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const read = (position: number, length: number): DataView => {
+      const bytes = Buffer.alloc(length);
+      const got = fs.readSync(fd as number, bytes, 0, length, position);
+      return new DataView(bytes.buffer, bytes.byteOffset, got);
+    };
+    const ident = read(0, 64);
+    if (ident.byteLength < 52 || ident.getUint32(0) !== 0x7f454c46) return null;
+    const is64 = ident.getUint8(4) === 2;
+    const little = ident.getUint8(5) === 1;
+    const word = (view: DataView, at: number): number => (is64 ? Number(view.getBigUint64(at, little)) : view.getUint32(at, little));
+    const tableAt = word(ident, is64 ? 0x20 : 0x1c);
+    const entrySize = ident.getUint16(is64 ? 0x36 : 0x2a, little);
+    const count = ident.getUint16(is64 ? 0x38 : 0x2c, little);
+    const table = read(tableAt, entrySize * count);
+    for (let entry = 0; entry + entrySize <= table.byteLength; entry += entrySize) {
+      if (table.getUint32(entry, little) !== 3) continue; // PT_INTERP
+      const offset = word(table, entry + (is64 ? 8 : 4));
+      const size = word(table, entry + (is64 ? 32 : 16));
+      const text = read(offset, Math.min(size, 4096));
+      return Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('latin1').replace(/\0.*$/s, '');
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * The C library this Node.js runs on, from the dynamic loader its binary
+ * names (musl's is ld-musl-<arch>.so.1, glibc's ld-linux*.so.* or ld64.so.*).
+ * Where that says nothing (a static binary), Node's diagnostic report, which
+ * is slower: glibc gives its version there, and musl's loader is among the
+ * shared objects.
+ */
+export function runtimeLibc(execPath = process.execPath): Libc {
+  const loader = path.basename(elfInterpreter(execPath) ?? '');
+  if (loader.startsWith('ld-musl-')) return 'musl';
+  if (/^ld(-linux.*|64)?\.so\.\d+$/.test(loader)) return 'glibc';
   const report = process.report.getReport() as ReportHeader;
   if (typeof report.header?.glibcVersionRuntime === 'string') return 'glibc';
-  if ((report.sharedObjects ?? []).some((object) => /(^|\/)(ld-musl-|libc\.musl-)/.test(path.basename(object)))) return 'musl';
+  if ((report.sharedObjects ?? []).some((object) => /^(ld-musl-|libc\.musl-)/.test(path.basename(object)))) return 'musl';
   return 'unknown';
 }
 
