@@ -108,7 +108,7 @@ function buildAdvice(): string {
   return `build it from source with \`${BUILD_COMMAND}\` (${needs})`;
 }
 
-/** The prebuild's tags (node.napi.glibc.node: napi, glibc), or null for a file built from source. */
+/** The C library a prebuild is tagged for (node.napi.glibc.node: glibc), or null for a file built from source. */
 function prebuildLibc(file: string): string | null {
   if (path.basename(path.dirname(path.dirname(file))) !== 'prebuilds') return null;
   const tags = path.basename(file).split('.');
@@ -125,8 +125,9 @@ export function loadAddon<T>(root: string): T {
   } catch {
     file = undefined; // "No native build was found": neither built nor prebuilt for this target
   }
-  const libc = file === undefined || prebuildLibc(file) !== null ? runtimeLibc() : undefined;
   const wanted = file === undefined ? null : prebuildLibc(file);
+  // Asked only where it matters: a build from source is this system's own.
+  const libc = file === undefined || wanted !== null ? runtimeLibc() : undefined;
   if (file === undefined || (wanted !== null && wanted !== libc)) {
     const shipped = 'the package ships linux-x64 and linux-arm64 for glibc 2.28 or later';
     throw new SidecarError('ERR_SIDECAR_ADDON', `sidecar-exec: no prebuilt native addon fits ${target} with ${libc} libc`
