@@ -1,8 +1,10 @@
 // Shared helpers: descriptor ownership, errno-shaped errors, argument checks.
 //
-// Man pages: close(2), strerror(3) (strerrorname_np), signal(7).
+// Man pages: close(2), errno(3), signal(7).
 
 #include "util.h"
+
+#include "errno-names.h"
 
 #include <climits>
 #include <cmath>
@@ -25,7 +27,7 @@ void UniqueFd::reset(int fd) {
 }
 
 const char* ErrnoName(int err) {
-  const char* name = strerrorname_np(err);
+  const char* name = ErrnoNameOf(err);
   return name != nullptr ? name : "UNKNOWN";
 }
 

@@ -781,6 +781,7 @@ export function createClient(options?: RemoteClientOptions): RemoteClient;
 
 /** Stable codes of errors that Node's child_process cannot have. */
 export type SidecarErrorCode =
+  | 'ERR_SIDECAR_ADDON'
   | 'ERR_SIDECAR_BUSY'
   | 'ERR_SIDECAR_CONNECT'
   | 'ERR_SIDECAR_DENIED'

@@ -13,6 +13,7 @@
 
 import * as path from 'node:path';
 import type { PeerCredentials } from '../../types/index';
+import { loadAddon } from './load';
 
 /** Result of one recvmsg(2). */
 export interface ReceivedMessage {
@@ -205,11 +206,8 @@ export interface NativeBinding {
 
 let loaded: NativeBinding | undefined;
 
-/** Loads the addon once (build/Release or a prebuild, through node-gyp-build). */
+/** Loads the addon once (build/Release or a prebuild; load.ts). */
 export function getBinding(): NativeBinding {
-  if (loaded === undefined) {
-    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-    loaded = load(path.join(__dirname, '..', '..'));
-  }
+  if (loaded === undefined) loaded = loadAddon<NativeBinding>(path.join(__dirname, '..', '..'));
   return loaded;
 }

@@ -7,6 +7,7 @@ import type { SidecarErrorCode } from '../../types/index';
 
 /** What each code means, in one line (docs/errors.md says more). */
 export const SIDECAR_CODES: { readonly [Code in SidecarErrorCode]: string } = {
+  ERR_SIDECAR_ADDON: 'no native addon fits this system, or it cannot be loaded here',
   ERR_SIDECAR_BUSY: 'the server\'s work queue is full, a request waited longer than queueTimeout, or too many connections',
   ERR_SIDECAR_CONNECT: 'the server socket could not be reached',
   ERR_SIDECAR_DENIED: 'the server\'s policy refused the request',

@@ -297,6 +297,8 @@ expectAssignable<Error>(sidecarError);
 expectType<SidecarErrorCode>(sidecarError.code);
 expectAssignable<SidecarError>(new SidecarError('ERR_SIDECAR_UNSUPPORTED', 'no', undefined, new Error('cause')));
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_DISCONNECTED');
+// Thrown where no native addon fits the system (docs/install.md).
+expectAssignable<SidecarErrorCode>('ERR_SIDECAR_ADDON');
 expectError(new SidecarError('ERR_NOT_OURS', 'x'));
 expectError(new SidecarError());
 
