@@ -152,7 +152,7 @@ function linkIntoPlace(binding: NativeBinding, inside: string, path: string): vo
     return;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !isStaleSocket(binding, path)) {
-      throw toListenError(error, path, 'EADDRINUSE');
+      throw toListenError(error, path, 'EADDRINUSE', notSocketDetail(path));
     }
   }
   fs.unlinkSync(path);
@@ -161,6 +161,22 @@ function linkIntoPlace(binding: NativeBinding, inside: string, path: string): vo
   } catch (error) {
     throw toListenError(error, path, 'EADDRINUSE');
   }
+}
+
+/**
+ * For a name taken by a file that is no socket, what to say after 'listen
+ * EADDRINUSE <path>': that code alone reads as "a server is running there".
+ */
+function notSocketDetail(path: string): string | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  if (stat.isSocket()) return undefined;
+  const kind = stat.isFile() ? 'a regular file' : stat.isDirectory() ? 'a directory' : stat.isSymbolicLink() ? 'a symbolic link' : 'not a socket';
+  return `${path} is ${kind}, not a socket; a server replaces only a stale socket, never another file`;
 }
 
 function isStaleSocket(binding: NativeBinding, path: string): boolean {
@@ -184,12 +200,12 @@ function isStaleSocket(binding: NativeBinding, path: string): boolean {
  * `existing`: the code to report when the name is already taken (link(2)
  * says EEXIST where bind(2) said EADDRINUSE).
  */
-function toListenError(error: unknown, path: string, existing?: string): Error {
+function toListenError(error: unknown, path: string, existing?: string, detail?: string): Error {
   const facts = error as { errno?: unknown; code?: unknown; syscall?: unknown };
   if (typeof facts.code !== 'string') return error as Error;
   const code = facts.code === 'EEXIST' && existing !== undefined ? existing : facts.code;
   const errno = errnoNumber(code) ?? Math.abs(Number(facts.errno) || 5);
   const wrapped = errnoException(errno, 'listen');
-  wrapped.message = `${wrapped.message} ${path}`;
+  wrapped.message = `${wrapped.message} ${path}${code === existing && detail !== undefined ? `: ${detail}` : ''}`;
   return Object.assign(wrapped, { address: path });
 }
