@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import type { NativeBinding } from '../binding';
 import { errnoException, errnoNumber, isNativeError, unsafeDirectory } from '../errors';
+import { notSocketKind } from '../file-kind';
 import { untrustedDirectory } from './trusted-directory';
 
 /** A listening socket and the identity of its file. */
@@ -168,15 +169,8 @@ function linkIntoPlace(binding: NativeBinding, inside: string, path: string): vo
  * EADDRINUSE <path>': that code alone reads as "a server is running there".
  */
 function notSocketDetail(path: string): string | undefined {
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(path);
-  } catch {
-    return undefined;
-  }
-  if (stat.isSocket()) return undefined;
-  const kind = stat.isFile() ? 'a regular file' : stat.isDirectory() ? 'a directory' : stat.isSymbolicLink() ? 'a symbolic link' : 'not a socket';
-  return `${path} is ${kind}, not a socket; a server replaces only a stale socket, never another file`;
+  const kind = notSocketKind(path, false);
+  return kind === undefined ? undefined : `${path} is ${kind}, not a socket; a server replaces only a stale socket, never another file`;
 }
 
 function isStaleSocket(binding: NativeBinding, path: string): boolean {
