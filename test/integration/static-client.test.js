@@ -11,7 +11,9 @@ const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
-const { useServer, tempDir, runCommand } = require('../helpers');
+const {
+  useServer, tempDir, runCommand, fixture, firstLine, isAlive, exited, pollUntil,
+} = require('../helpers');
 
 const ROOT = path.join(__dirname, '..', '..');
 const BUILD_SCRIPT = path.join(ROOT, 'scripts', 'build-client.js');
@@ -72,6 +74,15 @@ describe('static sidecar-client (npm run build:client, bin, install-shims)', fun
     it('runs a program through a real server: arguments, output, status', async function () {
       const result = await runCommand(built.x64, ['--connect', ctx.server.path, '--', 'sh', '-c', 'echo "$1"; exit 3', 'sh', 'static']);
       expect(result).to.include({ code: 3, stdout: 'static\n' });
+    });
+
+    it('forwards SIGTERM (signalfd in the static libc too): the remote program dies by it, exit 143', async function () {
+      const child = childProcess.spawn(built.x64, ['--connect', ctx.server.path, '--', fixture('wait-signal.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const pid = Number(await firstLine(child.stdout));
+      expect(isAlive(pid)).to.equal(true);
+      child.kill('SIGTERM');
+      expect(await exited(child)).to.deep.equal({ code: 143, signal: null });
+      expect(await pollUntil(() => !isAlive(pid), { timeout: 5000 })).to.equal(true);
     });
   });
 
