@@ -815,7 +815,7 @@ export class SidecarError extends Error {
  * stay those child_process gives.
  */
 export interface RemoteFailureFacts {
-  /** The server-side step that failed: 'chdir', 'execve', 'setuid', 'authorize', 'queue', 'protocol'... */
+  /** The server-side step that failed: 'chdir', 'execve', 'interpreter' (a missing #! interpreter), 'setuid', 'authorize', 'queue', 'protocol'... */
   readonly serverSyscall?: string;
 }
 

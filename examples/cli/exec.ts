@@ -6,21 +6,30 @@ import { remoteSpawn } from 'sidecar-exec';
 import type { RemoteChildProcess } from 'sidecar-exec';
 import { parseFlags, single } from './args';
 import { endedByServerLine, failureExit, programExit } from './exit-status';
-import { say, UsageError } from './usage';
+import { EXEC_SYNOPSIS, say, UsageError } from './usage';
 
 /** Signals `exec` catches and forwards; SIGKILL and SIGSTOP cannot be caught. */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
   'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT',
 ];
 
-/** The env overlay of `--env NAME=VALUE` and `--env NAME` (the caller's own value). */
+/**
+ * The env overlay of `--env NAME=VALUE`, `--env NAME` (the caller's own
+ * value) and `--env PREFIX*` (each of the caller's variables whose name
+ * starts with PREFIX, as CCACHE_*).
+ */
 function envOverlay(entries: readonly string[]): Record<string, string> {
   // No prototype: a variable may be called __proto__ or constructor.
   const env: Record<string, string> = Object.create(null);
   for (const entry of entries) {
     const eq = entry.indexOf('=');
     if (eq === 0) throw new UsageError(`--env needs NAME or NAME=VALUE: ${entry}`);
-    if (eq === -1) {
+    if (eq === -1 && entry.endsWith('*')) {
+      const prefix = entry.slice(0, -1);
+      for (const [name, value] of Object.entries(process.env)) {
+        if (name.startsWith(prefix) && value !== undefined) env[name] = value;
+      }
+    } else if (eq === -1) {
       const own = process.env[entry];
       if (own !== undefined) env[entry] = own;
     } else {
@@ -31,13 +40,20 @@ function envOverlay(entries: readonly string[]): Record<string, string> {
 }
 
 export function exec(argv: readonly string[]): void {
-  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid'], switches: [], programFollows: true });
+  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid'], switches: ['help'], programFollows: true });
+  if (flags.switches.has('help')) {
+    process.stdout.write(`usage: ${EXEC_SYNOPSIS('sidecar exec')}\n`);
+    return;
+  }
   const socketPath = single(flags, 'connect') ?? process.env.SIDECAR_SOCKET;
   if (socketPath === undefined || socketPath === '') throw new UsageError('exec needs --connect PATH (or SIDECAR_SOCKET)');
   const [program, ...args] = flags.operands;
   if (program === undefined) throw new UsageError('exec needs a PROGRAM');
   const expectUid = single(flags, 'expect-uid');
-  if (expectUid !== undefined && !/^\d+$/.test(expectUid)) throw new UsageError(`--expect-uid takes a numeric uid: ${expectUid}`);
+  // The highest uid is 2^32 - 2: (uid_t)-1 means "no change" to the kernel.
+  if (expectUid !== undefined && !(/^\d+$/.test(expectUid) && Number(expectUid) <= 0xfffffffe)) {
+    throw new UsageError(`--expect-uid takes a numeric uid: ${expectUid}`);
+  }
 
   // Handlers first: remoteSpawn may block briefly for the started reply, and
   // a signal that arrives meanwhile must still be forwarded (handlers run

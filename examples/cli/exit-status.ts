@@ -34,9 +34,13 @@ const asIs = (failure: Failure): string => failure.message;
 
 /** The first row that matches decides; the last one matches anything. */
 const FAILURES: readonly Row[] = [
-  // The working directory is missing on the server: the caller's setup is
-  // wrong, not the program (as `env -C DIR` when DIR is missing).
-  { code: 'ENOENT', serverSyscall: 'chdir', status: EXIT_USAGE, line: asIs },
+  // The working directory is missing on the server, or not a directory, or
+  // not searchable: the caller's setup is wrong, not the program (as
+  // `env -C DIR` exits 125 whatever chdir said).
+  { code: '*', serverSyscall: 'chdir', status: EXIT_USAGE, line: asIs },
+  // The file exists, but the interpreter its #! line names does not: the
+  // message names it, where "command not found" would mislead.
+  { code: 'ENOENT', serverSyscall: 'interpreter', status: EXIT_NOT_FOUND, line: asIs },
   { code: 'ENOENT', status: EXIT_NOT_FOUND, line: (f) => `${f.program}: command not found on the server at ${f.socketPath}` },
   // The server's policy refused it, or went away mid-run: the program could not be run.
   { code: 'ERR_SIDECAR_DENIED', status: EXIT_CANNOT_RUN, line: asIs },

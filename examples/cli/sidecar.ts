@@ -6,12 +6,14 @@
 //   sidecar stop PATH
 //   sidecar ping PATH
 //   sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...
+//   sidecar install-shims [--connect PATH] [--env NAME]... DIR [NAME]...
 //
 // This file picks the subcommand and turns the CLI's own mistakes into exit
 // 125; each subcommand lives in its own file.
 
 import { stop, ping } from './admin';
 import { exec } from './exec';
+import { installShims } from './install-shims';
 import { EXIT_USAGE } from './exit-status';
 import { start } from './start';
 import { say, USAGE, UsageError } from './usage';
@@ -24,6 +26,7 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'stop': return await stop(rest);
       case 'ping': return await ping(rest);
       case 'exec': return exec(rest);
+      case 'install-shims': return installShims(rest);
       case '-h':
       case '--help':
       case 'help':

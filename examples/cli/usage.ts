@@ -1,6 +1,11 @@
 // What the CLI says to its user about itself: the usage text, the error that
 // asks for it, and the one "sidecar: ..." line every message is.
 
+/** exec's synopsis, under the name it is called by: `sidecar-client --help` prints the same words. */
+export const EXEC_SYNOPSIS = (name: string): string => `${name} --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--] PROGRAM [ARG]...`;
+
+export const INSTALL_SHIMS_SYNOPSIS = 'sidecar install-shims [--connect PATH] [--env NAME|PREFIX*]... [--no-default-env] [--client FILE] DIR [NAME]...';
+
 export const USAGE = `usage:
   sidecar start [--mode MODE] [--group GID] [--parents] [--trust-directory] [--print-ready | --ready-fd N] [-v | -vv]
                 [--allow-uid UID]... [--allow-gid GID]... [--allow-command NAME|PATH]... [--allow-env NAME]...
@@ -9,7 +14,8 @@ export const USAGE = `usage:
                 [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--no-stop] PATH
   sidecar stop PATH
   sidecar ping PATH
-  sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...`;
+  ${EXEC_SYNOPSIS('sidecar exec')}
+  ${INSTALL_SHIMS_SYNOPSIS}`;
 
 /** A mistake in the command line: reported with the usage text, exit 125. */
 export class UsageError extends Error {}

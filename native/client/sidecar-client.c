@@ -2,10 +2,11 @@
  * sidecar-client: `sidecar exec` as a small native executable, for shims
  * that run on every call of a tool and should not pay Node.js's start-up.
  *
- *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...
+ *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--] PROGRAM [ARG]...
  *
- * Same flags, protocol (docs/protocol.md, version 1) and exit statuses as
- * `sidecar exec` (examples/cli/sidecar.js): it passes its own fds 0-2, runs
+ * Same flags, protocol (docs/protocol.md, version 1), exit statuses and
+ * stderr lines, word for word, as `sidecar exec` (examples/cli/exec.ts;
+ * test/integration/native-client.test.js compares them): it passes its own fds 0-2, runs
  * PROGRAM with the server's environment plus each --env in the caller's
  * working directory (or --workdir), forwards the signals it can catch, and
  * exits with the status `sidecar exec` would give (the table before
@@ -14,7 +15,12 @@
  *
  * Man pages: socket(2), connect(2), sendmsg(2), recv(2), unix(7)
  * (SCM_RIGHTS, SO_PEERCRED), cmsg(3), signalfd(2), sigprocmask(2), poll(2),
- * read(2), getcwd(3), lstat(2), dirname(3), getsockopt(2).
+ * read(2), getcwd(3), lstat(2), stat(2), dirname(3), getsockopt(2), environ(7).
+ *
+ * Built two ways: by node-gyp beside the addon (build/Release), and
+ * statically (musl-gcc, or a cross gcc -static) by scripts/build-client.js
+ * into prebuilds/linux-<arch>/, so that one file can be copied into any
+ * image, glibc, musl or none, through a shared volume.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,19 +52,64 @@ static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 
 static const char *g_socket_path = "";
 
+static const char kUsage[] =
+    "usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--] PROGRAM [ARG]...\n";
+
+/* The errno names Node reports as `code`; the client says what Node says. */
+static const struct {
+  int number;
+  const char *name;
+} kErrnoNames[] = {
+    {ENOENT, "ENOENT"},   {ECONNREFUSED, "ECONNREFUSED"}, {EACCES, "EACCES"},         {EAGAIN, "EAGAIN"},
+    {ENOTSOCK, "ENOTSOCK"}, {ENAMETOOLONG, "ENAMETOOLONG"}, {EPROTOTYPE, "EPROTOTYPE"}, {ENOTDIR, "ENOTDIR"},
+    {ELOOP, "ELOOP"},     {EPERM, "EPERM"},               {EMFILE, "EMFILE"},         {ENFILE, "ENFILE"},
+    {ENOMEM, "ENOMEM"},   {EINTR, "EINTR"},               {EIO, "EIO"},               {EINVAL, "EINVAL"},
+    {ETIMEDOUT, "ETIMEDOUT"}, {ECONNRESET, "ECONNRESET"}, {EPIPE, "EPIPE"},
+};
+
+static const char *errno_name(int number) {
+  for (size_t k = 0; k < sizeof(kErrnoNames) / sizeof(kErrnoNames[0]); k++) {
+    if (kErrnoNames[k].number == number) return kErrnoNames[k].name;
+  }
+  return strerror(number);
+}
+
+/* Why connect(2) failed, in the words of src/errors/sidecar.ts (CONNECT_FAILURES). */
+static const char *connect_failure(int number) {
+  switch (number) {
+    case ENOENT: return "no such socket file";
+    case ECONNREFUSED: return "nothing is listening on it";
+    case EACCES: return "permission denied";
+    case EAGAIN: return "the server is too busy to accept";
+    case ENOTSOCK: return "not a socket";
+    case ENAMETOOLONG: return "the path is longer than a unix socket address allows";
+    default: return NULL;
+  }
+}
+
+/* One "sidecar: ..." line on stderr, as `sidecar exec` says every message. */
+static void vsay(const char *format, va_list args) {
+  fputs("sidecar: ", stderr);
+  vfprintf(stderr, format, args);
+  fputc('\n', stderr);
+}
+
 static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *format, ...) {
   va_list args;
   va_start(args, format);
-  fputs("sidecar: ", stderr);
-  vfprintf(stderr, format, args);
-  fputc('\n', stderr);
+  vsay(format, args);
   va_end(args);
 }
 
-static void usage_exit(const char *why) {
-  say("%s", why);
-  fputs("usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...\n", stderr);
+/* A mistake in the command line: its line, the usage, exit 125. */
+static void usage_exit(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_exit(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vsay(format, args);
+  va_end(args);
+  fputs(kUsage, stderr);
   exit(kExitUsage);
 }
 
@@ -182,7 +233,8 @@ static int send_signal(int sock, int signo) {
  *
  *   what happened                                   status
  *   cannot connect, bad usage, no server            125
- *   FAILED  code ENOENT, syscall "chdir"            125  working directory missing on the server
+ *   FAILED  any code, syscall "chdir"               125  the working directory is not usable on the server
+ *   FAILED  code ENOENT, syscall "interpreter"      127  the #! line names a missing interpreter
  *   FAILED  code ENOENT (any other syscall)         127  program not found
  *   FAILED  code ERR_SIDECAR_DENIED                 126  refused by the server's policy
  *   FAILED  any other ERR_SIDECAR_* code            125  the server failed, not the program
@@ -200,10 +252,11 @@ static int send_signal(int sock, int signo) {
  * failed_kind picks it, kFailedStatus gives its status, and
  * failed_status words its stderr line.
  */
-enum FailedKind { kMissingWorkdir, kNotFound, kDenied, kSidecarFailed, kCannotRun };
+enum FailedKind { kWorkdir, kInterpreter, kNotFound, kDenied, kSidecarFailed, kCannotRun };
 
 static const int kFailedStatus[] = {
-    [kMissingWorkdir] = kExitUsage,
+    [kWorkdir] = kExitUsage,
+    [kInterpreter] = kExitNotFound,
     [kNotFound] = kExitNotFound,
     [kDenied] = kExitCannotRun,
     [kSidecarFailed] = kExitUsage,
@@ -213,25 +266,43 @@ static const int kFailedStatus[] = {
 /* One test per row of the table, in its order: the first match wins. */
 static enum FailedKind failed_kind(const char *code, const char *syscall_name) {
   static const char kSidecarPrefix[] = "ERR_SIDECAR_";
-  if (strcmp(code, "ENOENT") == 0 && strcmp(syscall_name, "chdir") == 0) return kMissingWorkdir;
+  if (strcmp(syscall_name, "chdir") == 0) return kWorkdir;
+  if (strcmp(code, "ENOENT") == 0 && strcmp(syscall_name, "interpreter") == 0) return kInterpreter;
   if (strcmp(code, "ENOENT") == 0) return kNotFound;
   if (strcmp(code, "ERR_SIDECAR_DENIED") == 0) return kDenied;
   if (strncmp(code, kSidecarPrefix, sizeof(kSidecarPrefix) - 1) == 0) return kSidecarFailed;
   return kCannotRun;
 }
 
+/*
+ * The message of the error the Node client makes of a spawn failure
+ * (src/errors/sidecar.ts): child_process words the errors it emits
+ * 'spawn FILE CODE' and those it throws 'spawn CODE'; the server's own
+ * words follow for the steps worth naming (detail).
+ */
+static void spawn_message(char *out, size_t size, const char *program, const char *code, const char *detail) {
+  static const char *const kEmitted[] = {"EACCES", "EAGAIN", "EMFILE", "ENFILE", "ENOENT"};
+  int emitted = 0;
+  for (size_t k = 0; k < sizeof(kEmitted) / sizeof(kEmitted[0]); k++) emitted |= strcmp(code, kEmitted[k]) == 0;
+  int length = emitted ? snprintf(out, size, "spawn %s %s", program, code) : snprintf(out, size, "spawn %s", code);
+  if (detail != NULL && length >= 0 && (size_t)length < size) snprintf(out + length, size - (size_t)length, ": %s", detail);
+}
+
 /* The exit status and stderr line for a FAILED reply, worded as `sidecar exec` words them. */
 static int failed_status(const unsigned char *record, size_t length, const char *program) {
   /* code and syscall are short names; the message may take the whole limit. */
   char code[128], syscall_name[128], text[SIDECAR_MAX_REPLY_STRING_BYTES + 1];
+  char message[2 * SIDECAR_MAX_REPLY_STRING_BYTES];
   size_t offset = SIDECAR_HEADER_BYTES + 4;
   get_string(record, length, &offset, code, sizeof(code));
   get_string(record, length, &offset, syscall_name, sizeof(syscall_name));
   get_string(record, length, &offset, text, sizeof(text));
   enum FailedKind kind = failed_kind(code, syscall_name);
   switch (kind) {
-    case kMissingWorkdir:
-      say("spawn %s ENOENT: %s", program, text);
+    case kWorkdir:
+    case kInterpreter:
+      spawn_message(message, sizeof(message), program, code, text);
+      say("%s", message);
       break;
     case kNotFound:
       say("%s: command not found on the server at %s", program, g_socket_path);
@@ -241,17 +312,41 @@ static int failed_status(const unsigned char *record, size_t length, const char 
       say("spawn %s: %s (sidecar server at %s)", program, text, g_socket_path);
       break;
     case kCannotRun:
-      /* child_process words these two kinds differently: 'spawn FILE CODE'
-         for the errors it emits, 'spawn CODE' for those it throws. */
-      if (strcmp(code, "EACCES") == 0 || strcmp(code, "EAGAIN") == 0 || strcmp(code, "EMFILE") == 0 ||
-          strcmp(code, "ENFILE") == 0) {
-        say("cannot run %s: spawn %s %s", program, program, code);
-      } else {
-        say("cannot run %s: spawn %s", program, code);
-      }
+      spawn_message(message, sizeof(message), program, code, NULL);
+      say("cannot run %s: %s", program, message);
       break;
   }
   return kFailedStatus[kind];
+}
+
+/*
+ * What the file at the socket path is, when connect(2) was refused for a
+ * reason that is not "nothing listens": a regular file or a directory
+ * refuses as a dead socket does (ECONNREFUSED). NULL for a socket.
+ */
+static const char *not_a_socket(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || S_ISSOCK(st.st_mode)) return NULL;
+  if (S_ISDIR(st.st_mode)) return "a directory";
+  if (S_ISREG(st.st_mode)) return "a regular file";
+  if (S_ISFIFO(st.st_mode)) return "a FIFO";
+  return "a device";
+}
+
+/* The line for a connect(2) that failed with `number`, worded as src/errors/sidecar.ts connectError words it. */
+static int connect_failed(int number) {
+  const char *kind = number == ECONNREFUSED ? not_a_socket(g_socket_path) : NULL;
+  if (kind != NULL) {
+    say("cannot connect to the sidecar server at %s: ENOTSOCK (%s is not a socket: it is %s)", g_socket_path, g_socket_path, kind);
+  } else if (number == EPROTOTYPE) {
+    say("cannot connect to the sidecar server at %s: EPROTOTYPE (%s is a stream socket, not a sidecar server)", g_socket_path,
+        g_socket_path);
+  } else if (connect_failure(number) != NULL) {
+    say("cannot connect to the sidecar server at %s: %s (%s)", g_socket_path, errno_name(number), connect_failure(number));
+  } else {
+    say("cannot connect to the sidecar server at %s: %s", g_socket_path, errno_name(number));
+  }
+  return kExitUsage;
 }
 
 /*
@@ -298,12 +393,34 @@ static int peer_refused(int sock, unsigned long uid, char *why, size_t size) {
   return 1;
 }
 
-int main(int argc, char **argv) {
-  const char *workdir = NULL;
-  int expect_uid = 0; /* --expect-uid given */
-  unsigned long expected_uid = 0;
-  struct Bytes env = {0};
-  uint32_t envc = 0;
+extern char **environ;
+
+/* The command line, as `sidecar exec` reads it (examples/cli/args.ts, exec.ts). */
+struct Options {
+  const char *connect, *workdir, *expect_uid;
+  int connect_count, workdir_count, expect_uid_count, help;
+  /* The --env values, in order: pointers into argv. */
+  const char **env;
+  int envc;
+  /* argv index of PROGRAM (argc when there is none). */
+  int program;
+};
+
+/* Records one value of a single-valued flag; a repeat is judged later, as `single()` judges it. */
+static void keep(const char **slot, int *count, const char *value) {
+  if (*count == 0) *slot = value;
+  (*count)++;
+}
+
+/*
+ * Options end at the first word that is not a long option (or after `--`):
+ * that word is PROGRAM, and everything from it on is the program's. Errors
+ * come in the order `sidecar exec` finds them: while reading the words,
+ * then per flag.
+ */
+static void parse_options(int argc, char **argv, struct Options *options) {
+  options->env = calloc((size_t)argc, sizeof(*options->env));
+  if (options->env == NULL) usage_exit("out of memory");
   int i = 1;
   for (; i < argc; i++) {
     const char *arg = argv[i];
@@ -311,48 +428,101 @@ int main(int argc, char **argv) {
       i++;
       break;
     }
-    if (strncmp(arg, "--", 2) != 0) break;
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') break;
     const char *eq = strchr(arg, '=');
-    size_t name_length = eq ? (size_t)(eq - arg) : strlen(arg);
+    int name_length = eq ? (int)(eq - arg) : (int)strlen(arg);
+    if (strncmp(arg, "--help", (size_t)name_length) == 0 && name_length == 6) {
+      if (eq != NULL) usage_exit("--help takes no value");
+      options->help = 1;
+      continue;
+    }
+    static const char *const kValued[] = {"--connect", "--workdir", "--env", "--expect-uid"};
+    int known = -1;
+    for (int k = 0; k < 4; k++) {
+      if ((int)strlen(kValued[k]) == name_length && strncmp(arg, kValued[k], (size_t)name_length) == 0) known = k;
+    }
+    if (known < 0) usage_exit("unknown option %.*s", name_length, arg);
     const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-    if (value == NULL) usage_exit("an option needs a value");
-    if (strncmp(arg, "--connect", name_length) == 0 && name_length == 9) {
-      g_socket_path = value;
-    } else if (strncmp(arg, "--workdir", name_length) == 0 && name_length == 9) {
-      workdir = value;
-    } else if (strncmp(arg, "--expect-uid", name_length) == 0 && name_length == 12) {
-      char *end = NULL;
-      errno = 0;
-      expected_uid = strtoul(value, &end, 10);
-      if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || expected_uid > 4294967294UL) {
-        usage_exit("--expect-uid takes a numeric uid");
-      }
-      expect_uid = 1;
-    } else if (strncmp(arg, "--env", name_length) == 0 && name_length == 5) {
-      if (value[0] == '=') usage_exit("--env needs NAME or NAME=VALUE");
-      if (strchr(value, '=') != NULL) {
-        put_string(&env, value);
-        envc++;
-      } else if (getenv(value) != NULL) {
-        /* --env NAME passes the caller's own value. */
-        size_t size = strlen(value) + strlen(getenv(value)) + 2;
-        char *pair = malloc(size);
-        if (pair == NULL) usage_exit("out of memory");
-        snprintf(pair, size, "%s=%s", value, getenv(value));
-        put_string(&env, pair);
-        free(pair);
-        envc++;
-      }
-    } else {
-      usage_exit("unknown option");
+    if (value == NULL) usage_exit("%.*s needs a value", name_length, arg);
+    switch (known) {
+      case 0: keep(&options->connect, &options->connect_count, value); break;
+      case 1: keep(&options->workdir, &options->workdir_count, value); break;
+      case 2: options->env[options->envc++] = value; break;
+      default: keep(&options->expect_uid, &options->expect_uid_count, value); break;
     }
   }
-  if (g_socket_path[0] == '\0') {
-    const char *from_env = getenv("SIDECAR_SOCKET");
-    if (from_env == NULL || from_env[0] == '\0') usage_exit("exec needs --connect PATH (or SIDECAR_SOCKET)");
-    g_socket_path = from_env;
+  options->program = i;
+}
+
+/* Appends NAME=VALUE to the request's environment. */
+static void put_pair(struct Bytes *env, uint32_t *envc, const char *name, size_t name_length, const char *value) {
+  size_t size = name_length + strlen(value) + 2;
+  char *pair = malloc(size);
+  if (pair == NULL) usage_exit("out of memory");
+  snprintf(pair, size, "%.*s=%s", (int)name_length, name, value);
+  put_string(env, pair);
+  free(pair);
+  (*envc)++;
+}
+
+/*
+ * The environment overlay: NAME=VALUE as given, NAME with the caller's own
+ * value (nothing when it has none), PREFIX* with each of the caller's
+ * variables whose name starts with PREFIX (CCACHE_*, LC_*).
+ */
+static void env_overlay(const struct Options *options, struct Bytes *env, uint32_t *envc) {
+  for (int k = 0; k < options->envc; k++) {
+    const char *entry = options->env[k];
+    const char *eq = strchr(entry, '=');
+    size_t length = strlen(entry);
+    if (eq == entry) usage_exit("--env needs NAME or NAME=VALUE: %s", entry);
+    if (eq != NULL) {
+      put_string(env, entry);
+      (*envc)++;
+    } else if (length > 0 && entry[length - 1] == '*') {
+      for (char **variable = environ; *variable != NULL; variable++) {
+        const char *split = strchr(*variable, '=');
+        if (split != NULL && split != *variable && strncmp(*variable, entry, length - 1) == 0) {
+          put_pair(env, envc, *variable, (size_t)(split - *variable), split + 1);
+        }
+      }
+    } else if (getenv(entry) != NULL) {
+      put_pair(env, envc, entry, length, getenv(entry));
+    }
   }
+}
+
+int main(int argc, char **argv) {
+  struct Options options = {0};
+  parse_options(argc, argv, &options);
+  if (options.help) {
+    fputs(kUsage, stdout);
+    return 0;
+  }
+  if (options.connect_count > 1) usage_exit("--connect given more than once");
+  if (options.connect_count == 0) options.connect = getenv("SIDECAR_SOCKET");
+  if (options.connect == NULL || options.connect[0] == '\0') usage_exit("exec needs --connect PATH (or SIDECAR_SOCKET)");
+  g_socket_path = options.connect;
+  int i = options.program;
   if (i >= argc) usage_exit("exec needs a PROGRAM");
+  if (options.expect_uid_count > 1) usage_exit("--expect-uid given more than once");
+  int expect_uid = options.expect_uid_count > 0;
+  unsigned long expected_uid = 0;
+  if (expect_uid) {
+    const char *value = options.expect_uid;
+    char *end = NULL;
+    errno = 0;
+    expected_uid = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || expected_uid > 4294967294UL) {
+      usage_exit("--expect-uid takes a numeric uid: %s", value);
+    }
+  }
+  if (options.workdir_count > 1) usage_exit("--workdir given more than once");
+  const char *workdir = options.workdir;
+  struct Bytes env = {0};
+  uint32_t envc = 0;
+  env_overlay(&options, &env, &envc);
+  free(options.env);
   const char *program = argv[i];
 
   /* The working directory travels absolute: a relative --workdir means the
@@ -392,8 +562,7 @@ int main(int argc, char **argv) {
 
   struct sockaddr_un address = {.sun_family = AF_UNIX};
   if (strlen(g_socket_path) >= sizeof(address.sun_path)) {
-    say("cannot connect to the sidecar server at %s: ENAMETOOLONG", g_socket_path);
-    return kExitUsage;
+    return connect_failed(ENAMETOOLONG);
   }
   strcpy(address.sun_path, g_socket_path);
   char why[512];
@@ -402,10 +571,7 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
   int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (sock < 0 || connect(sock, (struct sockaddr *)&address, sizeof(address)) != 0) {
-    say("cannot connect to the sidecar server at %s: %s", g_socket_path, strerror(errno));
-    return kExitUsage;
-  }
+  if (sock < 0 || connect(sock, (struct sockaddr *)&address, sizeof(address)) != 0) return connect_failed(errno);
   if (expect_uid && peer_refused(sock, expected_uid, why, sizeof(why))) {
     say("cannot connect to the sidecar server at %s: EPERM (%s)", g_socket_path, why);
     return kExitUsage;

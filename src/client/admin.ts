@@ -4,8 +4,9 @@
 import { getBinding } from '../binding';
 import { MessageType, type ServerMessage, decodeServerMessage, encodePing, encodeStop } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
-import { connectError, disconnected, failedReplyError, invalidArgType, isNativeError, malformedReply } from '../errors';
+import { disconnected, failedReplyError, invalidArgType, isNativeError, malformedReply } from '../errors';
 import { CONNECT_RETRY_LIMIT_MS, CONNECT_RETRY_MS } from './connection';
+import { connectFailure } from './socket-path';
 
 /**
  * Sends `record` to the server at `path` and resolves with its one reply.
@@ -40,7 +41,7 @@ function ask(path: string, record: Buffer): Promise<ServerMessage> {
           setTimeout(attempt, CONNECT_RETRY_MS);
           return;
         }
-        reject(connectError(error, path));
+        reject(connectFailure(error, path));
         return;
       }
       socket.send(record);

@@ -9,10 +9,11 @@ import {
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
 import {
-  type NativeError, connectError, disconnected, isNativeError, malformedReply, unexpectedServer,
+  type NativeError, disconnected, isNativeError, malformedReply, unexpectedServer,
 } from '../errors';
 import { peerRefusal, socketOwnerRefusal } from './expected-server';
 import { requestRecords } from './request';
+import { connectFailure } from './socket-path';
 import type { SpawnPlan } from './spawn-options';
 
 /** How long to retry connect() while the server's backlog is full (EAGAIN). */
@@ -75,7 +76,7 @@ export class Connection {
         return false;
       }
       this.closeRemoteFds();
-      this.events.lost(connectError(error, plan.socketPath));
+      this.events.lost(connectFailure(error, plan.socketPath));
       return false;
     }
     if (this.unrefed) this.socket.unref();

@@ -13,6 +13,9 @@ import { type NativeError, errnoException, errnoNumber, isNativeError } from './
  */
 const EMITTED_SPAWN_ERRORS = new Set(['EACCES', 'EAGAIN', 'EMFILE', 'ENFILE', 'ENOENT']);
 
+/** The server's steps whose FAILED message the spawn error carries after Node's words. */
+const SERVER_DETAIL_STEPS = new Set(['chdir', 'interpreter']);
+
 /** Why connect(2) to a socket path fails, in words. */
 const CONNECT_FAILURES: Record<string, string> = {
   ENOENT: 'no such socket file',
@@ -34,13 +37,27 @@ export function noSocket(): SidecarError {
     'No sidecar server socket: pass options.connect or set the SIDECAR_SOCKET environment variable');
 }
 
-/** ERR_SIDECAR_CONNECT from the error connect(2) gave. */
-export function connectError(error: unknown, socket: string): Error {
+/**
+ * ERR_SIDECAR_CONNECT from the error connect(2) gave. `notSocket` is what
+ * the path is when it is no socket at all ('a regular file', 'a directory'):
+ * connect(2) refuses such a path as it refuses a dead socket (ECONNREFUSED),
+ * so the client looks (client/socket-path.ts) and the error says ENOTSOCK,
+ * the real cause. A stream socket answers EPROTOTYPE: some other server.
+ */
+export function connectError(error: unknown, socket: string, notSocket?: string): Error {
   if (!isNativeError(error)) return error as Error;
-  const why = CONNECT_FAILURES[error.code];
+  let code = error.code;
+  let why = CONNECT_FAILURES[code];
+  if (code === 'ECONNREFUSED' && notSocket !== undefined) {
+    code = 'ENOTSOCK';
+    why = `${socket} is not a socket: it is ${notSocket}`;
+  } else if (code === 'EPROTOTYPE') {
+    why = `${socket} is a stream socket, not a sidecar server`;
+  }
+  const errno = code === error.code ? error.errno : errnoNumber(code) ?? error.errno;
   return new SidecarError('ERR_SIDECAR_CONNECT',
-    `cannot connect to the sidecar server at ${socket}: ${error.code}${why !== undefined ? ` (${why})` : ''}`,
-    { socket, errno: -Math.abs(error.errno), syscall: 'connect' }, error);
+    `cannot connect to the sidecar server at ${socket}: ${code}${why !== undefined ? ` (${why})` : ''}`,
+    { socket, errno: -Math.abs(errno), syscall: 'connect' }, error);
 }
 
 /**
@@ -116,15 +133,17 @@ function replyError(failed: FailedReply, request: FailedRequest): Error & { code
       { socket, errno: -Math.abs(failed.errno), syscall: operation });
   }
   const errno = errnoNumber(failed.code) ?? failed.errno;
-  // A working directory missing on the server is the one case worth saying more.
-  const detail = failed.syscall === 'chdir' ? failed.message : undefined;
+  // Node words every spawn failure as 'spawn <file> <CODE>'. Two cases are
+  // worth saying more, since the code alone points elsewhere: the working
+  // directory on the server (missing, a file, not searchable), and a #! line
+  // naming a missing interpreter (ENOENT for a file that exists).
+  const detail = SERVER_DETAIL_STEPS.has(failed.syscall) ? failed.message : undefined;
   // spawnSync reports every errno in one shape.
   if (request.kind === 'spawnSync') return syncSpawnError(errno, request.file, request.spawnargs, detail);
   if (!EMITTED_SPAWN_ERRORS.has(failed.code)) {
     // Node's shape for the errors spawn() throws: 'spawn <CODE>', no path.
-    return errnoException(errno, 'spawn');
+    return errnoException(errno, 'spawn', detail);
   }
-  // Node words every spawn failure as 'spawn <file> <CODE>'.
   return Object.assign(errnoException(errno, operation, detail), { path: request.file, spawnargs: request.spawnargs.slice(1) });
 }
 

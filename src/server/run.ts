@@ -16,6 +16,7 @@ import { signalName } from '../signals';
 import { type Decision, decide } from './policy';
 import { Program, WatchError } from './program';
 import type { SessionContext } from './session-context';
+import { missingInterpreterMessage } from './interpreter';
 import { nativeSpawnOptions, spawnFailureMessage } from './spawn-options';
 import { TimerSet } from './timers';
 import type { Ticket } from './work-queue';
@@ -165,8 +166,12 @@ export class Run {
     } catch (error) {
       ticket.done();
       if (!isNativeError(error)) throw error;
-      const message = error instanceof WatchError ? error.message : spawnFailureMessage(error.syscall, error.code, request);
-      this.refuse({ errno: error.errno, code: error.code, syscall: error.syscall, message });
+      // An ENOENT for a file that exists: the step that failed is the
+      // lookup of its interpreter, not of the program.
+      const interpreter = error.code === 'ENOENT' && error.syscall === 'execve'
+        ? missingInterpreterMessage((this.decision as Extract<Decision, { allow: true }>).candidates) : undefined;
+      const message = interpreter ?? (error instanceof WatchError ? error.message : spawnFailureMessage(error.syscall, error.code, request));
+      this.refuse({ errno: error.errno, code: error.code, syscall: interpreter === undefined ? error.syscall : 'interpreter', message });
       return;
     }
     // The program holds its own copies now; ours would keep pipes open. What

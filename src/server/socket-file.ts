@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import type { NativeBinding } from '../binding';
 import { errnoException, errnoNumber, isNativeError, unsafeDirectory } from '../errors';
+import { notSocketKind } from '../file-kind';
 import { untrustedDirectory } from './trusted-directory';
 
 /** A listening socket and the identity of its file. */
@@ -152,7 +153,7 @@ function linkIntoPlace(binding: NativeBinding, inside: string, path: string): vo
     return;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !isStaleSocket(binding, path)) {
-      throw toListenError(error, path, 'EADDRINUSE');
+      throw toListenError(error, path, 'EADDRINUSE', notSocketDetail(path));
     }
   }
   fs.unlinkSync(path);
@@ -161,6 +162,15 @@ function linkIntoPlace(binding: NativeBinding, inside: string, path: string): vo
   } catch (error) {
     throw toListenError(error, path, 'EADDRINUSE');
   }
+}
+
+/**
+ * For a name taken by a file that is no socket, what to say after 'listen
+ * EADDRINUSE <path>': that code alone reads as "a server is running there".
+ */
+function notSocketDetail(path: string): string | undefined {
+  const kind = notSocketKind(path, false);
+  return kind === undefined ? undefined : `${path} is ${kind}, not a socket; a server replaces only a stale socket, never another file`;
 }
 
 function isStaleSocket(binding: NativeBinding, path: string): boolean {
@@ -184,12 +194,12 @@ function isStaleSocket(binding: NativeBinding, path: string): boolean {
  * `existing`: the code to report when the name is already taken (link(2)
  * says EEXIST where bind(2) said EADDRINUSE).
  */
-function toListenError(error: unknown, path: string, existing?: string): Error {
+function toListenError(error: unknown, path: string, existing?: string, detail?: string): Error {
   const facts = error as { errno?: unknown; code?: unknown; syscall?: unknown };
   if (typeof facts.code !== 'string') return error as Error;
   const code = facts.code === 'EEXIST' && existing !== undefined ? existing : facts.code;
   const errno = errnoNumber(code) ?? Math.abs(Number(facts.errno) || 5);
   const wrapped = errnoException(errno, 'listen');
-  wrapped.message = `${wrapped.message} ${path}`;
+  wrapped.message = `${wrapped.message} ${path}${code === existing && detail !== undefined ? `: ${detail}` : ''}`;
   return Object.assign(wrapped, { address: path });
 }

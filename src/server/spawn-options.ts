@@ -61,6 +61,9 @@ export function nativeSpawnOptions(
 
 /** The FAILED reply's message for a spawn that failed on the server. */
 export function spawnFailureMessage(syscall: string, code: string, request: ExecRequest): string {
+  if (syscall === 'chdir' && code === 'ENOTDIR') {
+    return `working directory ${JSON.stringify(request.cwd)} on the server is not a directory`;
+  }
   if (syscall === 'chdir') {
     return `cannot change to the working directory ${JSON.stringify(request.cwd)} on the server: ${code}`;
   }

@@ -100,6 +100,29 @@ function lines(buffer) {
 }
 
 /**
+ * A difference where sidecar-exec's error message is child_process's
+ * followed by the server's words (`suffixOf(scenario)`): asserted on every
+ * error that has it, then cut off.
+ */
+function messageSuffix(name, row, suffixOf) {
+  return {
+    row,
+    apply(local, remote, scenario) {
+      const suffix = suffixOf(scenario);
+      let found = 0;
+      forEachError(remote, (error) => {
+        if (typeof error.message === 'string' && error.message.endsWith(suffix)) {
+          found++;
+          error.message = error.message.slice(0, -suffix.length);
+          error.stack = String(error.stack).replace(suffix, '');
+        }
+      });
+      if (found === 0) fail(name, `no sidecar-exec error ends with ${JSON.stringify(suffix)}`);
+    },
+  };
+}
+
+/**
  * The differences docs/differences.md lists, each with a piece of its row
  * (checked to be in the document, so that a scenario can only declare a
  * difference that is documented) and apply(local, remote, scenario), which
@@ -140,21 +163,12 @@ const DIFFERENCES = {
       remote.threw = error;
     },
   },
-  'cwd-message': {
-    row: 'followed by `: cannot change to the working directory "<dir>" on the server: ENOENT`',
-    apply(local, remote, scenario) {
-      const suffix = `: cannot change to the working directory ${JSON.stringify(scenario.missingCwd)} on the server: ENOENT`;
-      let found = 0;
-      forEachError(remote, (error) => {
-        if (typeof error.message === 'string' && error.message.endsWith(suffix)) {
-          found++;
-          error.message = error.message.slice(0, -suffix.length);
-          error.stack = String(error.stack).replace(suffix, '');
-        }
-      });
-      if (found === 0) fail('cwd-message', `no sidecar-exec error ends with ${JSON.stringify(suffix)}`);
-    },
-  },
+  'cwd-message': messageSuffix('cwd-message', 'followed by `: cannot change to the working directory "<dir>" on the server: ENOENT`',
+    (scenario) => `: cannot change to the working directory ${JSON.stringify(scenario.missingCwd)} on the server: ENOENT`),
+  'cwd-file-message': messageSuffix('cwd-file-message', 'followed by `: working directory "<dir>" on the server is not a directory`',
+    (scenario) => `: working directory ${JSON.stringify(scenario.fileCwd)} on the server is not a directory`),
+  'interpreter-message': messageSuffix('interpreter-message', 'followed by `: interpreter <path> named by #! not found`',
+    (scenario) => `: interpreter ${scenario.missingInterpreter} named by #! not found`),
   'buffer-cwd': {
     row: 'a `cwd` given as a Buffer is ignored (Node 20 validates it, then does not pass it on)',
     apply(local, remote, scenario) {

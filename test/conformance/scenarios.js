@@ -18,7 +18,7 @@
 //   stdioFlags   also compare readable/writable of every stdio stream
 //   expectLocal  assertions on child_process's observation, so that a row cannot pass vacuously
 //   differences  the documented inherent differences that apply (harness.js DIFFERENCES), asserted exactly;
-//                their parameters: missingCwd, inheritedEnv, rtSignal, unsupportedOption
+//                their parameters: missingCwd, fileCwd, missingInterpreter, inheritedEnv, rtSignal, unsupportedOption
 //   needsSetpriv the 'uid-policy' rows: skipped (visibly) without setpriv
 //   strictPid    the one row that does not get the implicit 'pid-timing' (see the end of the table)
 //
@@ -268,7 +268,17 @@ const TABLE = [
     name: 'cwd that is a file: ENOTDIR thrown by spawn()',
     call: 'spawn',
     args: ['true', [], { cwd: '/etc/hostname', startWait: 2000 }],
+    fileCwd: '/etc/hostname',
+    differences: ['cwd-file-message'],
     expectLocal: expectThrew('ENOTDIR'),
+  },
+  {
+    name: 'a #! line naming a missing interpreter: ENOENT for a file that exists, the interpreter named',
+    call: 'spawn',
+    args: [fixture('missing-interpreter.sh'), []],
+    missingInterpreter: '/nonexistent/sidecar-interpreter',
+    differences: ['interpreter-message'],
+    expectLocal: expectError('ENOENT'),
   },
   {
     name: 'one argument over 128 KiB: E2BIG thrown by spawn()',

@@ -349,15 +349,14 @@ describe('sidecar start (server flags), sidecar ping', function () {
     });
 
     it('a program the server ends on close (SIGTERM to the server, --close-timeout) gets its own one-line reason', async function () {
-      const server = await startServer(['--close-timeout', '200']);
+      const server = await startServer(['--close-timeout', '200', '-vv']);
       const pending = cli(['exec', '--connect', server.path, '--', 'sleep', '10']);
-      // Once the program runs (the CLI's own start-up can take longer than any fixed wait on a loaded machine).
-      const running = await pollUntil(() => allProcesses().some((p) => p.ppid === server.child.pid && p.comm === 'sleep'), { timeout: 10000 });
-      expect(running, 'the program started').to.equal(true);
+      // Closed once the program runs (-vv logs its start), however long the client took to start.
+      expect(await pollUntil(() => / started \d+: sleep 10$/m.test(server.stderr()), { timeout: 10000 }), server.stderr()).to.equal(true);
       server.child.kill('SIGTERM');
       server.expectExit = true;
       const result = await pending;
-      expect(result.code).to.equal(143);
+      expect(result.code, result.stderr).to.equal(143);
       expect(lines(result.stderr), result.stderr).to.deep.equal(['sidecar: sleep: ended by the server (the server is closing)']);
       const timer = setTimeout(() => server.child.kill('SIGKILL'), 10000);
       expect(await exited(server.child)).to.deep.equal({ code: 0, signal: null });

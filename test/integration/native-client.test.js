@@ -133,6 +133,111 @@ describe('native shim client (sidecar-client)', function () {
     });
   }
 
+  describe('the same words as sidecar exec', function () {
+    /** The first stderr line and status of both clients, given the same words (no --connect added). */
+    async function said(args, options) {
+      const native = await runCommand(CLIENT, args, options);
+      const node = await runCommand(process.execPath, [CLI, 'exec', ...args], options);
+      const first = (result) => result.stderr.split('\n')[0];
+      return { native: { code: native.code, line: first(native) }, node: { code: node.code, line: first(node) } };
+    }
+
+    it('--help prints the usage on stdout and exits 0, under each client\'s own name', async function () {
+      const native = await runCommand(CLIENT, ['--help']);
+      const node = await runCommand(process.execPath, [CLI, 'exec', '--help']);
+      expect([native.code, node.code]).to.deep.equal([0, 0]);
+      expect(native.stderr).to.equal('');
+      expect(native.stdout).to.match(/^usage: sidecar-client --connect PATH /);
+      expect(native.stdout.replace('sidecar-client', 'sidecar exec')).to.equal(node.stdout);
+    });
+
+    it('usage mistakes: each line word for word, exit 125, the usage after it', async function () {
+      const socket = ctx.server.path;
+      const cases = [
+        ['--bogus', 'x', 'true'],
+        ['--bogus=1', 'true'],
+        ['--help=yes'],
+        ['--connect'],
+        ['--connect', socket, '--workdir'],
+        ['--connect', socket, '--connect', socket, 'true'],
+        ['--connect=', 'true'],
+        ['--connect', socket],
+        ['--connect', socket, '--expect-uid', 'root', 'true'],
+        ['--connect', socket, '--expect-uid', '4294967295', 'true'],
+        ['--connect', socket, '--expect-uid', '0', '--expect-uid', '0', 'true'],
+        ['--connect', socket, '--workdir', '/', '--workdir', '/', 'true'],
+        ['--connect', socket, '--env', '=x', 'true'],
+      ];
+      for (const args of cases) {
+        const { native, node } = await said(args, { env: { SIDECAR_SOCKET: '' } });
+        expect(native, args.join(' ')).to.deep.equal(node);
+        expect(native.code).to.equal(125);
+        expect(native.line).to.match(/^sidecar: /);
+      }
+      const unknown = await runCommand(CLIENT, ['--bogus=1', 'true']);
+      expect(unknown.stderr).to.equal(`sidecar: unknown option --bogus\n${(await runCommand(CLIENT, ['--help'])).stdout}`);
+    });
+
+    it('a socket path that is a regular file, a directory, a stream socket or missing: the cause named, word for word', async function () {
+      const dir = tempDir();
+      const stream = childProcess.spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path.join(dir, 'stream.sock'))}, () => console.log('up'))`],
+        { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        fs.writeFileSync(path.join(dir, 'file'), '');
+        fs.mkdirSync(path.join(dir, 'dir'));
+        await new Promise((resolve) => stream.stdout.once('data', resolve));
+        const expected = {
+          file: `ENOTSOCK (${path.join(dir, 'file')} is not a socket: it is a regular file)`,
+          dir: `ENOTSOCK (${path.join(dir, 'dir')} is not a socket: it is a directory)`,
+          'stream.sock': `EPROTOTYPE (${path.join(dir, 'stream.sock')} is a stream socket, not a sidecar server)`,
+          missing: 'ENOENT (no such socket file)',
+        };
+        for (const [name, why] of Object.entries(expected)) {
+          const socket = path.join(dir, name);
+          const { native, node } = await said(['--connect', socket, '--', 'true']);
+          expect(native).to.deep.equal(node);
+          expect(native).to.deep.equal({ code: 125, line: `sidecar: cannot connect to the sidecar server at ${socket}: ${why}` });
+        }
+      } finally {
+        stream.kill();
+        await exited(stream);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('a working directory that is a file, or missing, on the server: the directory named, exit 125 (as env -C)', async function () {
+      const dir = tempDir();
+      try {
+        const file = path.join(dir, 'file');
+        fs.writeFileSync(file, '');
+        const notDir = await said(['--connect', ctx.server.path, '--workdir', file, '--', 'true']);
+        expect(notDir.native).to.deep.equal(notDir.node);
+        expect(notDir.native).to.deep.equal({ code: 125, line: `sidecar: spawn ENOTDIR: working directory ${JSON.stringify(file)} on the server is not a directory` });
+        const gone = path.join(dir, 'gone');
+        const missing = await said(['--connect', ctx.server.path, '--workdir', gone, '--', 'true']);
+        expect(missing.native).to.deep.equal(missing.node);
+        expect(missing.native.line).to.equal(`sidecar: spawn true ENOENT: cannot change to the working directory ${JSON.stringify(gone)} on the server: ENOENT`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('a #! line naming a missing interpreter: the interpreter named, not "command not found" (127)', async function () {
+      const script = fixture('missing-interpreter.sh');
+      const { native, node } = await said(['--connect', ctx.server.path, '--', script]);
+      expect(native).to.deep.equal(node);
+      expect(native).to.deep.equal({ code: 127, line: `sidecar: spawn ${script} ENOENT: interpreter /nonexistent/sidecar-interpreter named by #! not found` });
+    });
+  });
+
+  it('--env PREFIX* passes each of the caller\'s variables whose name starts with PREFIX, as sidecar exec does', async function () {
+    const env = { SIDECAR_T_A: '1', SIDECAR_T_B: 'two=2', SIDECAR_U: 'not asked' };
+    const { native, node } = await both(['--env', 'SIDECAR_T_*', '--', 'sh', '-c', 'env | grep ^SIDECAR_ | grep -v ^SIDECAR_TEST | sort'], { env });
+    expect(native.code, native.stderr).to.equal(0);
+    expect(native.stdout).to.equal('SIDECAR_T_A=1\nSIDECAR_T_B=two=2\n');
+    expect(native.stdout).to.equal(node.stdout);
+  });
+
   it('a request over one record (many arguments) is chunked like the Node client\'s', async function () {
     const args = Array.from({ length: 3000 }, (_, i) => `argument-${i}-${'x'.repeat(40)}`);
     const { native, node } = await both(['--', 'sh', '-c', 'echo $#', 'sh', ...args]);

@@ -2,7 +2,8 @@
 // The `sidecar` CLI's shape, read from files (no process is started): its
 // TypeScript sources use only node:* modules, each other and the package's
 // public entry point by name, so that the CLI can only do what any user of
-// sidecar-exec can; tsc checks every one of them; and bin.sidecar is the
+// sidecar-exec can; tsc checks every one of them; bin.sidecar-client is the
+// launcher of the static native client; and bin.sidecar is the
 // compiled entry, so `npm install -g` gets a working command.
 
 const fs = require('node:fs');
@@ -68,5 +69,16 @@ describe('sidecar CLI structure', function () {
     expect(fs.existsSync(bin), `${PACKAGE.bin.sidecar} does not exist: run npm run build:ts`).to.equal(true);
     expect(fs.readFileSync(bin, 'utf8').split('\n')[0]).to.equal('#!/usr/bin/env node');
     expect(fs.statSync(bin).mode & 0o111, 'not executable').to.not.equal(0);
+  });
+
+  it('bin.sidecar-client is the POSIX sh launcher, shipped with prebuilds/ (npm run build:client fills it), executable', function () {
+    expect(path.normalize(PACKAGE.bin['sidecar-client'])).to.equal(path.join('bin', 'sidecar-client'));
+    expect(PACKAGE.files).to.include.members(['bin/', 'prebuilds/', 'scripts/build-client.js']);
+    expect(PACKAGE.scripts['build:client']).to.equal('node scripts/build-client.js');
+    const launcher = path.join(ROOT, PACKAGE.bin['sidecar-client']);
+    const text = fs.readFileSync(launcher, 'utf8');
+    expect(text.split('\n')[0]).to.equal('#!/bin/sh');
+    expect(text).to.include('prebuilds/linux-$arch/sidecar-client');
+    expect(fs.statSync(launcher).mode & 0o111, 'not executable').to.not.equal(0);
   });
 });
