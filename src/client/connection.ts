@@ -10,7 +10,7 @@ import {
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
 import {
-  type NativeError, connectError, disconnected, isNativeError, malformedReply, requestTooLarge, unexpectedServer,
+  type NativeError, connectError, disconnected, isNativeError, malformedReply, requestTooLarge, startTimedOut, unexpectedServer,
 } from '../errors';
 import { peerRefusal, socketOwnerRefusal } from './expected-server';
 import type { SpawnPlan } from './spawn-options';
@@ -37,6 +37,8 @@ export class Connection {
   private retryTimer: NodeJS.Timeout | undefined;
   /** STARTED has arrived. */
   private started = false;
+  /** Bounds the wait for the server's answer (startTimeout). */
+  private startTimer: NodeJS.Timeout | undefined;
 
   /**
    * `remoteFds` travel with the request and are owned by the connection from
@@ -48,7 +50,17 @@ export class Connection {
     private readonly fdMap: number[],
     private readonly binding: NativeBinding,
     private readonly events: ConnectionEvents,
-  ) {}
+  ) {
+    if (plan.startTimeout > 0) {
+      this.startTimer = setTimeout(() => {
+        this.startTimer = undefined;
+        // Closing gives the request up: a server that reads it later finds
+        // its client gone and starts nothing.
+        this.close();
+        this.events.lost(startTimedOut(plan.file, plan.socketPath, plan.startTimeout));
+      }, plan.startTimeout);
+    }
+  }
 
   /**
    * Connects and sends the request. True when the whole request is on its
@@ -75,7 +87,7 @@ export class Connection {
         return false;
       }
       this.closeRemoteFds();
-      this.events.lost(connectError(error, plan.socketPath));
+      this.lose(connectError(error, plan.socketPath));
       return false;
     }
     if (this.unrefed) this.socket.unref();
@@ -92,7 +104,7 @@ export class Connection {
       this.socket.destroy();
       const what = payload.length > MAX_REQUEST_BYTES ? `${payload.length} bytes, more than ${MAX_REQUEST_BYTES}`
         : strings > MAX_STRINGS ? `${strings} argv and env strings, more than ${MAX_STRINGS}` : `${this.fdMap.length} stdio entries, more than ${MAX_FDS}`;
-      this.events.lost(requestTooLarge(plan.file, plan.socketPath, what));
+      this.lose(requestTooLarge(plan.file, plan.socketPath, what));
       return false;
     }
     const records = encodeExecRecords(payload);
@@ -130,12 +142,25 @@ export class Connection {
     const { socket } = this;
     if (ms === 0 || socket === undefined || socket.isDestroyed || !socket.isFlushed) return;
     if (socket.peerCredentials().pid === process.pid) return;
-    if (!socket.waitReadableBlocking(ms)) return;
+    const { startTimeout } = this.plan;
+    if (!socket.waitReadableBlocking(startTimeout > 0 ? Math.min(ms, startTimeout) : ms)) return;
     socket.receiveOne();
+  }
+
+  /**
+   * Gives the request up before the program was reported started: `signal`
+   * first, for a program that did start meanwhile (its STARTED still on the
+   * way), then the hang-up, after which a server starts nothing for it.
+   */
+  abandon(signal: number): void {
+    const { socket } = this;
+    if (socket !== undefined && !socket.isDestroyed) socket.send(encodeSignal(signal));
+    this.close();
   }
 
   /** Hangs up: the server then ends the program as its disconnect policy says. */
   close(): void {
+    this.stopStartTimer();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.closeRemoteFds();
@@ -144,12 +169,14 @@ export class Connection {
 
   ref(): void {
     this.unrefed = false;
+    this.startTimer?.ref();
     this.retryTimer?.ref();
     this.socket?.ref();
   }
 
   unref(): void {
     this.unrefed = true;
+    this.startTimer?.unref();
     this.retryTimer?.unref();
     this.socket?.unref();
   }
@@ -158,8 +185,19 @@ export class Connection {
   private refuse(why: string): false {
     this.closeRemoteFds();
     this.socket?.destroy();
-    this.events.lost(unexpectedServer(this.plan.socketPath, why));
+    this.lose(unexpectedServer(this.plan.socketPath, why));
     return false;
+  }
+
+  private stopStartTimer(): void {
+    if (this.startTimer !== undefined) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
+  }
+
+  /** The request is over without an answer to wait for: no start timer outlives it. */
+  private lose(error: Error): void {
+    this.stopStartTimer();
+    this.events.lost(error);
   }
 
   private closeRemoteFds(): void {
@@ -173,7 +211,7 @@ export class Connection {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.socket?.destroy();
-      this.events.lost(malformedReply(this.plan.socketPath, error.message));
+      this.lose(malformedReply(this.plan.socketPath, error.message));
       return;
     }
     // STARTED once, then EXIT; or FAILED instead of both. Anything else is a
@@ -182,15 +220,17 @@ export class Connection {
       : message.type === MessageType.Started || message.type === MessageType.Failed;
     if (!expected) {
       this.socket?.destroy();
-      this.events.lost(malformedReply(this.plan.socketPath, `message type ${message.type} ${this.started ? 'after' : 'before'} the program started`));
+      this.lose(malformedReply(this.plan.socketPath, `message type ${message.type} ${this.started ? 'after' : 'before'} the program started`));
       return;
     }
     switch (message.type) {
       case MessageType.Started:
         this.started = true;
+        this.stopStartTimer();
         this.events.started(message.pid);
         break;
       case MessageType.Failed:
+        this.stopStartTimer();
         this.socket?.destroy();
         this.events.failed(message.failed);
         break;
@@ -204,6 +244,6 @@ export class Connection {
   }
 
   private onEnd(cause: NativeError | undefined): void {
-    this.events.lost(disconnected(this.plan.socketPath, 'the program\'s exit was reported', cause));
+    this.lose(disconnected(this.plan.socketPath, 'the program\'s exit was reported', cause));
   }
 }
