@@ -13,7 +13,9 @@ const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
-const { useServer, tempDir, pollUntil, fixture } = require('../helpers');
+const {
+  useServer, tempDir, pollUntil, fixture, procStat, exited,
+} = require('../helpers');
 
 const HOST = fixture('terminal-host.js');
 const TRAP = 'trap "echo TRAPPED; exit 3" INT; echo READY; while :; do sleep 1; done';
@@ -36,7 +38,7 @@ describe('Ctrl-C in a real terminal reaches a remote program as a local one (tmu
   let dir;
   let sessions = 0;
   const tmux = (...args) => childProcess.execFileSync('tmux', ['-S', path.join(dir, 'tmux.sock'), '-f', '/dev/null', ...args],
-    { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
+    { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const quote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
 
   before(function () {
@@ -100,4 +102,61 @@ describe('Ctrl-C in a real terminal reaches a remote program as a local one (tmu
       );
     });
   }
+});
+
+describe('the terminal\'s signals: forwarded, and the host ends or stops by them as without a listener', function () {
+  this.timeout(30000);
+  const ctx = useServer();
+  const hosts = [];
+
+  afterEach(async function () {
+    for (const host of hosts.splice(0)) {
+      host.kill('SIGCONT');
+      host.kill('SIGKILL');
+      await exited(host);
+    }
+  });
+
+  const SCRIPT = 'for s in INT QUIT HUP TSTP CONT WINCH; do trap "echo GOT-$s" $s; done; echo READY; while :; do sleep 0.2; done';
+
+  /** A host without listeners of its own (cores off, for SIGQUIT), its program ready; `output()` is what the program wrote. */
+  async function startHost() {
+    const host = childProcess.spawn('/bin/sh', ['-c', 'ulimit -c 0; exec "$@"', 'sh', process.execPath, HOST, 'remote', ctx.server.path, 'default', SCRIPT],
+      { stdio: ['ignore', 'pipe', 'ignore'] });
+    hosts.push(host);
+    let output = '';
+    host.stdout.on('data', (chunk) => { output += chunk; });
+    expect(await pollUntil(() => output.includes('READY'), { timeout: 10000, interval: 20 }), 'the program did not start').to.equal(true);
+    return { host, output: () => output };
+  }
+
+  for (const signal of ['SIGINT', 'SIGQUIT', 'SIGHUP']) {
+    it(`${signal}: the program gets it, then the host dies of it (Node's default)`, async function () {
+      const { host, output } = await startHost();
+      host.kill(signal);
+      const { signal: how } = await exited(host);
+      expect(how).to.equal(signal);
+      // The program's trap runs (within disconnectGrace), then the server ends it.
+      const name = signal.slice(3);
+      expect(await pollUntil(() => output().includes(`GOT-${name}`), { timeout: 5000 }), output()).to.equal(true);
+    });
+  }
+
+  it('SIGTSTP: the program gets it, then the host stops; SIGCONT continues both, and the next SIGTSTP stops it again', async function () {
+    const { host, output } = await startHost();
+    for (let round = 1; round <= 2; round++) {
+      host.kill('SIGTSTP');
+      expect(await pollUntil(() => procStat(host.pid).state === 'T', { timeout: 5000 }), `round ${round}: the host did not stop`).to.equal(true);
+      expect(await pollUntil(() => output().split('GOT-TSTP').length - 1 === round, { timeout: 5000 }), output()).to.equal(true);
+      host.kill('SIGCONT');
+      expect(await pollUntil(() => procStat(host.pid).state !== 'T', { timeout: 5000 })).to.equal(true);
+      expect(await pollUntil(() => output().split('GOT-CONT').length - 1 >= round, { timeout: 5000 }), output()).to.equal(true);
+    }
+    host.kill('SIGWINCH');
+    expect(await pollUntil(() => output().includes('GOT-WINCH'), { timeout: 5000 }), output()).to.equal(true);
+    expect(host.exitCode, 'SIGWINCH and SIGCONT do nothing to the host').to.equal(null);
+    host.kill('SIGINT');
+    await exited(host);
+    expect(host.signalCode).to.equal('SIGINT');
+  });
 });
