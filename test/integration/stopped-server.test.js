@@ -14,7 +14,7 @@ const path = require('node:path');
 const { expect } = require('chai');
 const { remoteSpawn, pingServer } = require('../..');
 const {
-  useServer, tempDir, pollUntil, exited, sleep,
+  useStoppableServer, pollUntil, exited, sleep,
 } = require('../helpers');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -71,36 +71,13 @@ function spawnClient(argv) {
 
 describe('a stopped server: every wait is interruptible and bounded', function () {
   this.timeout(30000);
-  let dir;
-  let stopped = false;
-  const clients = [];
-
-  beforeEach(function () {
-    dir = tempDir();
-  });
-
-  // Registered before useServer()'s hooks, so that the server is continued before its leak check.
-  afterEach(async function () {
-    for (const client of clients.splice(0)) {
-      client.kill('SIGKILL');
-      await exited(client);
-    }
-    if (stopped) ctx.server.process.kill('SIGCONT');
-    stopped = false;
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const ctx = useServer();
-
-  function stopServer() {
-    ctx.server.process.kill('SIGSTOP');
-    stopped = true;
-  }
+  const ctx = useStoppableServer();
+  const { clients } = ctx;
+  const stopServer = () => ctx.stopServer();
 
   /** Continues the server and checks that no program started for what was given up. */
   async function resumeAndCheck(marker, spawnsBefore) {
-    ctx.server.process.kill('SIGCONT');
-    stopped = false;
+    ctx.resumeServer();
     await pingServer(ctx.server.path); // it has read everything sent before
     await sleep(200); // time for a program that did start to touch its file
     expect(ctx.server.events('spawn').length - spawnsBefore, 'programs started for requests given up').to.equal(0);
@@ -112,7 +89,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
     ['sidecar exec', (sock, marker) => [process.execPath, CLI, 'exec', '--connect', sock, '--', 'touch', marker]],
   ]) {
     it(`timeout 2 ${name}: ends through SIGTERM within 3 s, exit 143, one line; nothing starts after SIGCONT`, async function () {
-      const marker = path.join(dir, 'touched');
+      const marker = path.join(ctx.dir, 'touched');
       const spawnsBefore = ctx.server.events('spawn').length;
       stopServer();
       const { child, ended } = spawnClient(['timeout', '--preserve-status', '2', ...argv(ctx.server.path, marker)]);
@@ -126,7 +103,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
 
     for (const signal of ['SIGINT', 'SIGHUP']) {
       it(`${name}: ${signal} before the start gives up with 128+N`, async function () {
-        const marker = path.join(dir, 'touched');
+        const marker = path.join(ctx.dir, 'touched');
         const spawnsBefore = ctx.server.events('spawn').length;
         stopServer();
         const { child, ended } = spawnClient(argv(ctx.server.path, marker));
@@ -143,7 +120,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
     }
 
     it(`${name} --start-timeout 500: gives up with 124 and says so`, async function () {
-      const marker = path.join(dir, 'touched');
+      const marker = path.join(ctx.dir, 'touched');
       const spawnsBefore = ctx.server.events('spawn').length;
       stopServer();
       const [command, ...rest] = argv(ctx.server.path, marker);
@@ -160,7 +137,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
   }
 
   it('a native client SIGKILLed while it waits has nothing started for it after SIGCONT', async function () {
-    const marker = path.join(dir, 'touched');
+    const marker = path.join(ctx.dir, 'touched');
     const spawnsBefore = ctx.server.events('spawn').length;
     stopServer();
     const client = childProcess.spawn(CLIENT, ['--connect', ctx.server.path, '--', 'touch', marker], { stdio: 'ignore' });
@@ -175,7 +152,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
   it('remoteSpawn with timeout: 1000 emits exit and close (null, SIGTERM) within 3 s, as child_process for a killed program', async function () {
     const local = childProcess.spawn('sleep', ['30'], { timeout: 1000 });
     const localEvents = recordEvents(local);
-    const marker = path.join(dir, 'touched');
+    const marker = path.join(ctx.dir, 'touched');
     const spawnsBefore = ctx.server.events('spawn').length;
     stopServer();
     const since = Date.now();
@@ -199,7 +176,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
       ['kill()', (child) => expect(child.kill()).to.equal(true)],
       ['kill(SIGKILL)', (child) => expect(child.kill('SIGKILL')).to.equal(true)],
     ];
-    const marker = path.join(dir, 'touched');
+    const marker = path.join(ctx.dir, 'touched');
     const spawnsBefore = ctx.server.events('spawn').length;
     for (const [label, act] of scenarios) {
       const localController = new AbortController();
@@ -209,7 +186,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
       act(local, localController);
       const expected = (await localEvents).events.filter(([event]) => event !== 'spawn');
 
-      if (!stopped) stopServer();
+      if (label === scenarios[0][0]) stopServer();
       const controller = new AbortController();
       const child = remoteSpawn('touch', [marker], { connect: ctx.server.path, signal: controller.signal, stdio: 'pipe' });
       const remoteEvents = recordEvents(child);
@@ -225,7 +202,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
   });
 
   it('startTimeout: ERR_SIDECAR_START_TIMEOUT, then close (-ETIMEDOUT, null); nothing starts after SIGCONT', async function () {
-    const marker = path.join(dir, 'touched');
+    const marker = path.join(ctx.dir, 'touched');
     const spawnsBefore = ctx.server.events('spawn').length;
     stopServer();
     const child = remoteSpawn('touch', [marker], { connect: ctx.server.path, startTimeout: 500 });
@@ -252,8 +229,7 @@ describe('a stopped server: every wait is interruptible and bounded', function (
     child.stdout.on('data', (chunk) => { out += chunk; });
     const done = recordEvents(child);
     await sleep(300);
-    ctx.server.process.kill('SIGCONT');
-    stopped = false;
+    ctx.resumeServer();
     const { events } = await done;
     expect(events).to.deep.equal([['spawn'], ['exit', 0, null], ['close', 0, null]]);
     expect(out).to.equal('late\n');
