@@ -86,6 +86,36 @@ describe('Ctrl-C in a real terminal reaches a remote program as a local one (tmu
     return { lines: judged(screen), screen };
   }
 
+  // The CLIs in the same terminal, against the program run by the shell itself.
+  const CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
+  const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
+  for (const [name, prefix] of [
+    ['sidecar exec', () => [process.execPath, CLI, 'exec', '--connect', ctx.server.path, '--']],
+    ['sidecar-client', () => [CLIENT, '--connect', ctx.server.path, '--']],
+  ]) {
+    it(`${name}: Ctrl-C runs the remote trap, and it exits with the program's status, as the program run locally`, async function () {
+      const lines = ['TRAPPED', 'host status 3'];
+      const run = async (argv) => {
+        const session = `cli${sessions++}`;
+        const script = path.join(dir, `${session}.sh`);
+        fs.writeFileSync(script, ['trap : INT', `${argv.map(quote).join(' ')}`, 'echo "host status $?"', 'sleep 30', ''].join('\n'));
+        tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '20', `exec bash ${quote(script)}`);
+        let screen = '';
+        expect(await pollUntil(() => (screen = tmux('capture-pane', '-p', '-t', session)).includes('READY'), { timeout: 10000, interval: 50 }),
+          screen).to.equal(true);
+        tmux('send-keys', '-t', session, 'C-c');
+        await pollUntil(() => JSON.stringify(judged(screen = tmux('capture-pane', '-p', '-t', session))) === JSON.stringify(lines),
+          { timeout: 10000, interval: 50 });
+        tmux('kill-session', '-t', session);
+        return { lines: judged(screen), screen };
+      };
+      const local = await run(['sh', '-c', TRAP]);
+      expect(local.lines, local.screen).to.deep.equal(lines);
+      const remote = await run([...prefix(), 'sh', '-c', TRAP]);
+      expect(remote.lines, remote.screen).to.deep.equal(local.lines);
+    });
+  }
+
   for (const scenario of SCENARIOS) {
     const what = `${scenario.program}, host ${scenario.host === 'listen' ? 'with a SIGINT listener' : 'without a SIGINT listener'}`;
     it(`${what}: ${scenario.lines.join(', ')}, as with child_process`, async function () {
