@@ -351,7 +351,9 @@ describe('sidecar start (server flags), sidecar ping', function () {
     it('a program the server ends on close (SIGTERM to the server, --close-timeout) gets its own one-line reason', async function () {
       const server = await startServer(['--close-timeout', '200']);
       const pending = cli(['exec', '--connect', server.path, '--', 'sleep', '10']);
-      await sleep(500);
+      // The program runs (a child of the server) before the server is told to close.
+      const running = await pollUntil(() => allProcesses().some((p) => p.ppid === server.child.pid), { timeout: 10000, interval: 20 });
+      expect(running, 'the program never started').to.equal(true);
       server.child.kill('SIGTERM');
       server.expectExit = true;
       const result = await pending;
