@@ -42,3 +42,17 @@ export function signalOption(value: unknown, name: string, fallback: number): nu
   if (typeof value !== 'string' && typeof value !== 'number') throw invalidArgType(name, 'one of type string or number', value);
   return toSignalNumber(value);
 }
+
+const { SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH } = os.constants.signals;
+/** Signals whose default action is not to end the process: ignore, stop or continue (signal(7)). */
+const NOT_TERMINATING = new Set([SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH]);
+
+/**
+ * True when a program that keeps the default action dies of this signal:
+ * every signal but those that are ignored, stop or continue by default
+ * (real-time signals included). A program whose client sent one of these
+ * is being ended, and may be running a trap for it.
+ */
+export function terminatesByDefault(signal: number): boolean {
+  return signal > 0 && !NOT_TERMINATING.has(signal);
+}

@@ -88,7 +88,7 @@ export type StdioOption = 'pipe' | 'overlapped' | 'inherit' | 'ignore' | readonl
 
 /**
  * Options of {@link remoteSpawn}: child_process.spawn's, plus `connect`,
- * `serverEnv` and `startWait`. Unknown options are ignored at run time, as
+ * `serverEnv`, `startWait`, `startTimeout` and `expectUid`. Unknown options are ignored at run time, as
  * child_process does; `serialization` (IPC) is left out of the type because
  * it throws ERR_SIDECAR_UNSUPPORTED.
  */
@@ -164,6 +164,16 @@ export interface RemoteSpawnOptions {
    * @default 50
    */
   startWait?: number | undefined;
+  /**
+   * Milliseconds the server may take to answer the request (the program
+   * started, or the request failed), counted from remoteSpawn: connecting,
+   * the server's policy and its work queue included. When none comes in
+   * time the request is given up (the connection is closed, so nothing
+   * starts for it) and the child emits 'error' with ERR_SIDECAR_START_TIMEOUT,
+   * then 'close'. 0 waits as long as the server takes.
+   * @default 0
+   */
+  startTimeout?: number | undefined;
   /**
    * The uid the server must run as. Before connecting, the socket file
    * (a symbolic link is refused) must belong to this uid and its directory
@@ -441,7 +451,7 @@ export interface ExecException extends Error {
 /** A callback of remoteExec and remoteExecFile, typed with {@link ExecException}. */
 export type ExecCallback<T extends string | Buffer = string> = (error: ExecException | null, stdout: T, stderr: T) => void;
 
-/** Options of {@link remoteExecFile}: child_process.execFile's, plus `connect`, `serverEnv` and `startWait`. */
+/** Options of {@link remoteExecFile}: child_process.execFile's, plus `connect`, `serverEnv`, `startWait`, `startTimeout` and `expectUid`. */
 export interface RemoteExecFileOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'detached' | 'argv0'> {
   /**
    * Encoding of stdout and stderr; 'buffer', null or an encoding Buffer does
@@ -461,7 +471,7 @@ export interface RemoteExecFileOptionsWithBufferEncoding extends RemoteExecFileO
   encoding: 'buffer' | null;
 }
 
-/** Options of {@link remoteExec}: child_process.exec's, plus `connect`, `serverEnv` and `startWait`. */
+/** Options of {@link remoteExec}: child_process.exec's, plus `connect`, `serverEnv`, `startWait`, `startTimeout` and `expectUid`. */
 export interface RemoteExecOptions extends RemoteExecFileOptions {
   /** The shell on the server. @default '/bin/sh' */
   shell?: string | undefined;
@@ -789,6 +799,7 @@ export type SidecarErrorCode =
   | 'ERR_SIDECAR_NO_SOCKET'
   | 'ERR_SIDECAR_PROTOCOL'
   | 'ERR_SIDECAR_REQUEST_TOO_LARGE'
+  | 'ERR_SIDECAR_START_TIMEOUT'
   | 'ERR_SIDECAR_UNSAFE_DIRECTORY'
   | 'ERR_SIDECAR_UNSUPPORTED';
 

@@ -150,7 +150,15 @@ export interface ServerOptions {
   killSignal?: NodeJS.Signals | number;
   /** Signal for a program whose client disconnected. @default 'SIGKILL' */
   disconnectSignal?: NodeJS.Signals | number;
-  /** Milliseconds after disconnectSignal (if not SIGKILL) before SIGKILL follows. @default 0 */
+  /**
+   * Milliseconds a program whose client disconnected has before SIGKILL:
+   * after disconnectSignal when that is not SIGKILL; and, when the client
+   * forwarded it a signal that ends programs by default (SIGINT, SIGTERM,
+   * SIGHUP, ...; not SIGWINCH, SIGCONT, SIGTSTP...) less than this long
+   * before disconnecting, counted from that signal, with no disconnectSignal:
+   * a Ctrl-C that ended the caller leaves the program's trap time to run.
+   * @default 2000
+   */
   disconnectGrace?: number;
   /**
    * Milliseconds close() lets running programs finish before it sends them

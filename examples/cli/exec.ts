@@ -5,13 +5,22 @@
 import { remoteSpawn } from 'sidecar-exec';
 import type { RemoteChildProcess } from 'sidecar-exec';
 import { parseFlags, single } from './args';
-import { endedByServerLine, failureExit, programExit } from './exit-status';
+import { endedByServerLine, failureExit, interruptedLine, programExit } from './exit-status';
 import { EXEC_SYNOPSIS, say, UsageError } from './usage';
 
-/** Signals `exec` catches and forwards; SIGKILL and SIGSTOP cannot be caught. */
-const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT',
-];
+/**
+ * Signals `exec` catches. The terminal's (SIGINT, SIGQUIT, SIGHUP, SIGWINCH,
+ * SIGCONT) reach the program through remoteSpawn itself, as they reach a
+ * local child in the caller's process group; `exec` listens for those that
+ * would end it so that it stays to report the program's exit, and forwards
+ * the rest. SIGKILL and SIGSTOP cannot be caught; SIGTSTP is left to
+ * remoteSpawn, which forwards it and then stops this process.
+ */
+const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'];
+const KEPT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGQUIT'];
+
+/** Before the program started, these give the request up: nothing is left waiting for a server that may never answer. */
+const GIVE_UP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP']);
 
 /**
  * The env overlay of `--env NAME=VALUE`, `--env NAME` (the caller's own
@@ -40,7 +49,7 @@ function envOverlay(entries: readonly string[]): Record<string, string> {
 }
 
 export function exec(argv: readonly string[]): void {
-  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid'], switches: ['help'], programFollows: true });
+  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid', 'start-timeout'], switches: ['help'], programFollows: true });
   if (flags.switches.has('help')) {
     process.stdout.write(`usage: ${EXEC_SYNOPSIS('sidecar exec')}\n`);
     return;
@@ -54,18 +63,33 @@ export function exec(argv: readonly string[]): void {
   if (expectUid !== undefined && !(/^\d+$/.test(expectUid) && Number(expectUid) <= 0xfffffffe)) {
     throw new UsageError(`--expect-uid takes a numeric uid: ${expectUid}`);
   }
+  const startTimeout = single(flags, 'start-timeout');
+  if (startTimeout !== undefined && !(/^\d+$/.test(startTimeout) && Number(startTimeout) < 2 ** 31)) {
+    throw new UsageError(`--start-timeout takes milliseconds, an integer below 2147483648: ${startTimeout}`);
+  }
 
   // Handlers first: remoteSpawn may block briefly for the started reply, and
-  // a signal that arrives meanwhile must still be forwarded (handlers run
+  // a signal that arrives meanwhile must still be handled (handlers run
   // from the event loop, after `child` is set).
   let child: RemoteChildProcess | undefined;
-  const forward = (signal: NodeJS.Signals): void => {
-    child?.kill(signal);
+  let gaveUp = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (child.pid === undefined && GIVE_UP_SIGNALS.has(signal)) {
+      // Not started: whatever the server does later, nothing waits for it.
+      gaveUp = true;
+      say(interruptedLine(program, signal));
+      process.exitCode = programExit(null, signal);
+      child.kill(signal);
+      return;
+    }
+    if (FORWARDED_SIGNALS.includes(signal)) child.kill(signal);
   };
+  const handled = [...FORWARDED_SIGNALS, ...KEPT_SIGNALS];
   const stopForwarding = (): void => {
-    for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
+    for (const signal of handled) process.removeListener(signal, onSignal);
   };
-  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  for (const signal of handled) process.on(signal, onSignal);
 
   const options = {
     connect: socketPath,
@@ -74,6 +98,7 @@ export function exec(argv: readonly string[]): void {
     serverEnv: true,
     stdio: 'inherit',
     expectUid: expectUid === undefined ? undefined : Number(expectUid),
+    startTimeout: startTimeout === undefined ? undefined : Number(startTimeout),
   } as const;
   try {
     child = remoteSpawn(program, args, options);
@@ -97,7 +122,7 @@ export function exec(argv: readonly string[]): void {
     process.exitCode = status;
   });
   running.on('exit', (code, signal) => {
-    if (failed) return; // the server went away: its error already set the status
+    if (failed || gaveUp) return; // the server went away, or never answered: the status is set
     const ended = endedByServerLine(program, running.exitReason);
     if (ended !== undefined) say(ended);
     process.exitCode = programExit(code, signal);

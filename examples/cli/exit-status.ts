@@ -8,6 +8,8 @@
 import { constants } from 'node:os';
 import type { ExitReason, RemoteFailureFacts } from 'sidecar-exec';
 
+/** The server did not answer within --start-timeout: coreutils' timeout says 124 for a command that timed out. */
+export const EXIT_TIMED_OUT = 124;
 export const EXIT_USAGE = 125;
 export const EXIT_CANNOT_RUN = 126;
 export const EXIT_NOT_FOUND = 127;
@@ -45,6 +47,8 @@ const FAILURES: readonly Row[] = [
   // The server's policy refused it, or went away mid-run: the program could not be run.
   { code: 'ERR_SIDECAR_DENIED', status: EXIT_CANNOT_RUN, line: asIs },
   { code: 'ERR_SIDECAR_DISCONNECTED', status: EXIT_CANNOT_RUN, line: asIs },
+  // No answer within --start-timeout; nothing was started.
+  { code: 'ERR_SIDECAR_START_TIMEOUT', status: EXIT_TIMED_OUT, line: asIs },
   // No server, a busy one, a broken exchange: sidecar itself failed.
   { code: 'ERR_SIDECAR_*', status: EXIT_USAGE, line: asIs },
   // Any other errno (EACCES, E2BIG, EPERM...): found but cannot run.
@@ -89,4 +93,9 @@ const ENDED_BY_SERVER: Partial<Record<ExitReason, string>> = {
 export function endedByServerLine(program: string, reason: ExitReason | null): string | undefined {
   const why = reason === null ? undefined : ENDED_BY_SERVER[reason];
   return why === undefined ? undefined : `${program}: ended by the server (${why})`;
+}
+
+/** The line for a request given up because a signal came before the program started (exit 128+N). */
+export function interruptedLine(program: string, signal: NodeJS.Signals): string {
+  return `${program}: interrupted by ${signal} before it started; the request was given up`;
 }

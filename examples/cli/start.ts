@@ -13,7 +13,7 @@ import { logRequests } from './request-log';
 import { say, UsageError } from './usage';
 
 type NumericOption = 'maxConcurrent' | 'maxQueued' | 'queueTimeout' | 'maxConnections' | 'maxConnectionsPerUid' | 'maxBufferedBytes'
-  | 'maxRuntime' | 'handshakeTimeout' | 'closeTimeout';
+  | 'maxRuntime' | 'handshakeTimeout' | 'closeTimeout' | 'disconnectGrace';
 
 /** Numeric flags of `start`, and the server options they set. */
 const START_NUMBERS: Readonly<Record<string, NumericOption>> = {
@@ -26,6 +26,7 @@ const START_NUMBERS: Readonly<Record<string, NumericOption>> = {
   'max-runtime': 'maxRuntime',
   'handshake-timeout': 'handshakeTimeout',
   'close-timeout': 'closeTimeout',
+  'disconnect-grace': 'disconnectGrace',
 };
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];

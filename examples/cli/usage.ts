@@ -2,7 +2,7 @@
 // asks for it, and the one "sidecar: ..." line every message is.
 
 /** exec's synopsis, under the name it is called by: `sidecar-client --help` prints the same words. */
-export const EXEC_SYNOPSIS = (name: string): string => `${name} --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--] PROGRAM [ARG]...`;
+export const EXEC_SYNOPSIS = (name: string): string => `${name} --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--] PROGRAM [ARG]...`;
 
 export const INSTALL_SHIMS_SYNOPSIS = 'sidecar install-shims [--connect PATH] [--env NAME|PREFIX*]... [--no-default-env] [--client FILE] DIR [NAME]...';
 
@@ -11,7 +11,7 @@ export const USAGE = `usage:
                 [--allow-uid UID]... [--allow-gid GID]... [--allow-command NAME|PATH]... [--allow-env NAME]...
                 [--max-concurrent N] [--max-queued N] [--queue-timeout MS] [--max-connections N]
                 [--max-connections-per-uid N] [--max-buffered-bytes N]
-                [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--no-stop] PATH
+                [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--disconnect-grace MS] [--no-stop] PATH
   sidecar stop PATH
   sidecar ping PATH
   ${EXEC_SYNOPSIS('sidecar exec')}

@@ -2,7 +2,8 @@
  * sidecar-client: `sidecar exec` as a small native executable, for shims
  * that run on every call of a tool and should not pay Node.js's start-up.
  *
- *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--] PROGRAM [ARG]...
+ *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID]
+ *                  [--start-timeout MS] [--] PROGRAM [ARG]...
  *
  * Same flags, protocol (docs/protocol.md, version 1), exit statuses and
  * stderr lines, word for word, as `sidecar exec` (examples/cli/exec.ts;
@@ -10,8 +11,10 @@
  * PROGRAM with the server's environment plus each --env in the caller's
  * working directory (or --workdir), forwards the signals it can catch, and
  * exits with the status `sidecar exec` would give (the table before
- * failed_kind). The protocol's constants come from protocol.h, generated
- * from src/protocol/index.ts.
+ * failed_kind). Every wait before the program starts can be ended: SIGINT,
+ * SIGTERM and SIGHUP give the request up (exit 128+N), and --start-timeout
+ * bounds it (exit 124). The protocol's constants come from protocol.h,
+ * generated from src/protocol/index.ts.
  *
  * Man pages: socket(2), connect(2), sendmsg(2), recv(2), unix(7)
  * (SCM_RIGHTS, SO_PEERCRED), cmsg(3), signalfd(2), sigprocmask(2), poll(2),
@@ -36,12 +39,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "protocol.h"
 
 /* Exit statuses of `sidecar exec` (examples/cli/sidecar.js), shared. */
 enum {
+  kExitTimedOut = 124,  /* no answer within --start-timeout, as coreutils' timeout */
   kExitUsage = 125,     /* sidecar itself failed: usage, no server... */
   kExitCannotRun = 126, /* the program was found but could not run */
   kExitNotFound = 127,  /* the program was not found */
@@ -51,9 +56,23 @@ enum {
 static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT};
 
 static const char *g_socket_path = "";
+static const char *g_program = "";
+
+/*
+ * The wait for the server before the program starts. Its deadline
+ * (CLOCK_MONOTONIC ms, 0: none) comes from --start-timeout; signals arrive
+ * on g_signals (signalfd) from before the connect on. Until the request is
+ * whole, signals that do not give up are kept in g_pending (a record in the
+ * middle of a request would break the protocol) and forwarded after it.
+ */
+static long long g_deadline_ms = 0;
+static long g_start_timeout_ms = 0;
+static int g_signals = -1;
+static int g_request_sent = 0;
+static unsigned long long g_pending = 0;
 
 static const char kUsage[] =
-    "usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--] PROGRAM [ARG]...\n";
+    "usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--] PROGRAM [ARG]...\n";
 
 /* The errno names Node reports as `code`; the client says what Node says. */
 static const struct {
@@ -163,7 +182,92 @@ static void get_string(const unsigned char *record, size_t length, size_t *offse
   *offset += n;
 }
 
-/* Sends one record, blocking; fds ride on it when count > 0. */
+static int send_signal(int sock, int signo);
+
+static long long now_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* The request was given up: say why and exit; the kernel closes the connection, so the server starts nothing. */
+static void give_up(const char *why, int status) __attribute__((noreturn));
+static void give_up(const char *why, int status) {
+  say("%s: %s; the request was given up", g_program, why);
+  exit(status);
+}
+
+/* poll(2)'s timeout until the start deadline (-1 without one); past it, the request is given up. */
+static int time_left(void) {
+  if (g_deadline_ms == 0) return -1;
+  long long left = g_deadline_ms - now_ms();
+  if (left <= 0) {
+    char why[160];
+    snprintf(why, sizeof(why), "the sidecar server at %s did not answer within --start-timeout (%ld ms)", g_socket_path,
+             g_start_timeout_ms);
+    give_up(why, kExitTimedOut);
+  }
+  return left > 60000 ? 60000 : (int)left;
+}
+
+/* The signals that end the wait before the program starts, with the names the line gives them. */
+static const char *give_up_name(int signo) {
+  switch (signo) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return NULL;
+  }
+}
+
+/*
+ * Reads the signals caught while the program has not started: SIGINT,
+ * SIGTERM and SIGHUP give the request up (exit 128+N, as a shell reports a
+ * command the signal ended); others are forwarded once the request is whole
+ * (the server has no program to give them to yet, as for a local child
+ * signalled before it ran).
+ */
+static void take_signals_before_start(int sock) {
+  struct signalfd_siginfo info;
+  while (read(g_signals, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+    int signo = (int)info.ssi_signo;
+    const char *name = give_up_name(signo);
+    if (name != NULL) {
+      char why[64];
+      snprintf(why, sizeof(why), "interrupted by %s before it started", name);
+      give_up(why, 128 + signo);
+    }
+    if (g_request_sent) {
+      send_signal(sock, signo);
+    } else if (signo < 64) {
+      g_pending |= 1ULL << signo;
+    }
+  }
+}
+
+/* Waits until `sock` has `events` (or an error), taking signals and minding the deadline meanwhile. */
+static void wait_before_start(int sock, short events) {
+  for (;;) {
+    struct pollfd watched[2] = {{sock, events, 0}, {g_signals, POLLIN, 0}};
+    int ready = poll(watched, 2, time_left());
+    if (ready < 0 && errno != EINTR) return; /* the retried call reports what is wrong */
+    if (ready <= 0) continue;                /* time_left() ends a wait past the deadline */
+    if (watched[1].revents & POLLIN) take_signals_before_start(sock);
+    if (watched[0].revents) return;
+  }
+}
+
+/*
+ * Sends one record; fds ride on it when count > 0. The socket does not
+ * block: before the program starts, a full socket (a stopped server) is
+ * waited for with the signals and the deadline; after it, a signal record
+ * that does not fit is dropped rather than freeze the client (only a server
+ * that stopped reading leaves hundreds of them unread).
+ */
 static int send_record(int sock, const unsigned char *data, size_t length, const int *fds, int count) {
   struct iovec iov = {(void *)data, length};
   union {
@@ -186,6 +290,10 @@ static int send_record(int sock, const unsigned char *data, size_t length, const
   for (;;) {
     ssize_t sent = sendmsg(sock, &message, MSG_NOSIGNAL);
     if (sent >= 0) return 0;
+    if (errno == EAGAIN && g_signals >= 0 && !g_request_sent) {
+      wait_before_start(sock, POLLOUT);
+      continue;
+    }
     if (errno != EINTR) return -1;
   }
 }
@@ -221,6 +329,7 @@ static int send_request(int sock, const struct Bytes *payload) {
 }
 
 static int send_signal(int sock, int signo) {
+  if (!g_request_sent) return 0; /* never inside the request: take_signals_before_start keeps it */
   unsigned char record[8];
   header(record, SIDECAR_MESSAGE_SIGNAL);
   record[4] = signo & 0xff;
@@ -241,6 +350,8 @@ static int send_signal(int sock, int signo) {
  *   FAILED  any other (errno) code                  126  found but cannot run
  *   EXIT    the program exited with status S        S
  *   EXIT    the program was killed by signal N      128+N
+ *   no answer within --start-timeout                124  the request was given up
+ *   SIGINT, SIGTERM, SIGHUP before STARTED          128+N the request was given up
  *
  * Besides: this client's own failures before the request is sent (memory,
  * getcwd, signalfd, sendmsg) give 125, as no server does; a malformed
@@ -397,8 +508,8 @@ extern char **environ;
 
 /* The command line, as `sidecar exec` reads it (examples/cli/args.ts, exec.ts). */
 struct Options {
-  const char *connect, *workdir, *expect_uid;
-  int connect_count, workdir_count, expect_uid_count, help;
+  const char *connect, *workdir, *expect_uid, *start_timeout;
+  int connect_count, workdir_count, expect_uid_count, start_timeout_count, help;
   /* The --env values, in order: pointers into argv. */
   const char **env;
   int envc;
@@ -436,9 +547,9 @@ static void parse_options(int argc, char **argv, struct Options *options) {
       options->help = 1;
       continue;
     }
-    static const char *const kValued[] = {"--connect", "--workdir", "--env", "--expect-uid"};
+    static const char *const kValued[] = {"--connect", "--workdir", "--env", "--expect-uid", "--start-timeout"};
     int known = -1;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
       if ((int)strlen(kValued[k]) == name_length && strncmp(arg, kValued[k], (size_t)name_length) == 0) known = k;
     }
     if (known < 0) usage_exit("unknown option %.*s", name_length, arg);
@@ -448,7 +559,8 @@ static void parse_options(int argc, char **argv, struct Options *options) {
       case 0: keep(&options->connect, &options->connect_count, value); break;
       case 1: keep(&options->workdir, &options->workdir_count, value); break;
       case 2: options->env[options->envc++] = value; break;
-      default: keep(&options->expect_uid, &options->expect_uid_count, value); break;
+      case 3: keep(&options->expect_uid, &options->expect_uid_count, value); break;
+      default: keep(&options->start_timeout, &options->start_timeout_count, value); break;
     }
   }
   options->program = i;
@@ -492,6 +604,35 @@ static void env_overlay(const struct Options *options, struct Bytes *env, uint32
   }
 }
 
+/* One reply: the exit status to end with, or -1 to go on (STARTED sets *started). */
+static int on_record(const unsigned char *record, size_t length, int *started) {
+  if (length < SIDECAR_HEADER_BYTES || record[0] != SIDECAR_PROTOCOL_VERSION) {
+    say("sidecar server at %s sent a malformed message", g_socket_path);
+    return kExitUsage;
+  }
+  switch (record[1]) {
+    case SIDECAR_MESSAGE_STARTED:
+      *started = 1;
+      return -1;
+    case SIDECAR_MESSAGE_FAILED:
+      return failed_status(record, length, g_program);
+    case SIDECAR_MESSAGE_EXIT: {
+      if (length < SIDECAR_HEADER_BYTES + 12) return kExitUsage;
+      int32_t code = (int32_t)get_u32(record + 4);
+      uint32_t signo = get_u32(record + 8);
+      uint32_t reason = get_u32(record + 12);
+      if (reason == SIDECAR_EXIT_REASON_MAX_RUNTIME || reason == SIDECAR_EXIT_REASON_CLOSE) {
+        say("%s: ended by the server (%s)", g_program,
+            reason == SIDECAR_EXIT_REASON_MAX_RUNTIME ? "it ran longer than the server allows" : "the server is closing");
+      }
+      return signo != 0 ? 128 + (int)signo : code;
+    }
+    default:
+      say("sidecar server at %s sent a malformed message", g_socket_path);
+      return kExitUsage;
+  }
+}
+
 int main(int argc, char **argv) {
   struct Options options = {0};
   parse_options(argc, argv, &options);
@@ -517,6 +658,16 @@ int main(int argc, char **argv) {
       usage_exit("--expect-uid takes a numeric uid: %s", value);
     }
   }
+  if (options.start_timeout_count > 1) usage_exit("--start-timeout given more than once");
+  if (options.start_timeout_count > 0) {
+    const char *value = options.start_timeout;
+    char *end = NULL;
+    errno = 0;
+    g_start_timeout_ms = strtol(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || g_start_timeout_ms > 2147483647L) {
+      usage_exit("--start-timeout takes milliseconds, an integer below 2147483648: %s", value);
+    }
+  }
   if (options.workdir_count > 1) usage_exit("--workdir given more than once");
   const char *workdir = options.workdir;
   struct Bytes env = {0};
@@ -524,6 +675,7 @@ int main(int argc, char **argv) {
   env_overlay(&options, &env, &envc);
   free(options.env);
   const char *program = argv[i];
+  g_program = program;
 
   /* The working directory travels absolute: a relative --workdir means the
      caller's directory, as child_process resolves a relative cwd, never one
@@ -570,21 +722,32 @@ int main(int argc, char **argv) {
     say("cannot connect to the sidecar server at %s: EPERM (%s)", g_socket_path, why);
     return kExitUsage;
   }
-  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (sock < 0 || connect(sock, (struct sockaddr *)&address, sizeof(address)) != 0) return connect_failed(errno);
-  if (expect_uid && peer_refused(sock, expected_uid, why, sizeof(why))) {
-    say("cannot connect to the sidecar server at %s: EPERM (%s)", g_socket_path, why);
-    return kExitUsage;
-  }
-
-  /* Signals become readable events: nothing runs in a handler. */
+  /* Signals become readable events, from here on: nothing runs in a
+     handler, and every wait below also watches them. */
   sigset_t forwarded;
   sigemptyset(&forwarded);
   for (size_t k = 0; k < sizeof(kForwarded) / sizeof(kForwarded[0]); k++) sigaddset(&forwarded, kForwarded[k]);
   sigprocmask(SIG_BLOCK, &forwarded, NULL);
-  int signals = signalfd(-1, &forwarded, SFD_CLOEXEC);
-  if (signals < 0) {
+  g_signals = signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (g_signals < 0) {
     say("signalfd: %s", strerror(errno));
+    return kExitUsage;
+  }
+  if (g_start_timeout_ms > 0) g_deadline_ms = now_ms() + g_start_timeout_ms;
+
+  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (sock < 0) return connect_failed(errno);
+  while (connect(sock, (struct sockaddr *)&address, sizeof(address)) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return connect_failed(errno);
+    /* The server's backlog is full: it is busy, not gone. Try again in a
+       moment, as a blocking connect would wait, but still interruptible. */
+    struct pollfd signals_only = {g_signals, POLLIN, 0};
+    int left = time_left();
+    if (poll(&signals_only, 1, left < 0 || left > 5 ? 5 : left) > 0) take_signals_before_start(sock);
+  }
+  if (expect_uid && peer_refused(sock, expected_uid, why, sizeof(why))) {
+    say("cannot connect to the sidecar server at %s: EPERM (%s)", g_socket_path, why);
     return kExitUsage;
   }
 
@@ -594,49 +757,39 @@ int main(int argc, char **argv) {
   }
   free(payload.data);
   free(env.data);
+  g_request_sent = 1;
+  for (int signo = 1; signo < 64; signo++) {
+    if (g_pending & (1ULL << signo)) send_signal(sock, signo);
+  }
 
   static unsigned char record[SIDECAR_MAX_RECORD_BYTES];
-  struct pollfd watched[2] = {{sock, POLLIN, 0}, {signals, POLLIN, 0}};
+  struct pollfd watched[2] = {{sock, POLLIN, 0}, {g_signals, POLLIN, 0}};
+  int started = 0;
   for (;;) {
-    if (poll(watched, 2, -1) < 0) {
+    int ready = poll(watched, 2, started ? -1 : time_left());
+    if (ready < 0) {
       if (errno == EINTR) continue;
       say("poll: %s", strerror(errno));
       return kExitCannotRun;
     }
-    if (watched[1].revents & POLLIN) {
-      struct signalfd_siginfo info;
-      if (read(signals, &info, sizeof(info)) == (ssize_t)sizeof(info)) send_signal(sock, (int)info.ssi_signo);
-    }
-    if (!(watched[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-    ssize_t length = recv(sock, record, sizeof(record), 0);
-    if (length < 0 && errno == EINTR) continue;
-    if (length <= 0) {
-      say("connection to the sidecar server at %s ended before the program's exit was reported", g_socket_path);
-      return kExitCannotRun;
-    }
-    if (length < SIDECAR_HEADER_BYTES || record[0] != SIDECAR_PROTOCOL_VERSION) {
-      say("sidecar server at %s sent a malformed message", g_socket_path);
-      return kExitUsage;
-    }
-    switch (record[1]) {
-      case SIDECAR_MESSAGE_STARTED:
-        break;
-      case SIDECAR_MESSAGE_FAILED:
-        return failed_status(record, (size_t)length, program);
-      case SIDECAR_MESSAGE_EXIT: {
-        if (length < SIDECAR_HEADER_BYTES + 12) return kExitUsage;
-        int32_t code = (int32_t)get_u32(record + 4);
-        uint32_t signo = get_u32(record + 8);
-        uint32_t reason = get_u32(record + 12);
-        if (reason == SIDECAR_EXIT_REASON_MAX_RUNTIME || reason == SIDECAR_EXIT_REASON_CLOSE) {
-          say("%s: ended by the server (%s)", program,
-              reason == SIDECAR_EXIT_REASON_MAX_RUNTIME ? "it ran longer than the server allows" : "the server is closing");
-        }
-        return signo != 0 ? 128 + (int)signo : code;
+    if (ready == 0) continue; /* time_left() gives up past the deadline */
+    /* The socket first: a STARTED that came with a signal makes it one for the program. */
+    if (watched[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t length = recv(sock, record, sizeof(record), 0);
+      if (length < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (length <= 0) {
+        say("connection to the sidecar server at %s ended before the program's exit was reported", g_socket_path);
+        return kExitCannotRun;
       }
-      default:
-        say("sidecar server at %s sent a malformed message", g_socket_path);
-        return kExitUsage;
+      int status = on_record(record, (size_t)length, &started);
+      if (status >= 0) return status;
     }
+    if (!(watched[1].revents & POLLIN)) continue;
+    if (!started) {
+      take_signals_before_start(sock);
+      continue;
+    }
+    struct signalfd_siginfo info;
+    while (read(g_signals, &info, sizeof(info)) == (ssize_t)sizeof(info)) send_signal(sock, (int)info.ssi_signo);
   }
 }

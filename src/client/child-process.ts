@@ -14,8 +14,9 @@ import { type NativeBinding, getBinding } from '../binding';
 import { type ExitReply, type FailedReply, exitReasonName } from '../protocol';
 import { SidecarError, failedReplyError, isThrownBySpawn } from '../errors';
 import { NodeCompatibleEmitter } from '../emitter';
-import { signalName, toSignalNumber } from '../signals';
+import { signalName, terminatesByDefault, toSignalNumber } from '../signals';
 import { Connection } from './connection';
+import { followTerminalSignals } from './terminal-signals';
 import { forgetChild, rememberChild } from './pids';
 import type { SpawnPlan } from './spawn-options';
 import { type LocalStdio, createStdio } from './stdio';
@@ -37,6 +38,10 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   private readonly local: LocalStdio;
   private readonly connection: Connection;
   private ended = false; // exit or failure known: no more signals
+  /** Given up before it was reported started; its 'exit' is on the next tick. */
+  private abandoning = false;
+  /** Stops forwarding the terminal's signals to it (not detached only). */
+  private stopFollowing: () => void = () => undefined;
   private closesNeeded = 1; // 'exit' plus each readable pipe, as Node counts
   private closesGot = 0;
   private closeEmitted = false;
@@ -59,6 +64,8 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
       exited: (reply) => this.onExit(reply),
       lost: (error) => this.onLost(error),
     });
+    // In the caller's foreground process group, as a local child that is not detached.
+    if (!plan.newSession) this.stopFollowing = followTerminalSignals(this);
     try {
       if (this.connection.open()) this.connection.blockUntilStarted(plan.startWait);
     } finally {
@@ -87,10 +94,17 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
 
   /**
    * Sends a signal number (0 only checks) without marking the child killed:
-   * process.kill(pid) does not either, and remoteKill() mirrors it.
+   * process.kill(pid) does not either, and remoteKill() mirrors it. Before
+   * the program is reported started, a signal that ends a program by
+   * default gives the request up (see abandon()).
    */
   deliverSignal(number: number): boolean {
+    if (this.abandoning) return true;
     if (this.ended) return false;
+    if (this.pid === undefined && terminatesByDefault(number)) {
+      this.abandon(number);
+      return true;
+    }
     return this.connection.signal(number);
   }
 
@@ -105,6 +119,35 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
   /** There is no IPC channel to a remote program; present so that the shape is ChildProcess's. */
   disconnect(): void {
     this.emit('error', Object.assign(new Error('IPC channel is already disconnected'), { code: 'ERR_IPC_DISCONNECTED' }));
+  }
+
+  /**
+   * A local child signalled while it starts dies of the signal (libuv's
+   * child has default actions from before exec). Here the request is given
+   * up: the signal is sent for a program that started meanwhile, the
+   * connection closed, and, as for a killed local child, 'exit' with
+   * (null, signal) comes later, then 'close'. The local ends of the pipes
+   * are closed: the server may hold their far ends unread (stopped) for any
+   * time. No program was seen, so `pid` stays undefined and `exitReason` null.
+   */
+  private abandon(signal: number): void {
+    this.abandoning = true;
+    this.connection.abandon(signal);
+    this.local.dropHeldReads();
+    process.nextTick(() => {
+      this.abandoning = false;
+      this.onExit({ exitCode: null, signal, reason: 0 }, false);
+      this.closeReadables();
+    });
+  }
+
+  private closeReadables(): void {
+    for (const readable of this.local.readables) readable.destroy();
+  }
+
+  private markEnded(): void {
+    this.ended = true;
+    this.stopFollowing();
   }
 
   // ---- replies ---------------------------------------------------------------
@@ -131,7 +174,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     });
     if (this.constructing && isThrownBySpawn(error)) {
       // child_process throws these from spawn(); so do we, when we know in time.
-      this.ended = true;
+      this.markEnded();
       this.local.dropHeldReads();
       for (const stream of this.stdio) stream?.destroy();
       throw error;
@@ -160,7 +203,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
       return;
     }
     if (this.ended) return;
-    this.ended = true;
+    this.markEnded();
     const errno = (error as { errno?: unknown }).errno;
     this.exitCode = typeof errno === 'number' ? -Math.abs(errno) : -1;
     // As Node's onexit for a failed spawn: stdin destroyed, 'error', then
@@ -170,12 +213,15 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     this.local.releaseReads();
     this.emit('error', error);
     process.nextTick(() => this.flushStdio());
+    // A request given up (startTimeout) may still hold the far ends in a
+    // server that never reads it: ours are closed, not waited for.
+    if ((error as { code?: unknown }).code === 'ERR_SIDECAR_START_TIMEOUT') this.closeReadables();
     this.maybeClose();
   }
 
   private onExit(exit: ExitReply, reasonKnown = true): void {
     if (this.ended) return;
-    this.ended = true;
+    this.markEnded();
     if (this.pid !== undefined) forgetChild(this.pid, this);
     if (exit.signal !== null) this.signalCode = signalName(exit.signal);
     else this.exitCode = exit.exitCode;

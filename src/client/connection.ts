@@ -9,7 +9,7 @@ import {
 } from '../protocol';
 import { SeqpacketSocket } from '../transport/seqpacket';
 import {
-  type NativeError, disconnected, isNativeError, malformedReply, unexpectedServer,
+  type NativeError, disconnected, isNativeError, malformedReply, startTimedOut, unexpectedServer,
 } from '../errors';
 import { peerRefusal, socketOwnerRefusal } from './expected-server';
 import { requestRecords } from './request';
@@ -38,6 +38,8 @@ export class Connection {
   private retryTimer: NodeJS.Timeout | undefined;
   /** STARTED has arrived. */
   private started = false;
+  /** Bounds the wait for the server's answer (startTimeout). */
+  private startTimer: NodeJS.Timeout | undefined;
 
   /**
    * `remoteFds` travel with the request and are owned by the connection from
@@ -49,7 +51,17 @@ export class Connection {
     private readonly fdMap: number[],
     private readonly binding: NativeBinding,
     private readonly events: ConnectionEvents,
-  ) {}
+  ) {
+    if (plan.startTimeout > 0) {
+      this.startTimer = setTimeout(() => {
+        this.startTimer = undefined;
+        // Closing gives the request up: a server that reads it later finds
+        // its client gone and starts nothing.
+        this.close();
+        this.events.lost(startTimedOut(plan.file, plan.socketPath, plan.startTimeout));
+      }, plan.startTimeout);
+    }
+  }
 
   /**
    * Connects and sends the request. True when the whole request is on its
@@ -76,7 +88,7 @@ export class Connection {
         return false;
       }
       this.closeRemoteFds();
-      this.events.lost(connectFailure(error, plan.socketPath));
+      this.lose(connectFailure(error, plan.socketPath));
       return false;
     }
     if (this.unrefed) this.socket.unref();
@@ -87,7 +99,7 @@ export class Connection {
     if (records instanceof Error) {
       this.closeRemoteFds();
       this.socket.destroy();
-      this.events.lost(records);
+      this.lose(records);
       return false;
     }
     this.socket.send(records[0], this.remoteFds.splice(0));
@@ -124,12 +136,25 @@ export class Connection {
     const { socket } = this;
     if (ms === 0 || socket === undefined || socket.isDestroyed || !socket.isFlushed) return;
     if (socket.peerCredentials().pid === process.pid) return;
-    if (!socket.waitReadableBlocking(ms)) return;
+    const { startTimeout } = this.plan;
+    if (!socket.waitReadableBlocking(startTimeout > 0 ? Math.min(ms, startTimeout) : ms)) return;
     socket.receiveOne();
+  }
+
+  /**
+   * Gives the request up before the program was reported started: `signal`
+   * first, for a program that did start meanwhile (its STARTED still on the
+   * way), then the hang-up, after which a server starts nothing for it.
+   */
+  abandon(signal: number): void {
+    const { socket } = this;
+    if (socket !== undefined && !socket.isDestroyed) socket.send(encodeSignal(signal));
+    this.close();
   }
 
   /** Hangs up: the server then ends the program as its disconnect policy says. */
   close(): void {
+    this.stopStartTimer();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.closeRemoteFds();
@@ -138,12 +163,14 @@ export class Connection {
 
   ref(): void {
     this.unrefed = false;
+    this.startTimer?.ref();
     this.retryTimer?.ref();
     this.socket?.ref();
   }
 
   unref(): void {
     this.unrefed = true;
+    this.startTimer?.unref();
     this.retryTimer?.unref();
     this.socket?.unref();
   }
@@ -152,8 +179,19 @@ export class Connection {
   private refuse(why: string): false {
     this.closeRemoteFds();
     this.socket?.destroy();
-    this.events.lost(unexpectedServer(this.plan.socketPath, why));
+    this.lose(unexpectedServer(this.plan.socketPath, why));
     return false;
+  }
+
+  private stopStartTimer(): void {
+    if (this.startTimer !== undefined) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
+  }
+
+  /** The request is over without an answer to wait for: no start timer outlives it. */
+  private lose(error: Error): void {
+    this.stopStartTimer();
+    this.events.lost(error);
   }
 
   private closeRemoteFds(): void {
@@ -167,7 +205,7 @@ export class Connection {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.socket?.destroy();
-      this.events.lost(malformedReply(this.plan.socketPath, error.message));
+      this.lose(malformedReply(this.plan.socketPath, error.message));
       return;
     }
     // STARTED once, then EXIT; or FAILED instead of both. Anything else is a
@@ -176,15 +214,17 @@ export class Connection {
       : message.type === MessageType.Started || message.type === MessageType.Failed;
     if (!expected) {
       this.socket?.destroy();
-      this.events.lost(malformedReply(this.plan.socketPath, `message type ${message.type} ${this.started ? 'after' : 'before'} the program started`));
+      this.lose(malformedReply(this.plan.socketPath, `message type ${message.type} ${this.started ? 'after' : 'before'} the program started`));
       return;
     }
     switch (message.type) {
       case MessageType.Started:
         this.started = true;
+        this.stopStartTimer();
         this.events.started(message.pid);
         break;
       case MessageType.Failed:
+        this.stopStartTimer();
         this.socket?.destroy();
         this.events.failed(message.failed);
         break;
@@ -198,6 +238,6 @@ export class Connection {
   }
 
   private onEnd(cause: NativeError | undefined): void {
-    this.events.lost(disconnected(this.plan.socketPath, 'the program\'s exit was reported', cause));
+    this.lose(disconnected(this.plan.socketPath, 'the program\'s exit was reported', cause));
   }
 }

@@ -105,11 +105,12 @@ export function remoteExecFile(file: string, ...rest: unknown[]): RemoteChildPro
   const encoding = requested !== 'buffer' && typeof requested === 'string' && Buffer.isEncoding(requested)
     ? requested as BufferEncoding : null;
 
-  // Only what execFile hands to spawn, plus our own connect/serverEnv/startWait/expectUid.
+  // Only what execFile hands to spawn, plus our own connect/serverEnv/startWait/startTimeout/expectUid.
   const child = remoteSpawn(normalized.file, args, {
     connect: options.connect,
     serverEnv: options.serverEnv,
     startWait: options.startWait,
+    startTimeout: options.startTimeout,
     expectUid: options.expectUid,
     cwd: options.cwd,
     env: options.env,

@@ -42,6 +42,8 @@ export interface SpawnPlan {
   abortSignal: AbortSignal | undefined;
   /** How long remoteSpawn may block for the started reply (so that pid is set on return). */
   startWait: number;
+  /** Milliseconds the server may take to answer (started or failed) before the request is given up; 0 for no bound. */
+  startTimeout: number;
   /** The uid the server's socket, its directory and its listener must have; undefined: any. */
   expectUid: number | undefined;
 }
@@ -168,6 +170,17 @@ function validateStartWait(value: unknown): number {
   return value;
 }
 
+/** Longest delay setTimeout keeps (a larger one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function validateStartTimeout(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw outOfRange('options.startTimeout', `an integer from 0 to ${MAX_TIMER_MS}`, value);
+  }
+  return value;
+}
+
 /** The largest uid: uid_t is 32 bits and (uid_t)-1 means "no change" to the kernel. */
 const MAX_UID = 2 ** 32 - 2;
 
@@ -260,6 +273,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     killSignal,
     abortSignal,
     startWait: validateStartWait(opts.startWait),
+    startTimeout: validateStartTimeout(opts.startTimeout),
     expectUid: validateExpectUid(opts.expectUid),
   });
   return plan;

@@ -15,6 +15,7 @@ export const SIDECAR_CODES: { readonly [Code in SidecarErrorCode]: string } = {
   ERR_SIDECAR_NO_SOCKET: 'neither options.connect nor SIDECAR_SOCKET names a socket',
   ERR_SIDECAR_PROTOCOL: 'a peer sent a message that breaks the protocol',
   ERR_SIDECAR_REQUEST_TOO_LARGE: 'the request exceeds the protocol\'s or the server\'s limits',
+  ERR_SIDECAR_START_TIMEOUT: 'the server did not answer a request within startTimeout',
   ERR_SIDECAR_UNSAFE_DIRECTORY: 'the socket\'s directory, or one above it, can be changed by another user',
   ERR_SIDECAR_UNSUPPORTED: 'a child_process option that cannot work remotely',
 };

@@ -9,5 +9,5 @@ export {
 export { type ErrnoError, type NativeError, errnoException, errnoName, errnoNumber, isNativeError } from './system';
 export {
   type FailedRequest, connectError, disconnected, failedReplyError, isThrownBySpawn, malformedReply, noSocket,
-  requestTooLarge, syncSpawnError, syncToOwnServer, unexpectedServer, unsafeDirectory, unsupportedOption,
+  requestTooLarge, startTimedOut, syncSpawnError, syncToOwnServer, unexpectedServer, unsafeDirectory, unsupportedOption,
 } from './sidecar';

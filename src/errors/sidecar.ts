@@ -2,6 +2,7 @@
 // answer. Each is built from facts (a native error's errno and syscall, a
 // FAILED reply's fields), never parsed back out of a message.
 
+import { constants } from 'node:os';
 import type { FailedReply } from '../protocol';
 import type { SidecarErrorCode } from '../../types/index';
 import { SidecarError } from './codes';
@@ -92,6 +93,16 @@ export function disconnected(socket: string, awaited: string, cause?: NativeErro
   return new SidecarError('ERR_SIDECAR_DISCONNECTED',
     `connection to the sidecar server at ${socket} ended before ${awaited}${cause !== undefined ? ` (${cause.code})` : ''}`,
     { socket }, cause);
+}
+
+/**
+ * ERR_SIDECAR_START_TIMEOUT: no answer to the request within startTimeout;
+ * the request was given up (errno ETIMEDOUT, as for the close code).
+ */
+export function startTimedOut(file: string, socket: string, ms: number): SidecarError {
+  return new SidecarError('ERR_SIDECAR_START_TIMEOUT',
+    `spawn ${file}: the sidecar server at ${socket} did not answer within startTimeout (${ms} ms); the request was given up`,
+    { socket, errno: -constants.errno.ETIMEDOUT, syscall: `spawn ${file}` });
 }
 
 /** ERR_SIDECAR_PROTOCOL for a reply that breaks the protocol. */

@@ -50,7 +50,7 @@ export const SERVER_DEFAULTS = {
   handshakeTimeout: 10_000,
   maxRuntime: 0,
   closeTimeout: Infinity,
-  disconnectGrace: 0,
+  disconnectGrace: 2000,
 } as const;
 
 function integer(options: Record<string, unknown>, name: string, fallback: number, min: number, max: number, allowInfinity: boolean): number {

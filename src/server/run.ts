@@ -12,7 +12,7 @@ import { type ExecRequest, type FailedReply, ExitReasonCode, exitReasonName } fr
 import { isNativeError } from '../errors';
 import { closeReceived } from '../transport/seqpacket';
 import { isThenable } from '../validate';
-import { signalName } from '../signals';
+import { signalName, terminatesByDefault } from '../signals';
 import { type Decision, decide } from './policy';
 import { Program, WatchError } from './program';
 import type { SessionContext } from './session-context';
@@ -49,6 +49,8 @@ export class Run {
   private program: Program | undefined;
   private clientGone = false;
   private clientSignalled = false;
+  /** When the client last forwarded a signal that ends a program by default (Date.now()). */
+  private warnedAt: number | undefined;
   /** Set by the first kill the server decides on its own. */
   private serverReason: ExitReasonCode | undefined;
   private readonly timers = new TimerSet();
@@ -78,6 +80,7 @@ export class Run {
   signal(signal: number): void {
     if (this.phase !== Phase.Running || this.program === undefined) return;
     this.clientSignalled = true;
+    if (terminatesByDefault(signal)) this.warnedAt = Date.now();
     this.program.signal(signal, false);
   }
 
@@ -90,12 +93,22 @@ export class Run {
 
   /**
    * The client is gone (or broke the protocol mid-run): a running program
-   * gets the disconnect signal; anything before that is dropped.
+   * gets the disconnect signal; anything before that is dropped. A program
+   * whose client forwarded it a signal that ends programs (a Ctrl-C) less
+   * than disconnectGrace ms before leaving is left to end of it, as a local
+   * child whose parent died of the same Ctrl-C would be, and gets SIGKILL
+   * only disconnectGrace ms after that signal: time for its trap.
    */
   clientLeft(): void {
     this.clientGone = true;
     if (this.phase === Phase.Running && this.program !== undefined) {
       const { disconnectSignal, disconnectGrace } = this.context.options;
+      const left = this.warnedAt === undefined ? 0 : this.warnedAt + disconnectGrace - Date.now();
+      if (left > 0) {
+        debug('client gone after a signal: pid %d has %d ms', this.program.pid, left);
+        this.timers.add(left, () => this.killFor(ExitReasonCode.Disconnect, SIGKILL));
+        return;
+      }
       this.serverReason ??= ExitReasonCode.Disconnect;
       this.program.terminate(disconnectSignal, disconnectGrace);
       return;

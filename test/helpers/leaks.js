@@ -14,8 +14,10 @@
 // The failures are collected and reported once, in the after hook, so that a
 // leak in one test does not make mocha skip the tests after it.
 
+const fs = require('node:fs');
 const { remoteSpawn } = require('../..');
-const { startServer } = require('./server');
+const { startServer, exited } = require('./server');
+const { tempDir } = require('./tmp');
 const { run } = require('./run');
 const {
   fdCount, fdTable, describeFdDiff, allProcesses, zombieChildren, pollUntil,
@@ -121,4 +123,44 @@ function useFdCheck(warmUp) {
   });
 }
 
-module.exports = { useServer, useFdCheck };
+/**
+ * useServer() for tests that stop the server (SIGSTOP, as `docker pause`
+ * freezes it): a fresh directory per test (ctx.dir), client processes to
+ * SIGKILL after it (push them on ctx.clients), ctx.stopServer() and
+ * ctx.resumeServer(). After each test the clients are killed and a server
+ * still stopped is continued, before useServer()'s leak check.
+ */
+function useStoppableServer(startOptions) {
+  let stopped = false;
+  const clients = [];
+  const extra = {
+    dir: undefined,
+    clients,
+    stopServer() {
+      ctx.server.process.kill('SIGSTOP');
+      stopped = true;
+    },
+    resumeServer() {
+      ctx.server.process.kill('SIGCONT');
+      stopped = false;
+    },
+  };
+  beforeEach(function () {
+    extra.dir = tempDir();
+  });
+  // Registered before useServer()'s hooks, so that it runs before its leak check.
+  afterEach(async function () {
+    for (const client of clients.splice(0)) {
+      client.kill('SIGKILL');
+      await exited(client);
+    }
+    if (stopped) extra.resumeServer();
+    fs.rmSync(extra.dir, { recursive: true, force: true });
+  });
+  const ctx = Object.assign(useServer(startOptions), extra);
+  // The server's own hooks read ctx.server; dir is per test: keep one object.
+  Object.defineProperty(ctx, 'dir', { get: () => extra.dir, enumerable: true });
+  return ctx;
+}
+
+module.exports = { useServer, useFdCheck, useStoppableServer };

@@ -332,6 +332,25 @@ describe('sidecar start (server flags), sidecar ping', function () {
       }
     });
 
+    for (const [flags, trapRuns] of [[[], true], [['--disconnect-grace', '0'], false]]) {
+      const title = flags.length === 0
+        ? 'by default, a program whose caller forwarded SIGINT and died of it has 2 s for its trap'
+        : '--disconnect-grace 0: a program whose caller forwarded SIGINT and died of it is killed at the disconnect';
+      it(title, async function () {
+        const server = await startServer(flags);
+        const marker = path.join(dir, `trapped-${flags.length}`);
+        const script = `trap "sleep 1; echo > ${marker}; exit 3" INT; echo READY; while :; do sleep 0.2; done`;
+        const host = childProcess.spawn(NODE, [path.join(__dirname, '..', 'fixtures', 'terminal-host.js'), 'remote', server.path, 'default', script],
+          { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        host.stdout.on('data', (chunk) => { out += chunk; });
+        expect(await pollUntil(() => out.includes('READY'), { timeout: 10000, interval: 20 }), 'the program did not start').to.equal(true);
+        host.kill('SIGINT');
+        expect(await exited(host)).to.deep.equal({ code: null, signal: 'SIGINT' });
+        expect(await pollUntil(() => fs.existsSync(marker), { timeout: 4000, interval: 50 }), 'the trap finished').to.equal(trapRuns);
+      });
+    }
+
     it('--max-runtime: the program is ended, exec exits 128+15 and prints a one-line reason; a quick program is left alone', async function () {
       const server = await startServer(['--max-runtime', '300', '-v']);
       const started = Date.now();

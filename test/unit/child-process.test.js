@@ -10,13 +10,14 @@ const { expect } = require('chai');
 const { RemoteChildProcess } = require('../../dist/client/child-process');
 const { normalizeSpawnArguments } = require('../../dist/client/spawn-options');
 const { remoteKill } = require('../../dist/client/pids');
+const { TERMINAL_SIGNALS, followingCount } = require('../../dist/client/terminal-signals');
 const {
   FD_IGNORE, FD_CLOSED, NO_ID, MAX_FDS, decodeClientMessage, decodeExecPayload, encodeStarted, encodeFailed, encodeExit,
 } = require('../../dist/protocol');
 const { FakeBinding, nativeError, forbidRealIO, READABLE } = require('../support/fake-binding');
 const { FakeClock } = require('../support/fake-clock');
 
-const { SIGTERM, SIGINT, SIGUSR1 } = os.constants.signals;
+const { SIGTERM, SIGINT, SIGUSR1, SIGWINCH } = os.constants.signals;
 const { errno } = os.constants;
 const SOCKET = '/fake/sock';
 const T = { Exec: 1, ExecMore: 2, Signal: 3 };
@@ -50,6 +51,7 @@ describe('unit: RemoteChildProcess', () => {
       poller.fire(0, READABLE);
     }
     clock.uninstall();
+    expect(followingCount(), 'children still following the terminal\'s signals').to.equal(0);
     for (const { pid } of children) {
       if (pid !== undefined) expect(() => remoteKill(pid, 0), `pid ${pid} still registered`).to.throw().with.property('code', 'ESRCH');
     }
@@ -456,12 +458,74 @@ describe('unit: RemoteChildProcess', () => {
       expect(child.killed).to.equal(false);
     });
 
-    it('kill() while still connecting is sent right after the request', () => {
+    it('kill() with a signal that does not end programs, while still connecting, is sent right after the request', () => {
       binding.script('connect', nativeError('EAGAIN', 'connect'));
       const child = spawn();
-      expect(child.kill('SIGINT')).to.equal(true);
+      expect(child.kill('SIGWINCH')).to.equal(true);
       clock.tick(5);
-      expect(sentMessages().map((message) => [message.type, message.signal])).to.deep.equal([[T.Exec, undefined], [T.Signal, SIGINT]]);
+      expect(sentMessages().map((message) => [message.type, message.signal])).to.deep.equal([[T.Exec, undefined], [T.Signal, SIGWINCH]]);
+      expect(child.signalCode).to.equal(null);
+    });
+
+    it('kill() while still connecting gives the request up: nothing connects, exit then close (null, signal) on a later tick', async () => {
+      binding.script('connect', nativeError('EAGAIN', 'connect'));
+      const child = spawn();
+      const events = watch(child);
+      expect(child.kill('SIGINT')).to.equal(true);
+      expect(events, 'events before kill() returned').to.deep.equal([]);
+      expect(child.kill('SIGINT'), 'a second kill() before its exit').to.equal(true);
+      await nextTick();
+      expect(events).to.deep.equal([['exit', null, 'SIGINT'], ['close', null, 'SIGINT']]);
+      expect(clock.pending(), 'the connect retry was cancelled').to.deep.equal([]);
+      expect(binding.callsOf('connect')).to.have.length(1);
+      expect([child.pid, child.killed, child.exitReason]).to.deep.equal([undefined, true, null]);
+      expect(child.kill(), 'kill() after the exit').to.equal(false);
+      binding.assertClean();
+    });
+
+    it('kill() after the request, before STARTED: the signal, then the hang-up; a late STARTED is never read', async () => {
+      const child = spawn();
+      const events = watch(child);
+      const fd = connFd();
+      expect(child.kill()).to.equal(true);
+      expect(sentMessages(fd).map((message) => [message.type, message.signal])).to.deep.equal([[T.Exec, undefined], [T.Signal, SIGTERM]]);
+      expect(binding.pollerFor(fd).closed, 'the connection is closed').to.equal(true);
+      await nextTick();
+      expect(events).to.deep.equal([['exit', null, 'SIGTERM'], ['close', null, 'SIGTERM']]);
+      expect(child.signalCode).to.equal('SIGTERM');
+      binding.assertClean();
+    });
+
+    it('startTimeout: no answer in time gives ERR_SIDECAR_START_TIMEOUT (ETIMEDOUT), then close, and hangs up', () => {
+      const child = spawn({ startTimeout: 1000 });
+      const events = watch(child);
+      const fd = connFd();
+      clock.tick(999);
+      expect(events).to.deep.equal([]);
+      clock.tick(1);
+      expect(events.map(([name, arg]) => [name, name === 'error' ? arg.code : arg])).to.deep.equal([
+        ['error', 'ERR_SIDECAR_START_TIMEOUT'], ['close', -errno.ETIMEDOUT],
+      ]);
+      expect(events[0][1]).to.include({ errno: -errno.ETIMEDOUT, syscall: 'spawn tool', socket: SOCKET });
+      expect(binding.pollerFor(fd).closed).to.equal(true);
+      binding.assertClean();
+    });
+
+    it('startTimeout is cleared by STARTED, and by FAILED', () => {
+      const started = spawn({ startTimeout: 1000 });
+      serverSends(encodeStarted(5));
+      expect(clock.pending()).to.deep.equal([]);
+      const failed = spawn({ startTimeout: 1000 });
+      failed.on('error', () => {});
+      serverSends(failedReply('ENOENT'), binding.pollers[binding.pollers.length - 1].fd);
+      expect(clock.pending()).to.deep.equal([]);
+      expect(started.pid).to.equal(5);
+    });
+
+    it('startTimeout is validated: an integer from 0 to 2147483647', () => {
+      for (const bad of [-1, 1.5, '10', 2 ** 31]) {
+        expect(() => spawn({ startTimeout: bad }), String(bad)).to.throw().with.property('code', 'ERR_OUT_OF_RANGE');
+      }
     });
 
     it('kill() after the exit returns false and sends nothing', () => {
@@ -502,6 +566,58 @@ describe('unit: RemoteChildProcess', () => {
       const poller = binding.pollerFor(connFd());
       expect(poller.refed).to.equal(false);
       expect(poller.history).to.include('unref');
+    });
+  });
+
+  describe('the terminal\'s signals', () => {
+    const counts = () => TERMINAL_SIGNALS.map((name) => process.listenerCount(name));
+
+    it('a child that is not detached makes this process listen for them until it ends; detached ones do not', () => {
+      const before = counts();
+      const detached = spawn({ detached: true });
+      expect(counts()).to.deep.equal(before);
+      const first = spawn();
+      const second = spawn();
+      expect(counts()).to.deep.equal(before.map((count) => count + 1));
+      expect(followingCount()).to.equal(2);
+      serverSends(encodeStarted(5), binding.pollers[1].fd);
+      serverSends(encodeExit({ exitCode: 0, signal: null, reason: REASON.exit }), binding.pollers[1].fd);
+      expect(counts(), 'one child still runs').to.deep.equal(before.map((count) => count + 1));
+      second.on('error', () => {});
+      serverHangsUp(binding.pollers[2].fd);
+      expect(counts()).to.deep.equal(before);
+      expect([first.exitCode, detached.pid]).to.deep.equal([0, undefined]);
+    });
+
+    it('each is forwarded to every running child as a SIGNAL record; the host\'s own listener keeps the process alive', () => {
+      const host = () => {};
+      process.on('SIGINT', host);
+      try {
+        const child = spawn();
+        serverSends(encodeStarted(5));
+        process.emit('SIGWINCH', 'SIGWINCH');
+        process.emit('SIGINT', 'SIGINT');
+        const signals = sentMessages().filter((message) => message.type === T.Signal).map((message) => message.signal);
+        expect(signals).to.deep.equal([SIGWINCH, SIGINT]);
+        expect(child.killed, 'a terminal\'s signal is not kill()').to.equal(false);
+      } finally {
+        process.removeListener('SIGINT', host);
+      }
+    });
+
+    it('SIGINT before STARTED ends the request as a local child dies of it while it starts', async () => {
+      const host = () => {};
+      process.on('SIGINT', host);
+      try {
+        const child = spawn();
+        const events = watch(child);
+        process.emit('SIGINT', 'SIGINT');
+        await nextTick();
+        expect(events).to.deep.equal([['exit', null, 'SIGINT'], ['close', null, 'SIGINT']]);
+        expect(child.killed).to.equal(false);
+      } finally {
+        process.removeListener('SIGINT', host);
+      }
     });
   });
 });

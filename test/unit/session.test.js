@@ -19,7 +19,7 @@ const {
 const { FakeBinding, nativeError, forbidRealIO, READABLE, WRITABLE } = require('../support/fake-binding');
 const { FakeClock } = require('../support/fake-clock');
 
-const { SIGTERM, SIGKILL, SIGINT, SIGSEGV, SIGUSR2 } = os.constants.signals;
+const { SIGTERM, SIGKILL, SIGINT, SIGSEGV, SIGUSR2, SIGWINCH } = os.constants.signals;
 const { EPROTO, E2BIG, EAGAIN, ETIMEDOUT, EPERM, EMFILE, ENOENT } = os.constants.errno;
 // MessageType and ExitReason are const enums (absent at run time); values from docs/protocol.md.
 const T = { Started: 16, Failed: 17, Exit: 18, Stopping: 19, Pong: 20 };
@@ -707,6 +707,59 @@ describe('unit: server Session', () => {
       expect(client.reports('exit')[0].info.reason).to.equal('disconnect');
       server.assertClean();
     });
+
+    it('a client that forwarded SIGINT and then left: no disconnectSignal, the program ends of it on its own (its trap), reason exit', () => {
+      const server = makeServer();
+      const client = server.connect();
+      client.exec();
+      const proc = client.proc();
+      client.send(encodeSignal(SIGINT));
+      client.hangUp();
+      expect(proc.signals).to.deep.equal([{ via: 'group', signal: SIGINT }]);
+      clock.tick(1000);
+      server.binding.programExits(proc.pid, { exitCode: 3 });
+      expect(client.reports('exit')[0].info).to.include({ reason: 'exit', exitCode: 3 });
+      clock.tick(5000);
+      expect(proc.signals).to.have.length(1);
+      server.assertClean();
+    });
+
+    it('a program that outlives disconnectGrace (2000 ms by default) after its client\'s last SIGINT gets SIGKILL, reason disconnect', () => {
+      const server = makeServer();
+      const client = server.connect();
+      client.exec();
+      const proc = client.proc();
+      client.send(encodeSignal(SIGINT));
+      clock.tick(500);
+      client.hangUp();
+      clock.tick(1499);
+      expect(proc.signals.map((signal) => signal.signal)).to.deep.equal([SIGINT]);
+      clock.tick(1);
+      expect(proc.signals.slice(1).map((signal) => signal.signal)).to.deep.equal([SIGKILL, SIGKILL]);
+      server.binding.pollerFor(proc.pidfd).fire(0, READABLE);
+      expect(client.reports('exit')[0].info.reason).to.equal('disconnect');
+      server.assertClean();
+    });
+
+    for (const [label, options, before, signal] of [
+      ['a signal that does not end programs (SIGWINCH)', {}, 0, SIGWINCH],
+      ['a SIGINT older than disconnectGrace', { disconnectGrace: 300 }, 300, SIGINT],
+      ['disconnectGrace 0', { disconnectGrace: 0 }, 0, SIGINT],
+    ]) {
+      it(`no grace after ${label}: SIGKILL at the disconnect`, () => {
+        const server = makeServer(options);
+        const client = server.connect();
+        client.exec();
+        const proc = client.proc();
+        client.send(encodeSignal(signal));
+        clock.tick(before);
+        client.hangUp();
+        expect(proc.signals.slice(1).map((sent) => sent.signal)).to.deep.equal([SIGKILL, SIGKILL]);
+        server.binding.pollerFor(proc.pidfd).fire(0, READABLE);
+        expect(client.reports('exit')[0].info.reason).to.equal('disconnect');
+        server.assertClean();
+      });
+    }
 
     it('treats a protocol violation while the program runs as the client leaving', () => {
       const server = makeServer();

@@ -35,7 +35,7 @@ expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], { cwd: ne
 expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], {
   connect: socket, cwd: '/', env: process.env, serverEnv: false, argv0: 'ls', detached: false, windowsHide: true,
   windowsVerbatimArguments: false, uid: 1000, gid: 1000, shell: '/bin/bash', timeout: 1000, killSignal: 'SIGKILL',
-  signal: new AbortController().signal, startWait: 0, expectUid: 0,
+  signal: new AbortController().signal, startWait: 0, startTimeout: 5000, expectUid: 0,
 }));
 expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], { shell: true, killSignal: 9 }));
 const readonlyArgs: readonly string[] = ['-l'];
@@ -116,6 +116,8 @@ expectError(remoteSpawn('ls', [], { killSignal: 'SIGFOO' }));
 expectError(remoteSpawn('ls', [], { signal: {} }));
 expectError(remoteSpawn('ls', [], { startWait: true }));
 expectError(remoteSpawn('ls', [], { expectUid: '0' }));
+expectError(remoteSpawn('ls', [], { startTimeout: '1s' }));
+expectError(remoteSpawn('ls', [], { startTimeout: true }));
 expectError(remoteSpawn('ls', [], { windowsHide: 'yes' }));
 // IPC serialization cannot work remotely (ERR_SIDECAR_UNSUPPORTED at run time).
 expectError(remoteSpawn('ls', [], { serialization: 'json' }));
@@ -296,6 +298,7 @@ const sidecarError = new SidecarError('ERR_SIDECAR_CONNECT', 'cannot connect', {
 expectAssignable<Error>(sidecarError);
 expectType<SidecarErrorCode>(sidecarError.code);
 expectAssignable<SidecarError>(new SidecarError('ERR_SIDECAR_UNSUPPORTED', 'no', undefined, new Error('cause')));
+expectAssignable<SidecarErrorCode>('ERR_SIDECAR_START_TIMEOUT');
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_DISCONNECTED');
 // Thrown where no native addon fits the system (docs/install.md).
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_ADDON');

@@ -13,59 +13,38 @@ const path = require('node:path');
 const { expect } = require('chai');
 const { pingServer } = require('../../..');
 const {
-  useServer, tempDir, fixture, readReport, pollUntil, exited, sleep,
+  useStoppableServer, fixture, readReport, pollUntil, exited, sleep,
 } = require('../../helpers');
 
 const CLIENTS = 10;
 
 describe('security: requests of clients that are gone', function () {
   this.timeout(30000);
-  let dir;
-  let stopped = false;
-  const clients = [];
-
-  beforeEach(function () {
-    dir = tempDir();
-  });
-
-  // Registered before useServer()'s hooks, so that it runs before its leak check.
-  afterEach(async function () {
-    for (const client of clients.splice(0)) {
-      client.kill('SIGKILL');
-      await exited(client);
-    }
-    if (stopped) ctx.server.process.kill('SIGCONT');
-    stopped = false;
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const ctx = useServer();
+  const ctx = useStoppableServer();
 
   it(`${CLIENTS} clients SIGKILLed while the server was stopped: once it resumes, none of their programs starts, and it serves on`, async function () {
     const { server } = ctx;
     const spawnsBefore = server.events('spawn').length;
     const requestsBefore = server.events('request').length;
-    server.process.kill('SIGSTOP');
-    stopped = true;
+    ctx.stopServer();
     const touched = [];
     const reports = [];
     for (let i = 0; i < CLIENTS; i++) {
-      touched.push(path.join(dir, `touched-${i}`));
-      reports.push(path.join(dir, `report-${i}.jsonl`));
+      touched.push(path.join(ctx.dir, `touched-${i}`));
+      reports.push(path.join(ctx.dir, `report-${i}.jsonl`));
       const spec = {
         connect: server.path, command: 'touch', args: [touched[i]], options: { stdio: 'ignore' }, report: reports[i], reportReturn: true,
       };
-      clients.push(childProcess.spawn(process.execPath, [fixture('client.js'), JSON.stringify(spec)], { stdio: 'ignore' }));
+      ctx.clients.push(childProcess.spawn(process.execPath, [fixture('client.js'), JSON.stringify(spec)], { stdio: 'ignore' }));
     }
     // remoteSpawn has returned in every client: each request is in the server's socket.
     const sent = await pollUntil(() => reports.every((file) => readReport(file).some((event) => event.event === 'returned')), { timeout: 15000, interval: 20 });
     expect(sent, 'not every client sent its request').to.equal(true);
-    for (const client of clients.splice(0)) {
+    for (const client of ctx.clients.splice(0)) {
       client.kill('SIGKILL');
       await exited(client);
     }
-    server.process.kill('SIGCONT');
-    stopped = false;
+    ctx.resumeServer();
 
     // Every request is read and judged (a 'request' event each), then the server answers.
     await server.waitEvent(() => server.events('request').length - requestsBefore >= CLIENTS, 10000);
