@@ -393,6 +393,12 @@ Napi::Value ExchangeSync(const Napi::CallbackInfo& info) {
     SetNonBlocking(fd);
     x->outputs.push_back(std::move(output));
   }
+  // The input first, while the pipe's read end is still here to be sent: what
+  // fits the pipe waits for the program as it waits for a local child, so a
+  // program that exits without reading a small input is no EPIPE.
+  for (Input& input : x->inputs) {
+    if (input.fd.valid()) WriteInput(x.get(), &input);
+  }
   while (x->sent < x->records.size() && SendNext(x.get())) {
   }
   Run(x.get(), timeout_ms);
