@@ -84,7 +84,7 @@ export class Connection {
     if (impostor !== undefined) return this.refuse(impostor);
     const payload = encodeExecPayload({
       file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap: this.fdMap,
-      newSession: plan.newSession, serverEnv: plan.serverEnv, uid: plan.uid, gid: plan.gid,
+      newSession: plan.newSession, serverEnv: plan.serverEnv, callerEnv: plan.callerEnv, uid: plan.uid, gid: plan.gid,
     });
     const strings = plan.argv.length + plan.env.length;
     if (payload.length > MAX_REQUEST_BYTES || this.fdMap.length > MAX_FDS || strings > MAX_STRINGS) {
