@@ -4,7 +4,8 @@
 
 import { remoteSpawn } from 'sidecar-exec';
 import type { RemoteChildProcess } from 'sidecar-exec';
-import { parseFlags, single } from './args';
+import type { LocatedEnvName } from 'sidecar-exec';
+import { list, parseFlags, single } from './args';
 import { endedByServerLine, failureExit, programExit } from './exit-status';
 import { say, UsageError } from './usage';
 
@@ -31,7 +32,7 @@ function envOverlay(entries: readonly string[]): Record<string, string> {
 }
 
 export function exec(argv: readonly string[]): void {
-  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid'], switches: [], programFollows: true });
+  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid', 'caller-env'], switches: [], programFollows: true });
   const socketPath = single(flags, 'connect') ?? process.env.SIDECAR_SOCKET;
   if (socketPath === undefined || socketPath === '') throw new UsageError('exec needs --connect PATH (or SIDECAR_SOCKET)');
   const [program, ...args] = flags.operands;
@@ -56,6 +57,8 @@ export function exec(argv: readonly string[]): void {
     cwd: single(flags, 'workdir') ?? process.cwd(),
     env: envOverlay(flags.values.get('env') ?? []),
     serverEnv: true,
+    // remoteSpawn names a wrong one (ERR_INVALID_ARG_VALUE): a usage error.
+    callerEnv: list(flags, 'caller-env') as LocatedEnvName[] | undefined,
     stdio: 'inherit',
     expectUid: expectUid === undefined ? undefined : Number(expectUid),
   } as const;

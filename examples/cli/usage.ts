@@ -4,12 +4,14 @@
 export const USAGE = `usage:
   sidecar start [--mode MODE] [--group GID] [--parents] [--trust-directory] [--print-ready | --ready-fd N] [-v | -vv]
                 [--allow-uid UID]... [--allow-gid GID]... [--allow-command NAME|PATH]... [--allow-env NAME]...
+                [--caller-env NAME]...
                 [--max-concurrent N] [--max-queued N] [--queue-timeout MS] [--max-connections N]
                 [--max-connections-per-uid N] [--max-buffered-bytes N]
                 [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--no-stop] PATH
   sidecar stop PATH
   sidecar ping PATH
-  sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...`;
+  sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--caller-env NAME]...
+               [--expect-uid UID] [--] PROGRAM [ARG]...`;
 
 /** A mistake in the command line: reported with the usage text, exit 125. */
 export class UsageError extends Error {}

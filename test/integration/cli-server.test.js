@@ -208,7 +208,7 @@ describe('sidecar start (server flags), sidecar ping', function () {
   });
 
   describe('-v request log', function () {
-    const LINE = /^sidecar: uid (\d+) pid (\d+) (\S+): (exit \d+|SIG[A-Z0-9]+)( \(([a-zA-Z-]+)\))? in (\d+) ms$/;
+    const LINE = /^sidecar: uid (\d+) pid (\d+) (\S+): (exit \d+|SIG[A-Z0-9]+)( \(([a-zA-Z-]+)\))? in (\d+) ms; PATH (\S*)$/;
 
     it('quiet by default; -v logs one line per finished request: caller uid and pid, argv[0], exit, duration', async function () {
       const quiet = await startServer([], { name: 'quiet.sock' });
@@ -230,8 +230,10 @@ describe('sidecar start (server flags), sidecar ping', function () {
       const parsed = logged.map((line) => {
         const match = LINE.exec(line);
         expect(match, `not a request log line: ${line}`).to.not.equal(null);
-        return { uid: Number(match[1]), pid: Number(match[2]), argv0: match[3], end: match[4], reason: match[6], ms: Number(match[7]) };
+        return { uid: Number(match[1]), pid: Number(match[2]), argv0: match[3], end: match[4], reason: match[6], ms: Number(match[7]), searchPath: match[8] };
       });
+      // exec starts from the server's environment: the server's PATH found the program.
+      for (const { searchPath } of parsed) expect(searchPath).to.equal(process.env.PATH);
       expect(parsed.map(({ uid, pid, argv0, end }) => ({ uid, pid, argv0, end }))).to.deep.equal([
         { uid: process.getuid(), pid: runs[0].pid, argv0: 'sh', end: 'exit 3' },
         { uid: process.getuid(), pid: runs[1].pid, argv0: 'sh', end: 'exit 0' },
@@ -341,7 +343,7 @@ describe('sidecar start (server flags), sidecar ping', function () {
       expect(long.stdout).to.equal('');
       expect(lines(long.stderr), long.stderr).to.deep.equal(['sidecar: sleep: ended by the server (it ran longer than the server allows)']);
       await pollUntil(() => lines(server.stderr()).length >= 1, { timeout: 2000 });
-      expect(lines(server.stderr())[0]).to.match(/^sidecar: uid \d+ pid \d+ sleep: SIGTERM \(maxRuntime\) in \d+ ms$/);
+      expect(lines(server.stderr())[0]).to.match(/^sidecar: uid \d+ pid \d+ sleep: SIGTERM \(maxRuntime\) in \d+ ms; PATH \S+$/);
 
       const quick = await cli(['exec', '--connect', server.path, '--', 'sleep', '0.05']);
       expect(quick.code).to.equal(0);

@@ -16,6 +16,7 @@ const server = createServer({
   allowGids: [1500],
   allowCommands: ['make', '/usr/bin/gcc'],
   allowEnv: ['CFLAGS'],
+  callerEnv: ['PATH', 'HOME', 'TMPDIR', 'SHELL', 'USER', 'LOGNAME'],
   allowSetuid: { uids: [65534], gids: [65534] },
   maxConcurrent: 32,
   maxQueued: 1024,
@@ -59,6 +60,8 @@ expectType<number>(server.stats().bufferedBytes);
 expectType<number>(server.stats().maxConnections);
 server.on('connection', (info) => expectType<PeerCredentials>(info.credentials));
 server.on('request', (info) => expectType<string[]>(info.droppedEnv));
+server.on('request', (info) => expectType<string>(info.searchPath));
+expectError(createServer({ callerEnv: ['CC'] }));
 server.on('spawn', (info) => expectType<number>(info.pid));
 server.on('exit', (info) => {
   expectType<ExitReason>(info.reason);
