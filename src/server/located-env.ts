@@ -21,6 +21,13 @@ export interface ServerSide {
   own(name: string): string | undefined;
 }
 
+/**
+ * Most entries of a caller's PATH the server looks at; later ones are
+ * dropped. Each costs a stat(2) on the server's event loop, and a real PATH
+ * has a few dozen: a client must not make one request cost thousands.
+ */
+export const MAX_CALLER_PATH_ENTRIES = 256;
+
 /** A PATH's entries without trailing slashes, for comparing. */
 function entryKey(entry: string): string {
   return entry.length > 1 ? entry.replace(/\/+$/, '') : entry;
@@ -39,13 +46,18 @@ export function serverSearchPath(ownPath: string | undefined): string {
 /**
  * PATH made on the server: the caller's absolute entries that are
  * directories there, in the caller's order, then the server's own entries
- * not already listed. Empty and relative entries are dropped.
+ * not already listed. Empty and relative entries are dropped, and so are
+ * those past MAX_CALLER_PATH_ENTRIES; an entry listed twice is looked at once.
  */
 export function madePath(callerPath: string, ownPath: string | undefined, isDirectory: (path: string) => boolean): string {
   const entries: string[] = [];
   const listed = new Set<string>();
-  for (const entry of callerPath.split(':')) {
-    if (!entry.startsWith('/') || !isDirectory(entry)) continue;
+  const seen = new Map<string, boolean>();
+  for (const entry of callerPath.split(':', MAX_CALLER_PATH_ENTRIES)) {
+    if (!entry.startsWith('/')) continue;
+    let there = seen.get(entry);
+    if (there === undefined) seen.set(entry, there = isDirectory(entry));
+    if (!there) continue;
     entries.push(entry);
     listed.add(entryKey(entry));
   }

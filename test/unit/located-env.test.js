@@ -9,7 +9,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { expect } = require('chai');
 const {
-  madePath, locateEnvironment, lookupPath, serverSearchPath, serverSide,
+  madePath, locateEnvironment, lookupPath, serverSearchPath, serverSide, MAX_CALLER_PATH_ENTRIES,
 } = require('../../dist/server/located-env');
 const { tempDir } = require('../helpers');
 
@@ -57,6 +57,14 @@ describe('unit: where the program runs decides what locates things', () => {
     it('is the server\'s own path when none of the caller\'s entries is there', () => {
       expect(madePath('/caller/a:/caller/b', SERVER.env.PATH, isDir)).to.equal(SERVER.env.PATH);
       expect(madePath('', SERVER.env.PATH, isDir)).to.equal(SERVER.env.PATH);
+    });
+
+    it('looks at most MAX_CALLER_PATH_ENTRIES entries, each once: a huge PATH costs the server no more', () => {
+      const asked = [];
+      const isThere = (dir) => { asked.push(dir); return dir === '/usr/bin'; };
+      const huge = Array.from({ length: 10000 }, (_, i) => (i % 2 === 0 ? '/usr/bin' : `/caller/${i}`)).join(':');
+      expect(madePath(huge, '/bin', isThere)).to.equal(`${Array(MAX_CALLER_PATH_ENTRIES / 2).fill('/usr/bin').join(':')}:/bin`);
+      expect(asked).to.have.lengthOf(1 + MAX_CALLER_PATH_ENTRIES / 2);
     });
 
     it('uses glibc\'s default for a server without a PATH, and only the absolute entries of the server\'s', () => {
