@@ -2,7 +2,8 @@
  * sidecar-client: `sidecar exec` as a small native executable, for shims
  * that run on every call of a tool and should not pay Node.js's start-up.
  *
- *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...
+ *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--caller-env NAME]...
+ *                  [--expect-uid UID] [--] PROGRAM [ARG]...
  *
  * Same flags, protocol (docs/protocol.md, version 1) and exit statuses as
  * `sidecar exec` (examples/cli/sidecar.js): it passes its own fds 0-2, runs
@@ -58,7 +59,8 @@ static void say(const char *format, ...) {
 
 static void usage_exit(const char *why) {
   say("%s", why);
-  fputs("usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...\n", stderr);
+  fputs("usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--caller-env NAME]...\n"
+        "                      [--expect-uid UID] [--] PROGRAM [ARG]...\n", stderr);
   exit(kExitUsage);
 }
 
@@ -298,12 +300,38 @@ static int peer_refused(int sock, unsigned long uid, char *why, size_t size) {
   return 1;
 }
 
+/*
+ * --caller-env NAME[,NAME]...: the request's bits for the variables whose
+ * values stand as the caller gave them (--env), where the server would make
+ * them fit its side. The names are those of sidecar exec's --caller-env.
+ */
+static uint32_t caller_env_bits(const char *value) {
+  static const struct { const char *name; uint32_t bit; } kNames[] = {
+    {"PATH", SIDECAR_REQUEST_CALLER_PATH}, {"HOME", SIDECAR_REQUEST_CALLER_HOME},
+    {"TMPDIR", SIDECAR_REQUEST_CALLER_TMPDIR}, {"SHELL", SIDECAR_REQUEST_CALLER_SHELL},
+    {"USER", SIDECAR_REQUEST_CALLER_USER}, {"LOGNAME", SIDECAR_REQUEST_CALLER_LOGNAME},
+  };
+  uint32_t bits = 0;
+  for (const char *name = value;; ) {
+    size_t length = strcspn(name, ",");
+    uint32_t bit = 0;
+    for (size_t k = 0; k < sizeof(kNames) / sizeof(kNames[0]); k++) {
+      if (strlen(kNames[k].name) == length && strncmp(kNames[k].name, name, length) == 0) bit = kNames[k].bit;
+    }
+    if (bit == 0) usage_exit("--caller-env must name only PATH, HOME, TMPDIR, SHELL, USER, LOGNAME");
+    bits |= bit;
+    if (name[length] == '\0') return bits;
+    name += length + 1;
+  }
+}
+
 int main(int argc, char **argv) {
   const char *workdir = NULL;
   int expect_uid = 0; /* --expect-uid given */
   unsigned long expected_uid = 0;
   struct Bytes env = {0};
   uint32_t envc = 0;
+  uint32_t caller_env = 0; /* --caller-env bits */
   int i = 1;
   for (; i < argc; i++) {
     const char *arg = argv[i];
@@ -328,6 +356,8 @@ int main(int argc, char **argv) {
         usage_exit("--expect-uid takes a numeric uid");
       }
       expect_uid = 1;
+    } else if (strncmp(arg, "--caller-env", name_length) == 0 && name_length == 12) {
+      caller_env |= caller_env_bits(value);
     } else if (strncmp(arg, "--env", name_length) == 0 && name_length == 5) {
       if (value[0] == '=') usage_exit("--env needs NAME or NAME=VALUE");
       if (strchr(value, '=') != NULL) {
@@ -376,7 +406,7 @@ int main(int argc, char **argv) {
 
   /* The payload: flags, counts, uid/gid, fd map, file, cwd, argv, env. */
   struct Bytes payload = {0};
-  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV);
+  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV | caller_env);
   put_u32(&payload, (uint32_t)(argc - i));
   put_u32(&payload, envc);
   put_u32(&payload, 3);

@@ -16,6 +16,7 @@ const {
 } = require('../helpers');
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
+const NATIVE_CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
 
 /** A C compiler stand-in: `mycc -o OUT SRC` writes what it built from where. */
 const MYCC = '#!/bin/sh\n[ "$1" = -o ] || exit 2\nprintf "built by mycc from %s\\n" "$3" > "$2"\n';
@@ -159,6 +160,18 @@ describe('where the program runs decides what locates things (server in its own 
     const kept = await runCommand(process.execPath, [CLI, 'exec', '--connect', server.path, '--env', 'PATH', '--caller-env', 'PATH', '--', 'mytool']);
     expect(kept.code).to.equal(127);
     const bad = await runCommand(process.execPath, [CLI, 'exec', '--connect', server.path, '--caller-env', 'CC', '--', 'true']);
+    expect(bad.code).to.equal(125);
+    expect(bad.stderr).to.include('must name only PATH, HOME, TMPDIR, SHELL, USER, LOGNAME');
+  });
+
+  it('sidecar-client (the native client) takes --caller-env the same way', async function () {
+    await startServer();
+    const found = await runCommand(NATIVE_CLIENT, ['--connect', server.path, '--env', 'PATH', '--', 'mytool']);
+    expect(found.code, found.stderr).to.equal(0);
+    expect(found.stdout).to.equal('mytool on the server, FOO=unset\n');
+    const kept = await runCommand(NATIVE_CLIENT, ['--connect', server.path, '--env', 'PATH', '--caller-env', 'HOME,PATH', '--', 'mytool']);
+    expect(kept.code).to.equal(127);
+    const bad = await runCommand(NATIVE_CLIENT, ['--connect', server.path, '--caller-env', 'PATH,CC', '--', 'true']);
     expect(bad.code).to.equal(125);
     expect(bad.stderr).to.include('must name only PATH, HOME, TMPDIR, SHELL, USER, LOGNAME');
   });
