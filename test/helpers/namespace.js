@@ -91,4 +91,30 @@ function twoContainers() {
   };
 }
 
-module.exports = { twoContainers, canUnshare, shellQuote };
+/**
+ * The argv prefix that runs a command in a mount namespace of its own where
+ * each of `dirs` (absolute) exists as an empty tmpfs, as a volume mounted
+ * there would: one that exists already is covered; for one that does not,
+ * its nearest existing parent gets an overlay (its contents stay, nothing
+ * reaches the real one) in which the directory is made. `scratch`: an
+ * empty directory for the overlays' own files (a tmpfs inside the namespace).
+ */
+function namespaceWithDirs(dirs, scratch) {
+  const lines = ['set -e', `mount -t tmpfs -o mode=0755 tmpfs ${shellQuote(scratch)}`];
+  dirs.forEach((dir, i) => {
+    let parent = dir;
+    while (!fs.existsSync(parent)) parent = path.dirname(parent);
+    if (parent !== dir) {
+      const upper = path.join(scratch, `upper-${i}`);
+      const work = path.join(scratch, `work-${i}`);
+      lines.push(`mkdir ${shellQuote(upper)} ${shellQuote(work)}`,
+        `mount -t overlay overlay -o ${shellQuote(`lowerdir=${parent},upperdir=${upper},workdir=${work}`)} ${shellQuote(parent)}`,
+        `mkdir -p -m 0755 ${shellQuote(dir)}`);
+    }
+    lines.push(`mount -t tmpfs -o mode=0755 tmpfs ${shellQuote(dir)}`);
+  });
+  lines.push('exec "$@"');
+  return ['unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', lines.join('\n'), 'sh'];
+}
+
+module.exports = { twoContainers, canUnshare, shellQuote, namespaceWithDirs };
