@@ -275,6 +275,24 @@ describe('sidecar start (server flags), sidecar ping', function () {
       expect(started).to.include('\\u001b[2J');
       expect(started).to.match(/\.\.\. \(14 arguments, 1000\d+ bytes\)$/);
     });
+
+    it('-v says the PATH the program was looked up in: made on the server, or with --caller-env PATH the caller\'s as given', async function () {
+      const given = '/sidecar-test-no-such-dir:/usr/bin:/bin';
+      const made = await startServer(['-v'], { name: 'made.sock' });
+      const kept = await startServer(['-v', '--caller-env', 'PATH'], { name: 'kept.sock' });
+      for (const server of [made, kept]) {
+        const result = await cli(['exec', '--connect', server.path, '--env', `PATH=${given}`, '--', 'true']);
+        expect(result.code, result.stderr).to.equal(0);
+        await pollUntil(() => lines(server.stderr()).length >= 1, { timeout: 3000 });
+      }
+      const logged = (server) => /; PATH (\S*)$/.exec(lines(server.stderr())[0])[1];
+      const serverOwn = process.env.PATH.split(':').filter((entry) => entry.startsWith('/') && !['/usr/bin', '/bin'].includes(entry));
+      expect(logged(made)).to.equal(['/usr/bin', '/bin', ...new Set(serverOwn)].join(':'));
+      expect(logged(kept)).to.equal(given);
+      const bad = await cli(['start', '--caller-env', 'PATH,CC', path.join(dir, 'bad.sock')]);
+      expect(bad.code).to.equal(125);
+      expect(bad.stderr).to.include('must name only PATH, HOME, TMPDIR, SHELL, USER, LOGNAME');
+    });
   });
 
   describe('policy flags', function () {
