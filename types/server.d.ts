@@ -26,6 +26,8 @@ export interface SidecarRequest {
   gid: number | undefined;
   detached: boolean;
   serverEnv: boolean;
+  /** The names whose values in `env` the client asked to reach the program as given (its `callerEnv`). */
+  callerEnv: LocatedEnvName[];
 }
 
 /**

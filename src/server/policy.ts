@@ -111,6 +111,7 @@ export function describeRequest(request: ExecRequest, asked: Environment, creden
     gid: request.gid === NO_ID ? undefined : request.gid,
     detached: request.newSession,
     serverEnv: request.serverEnv,
+    callerEnv: [...(request.callerEnv ?? [])] as SidecarRequest['callerEnv'],
   };
 }
 

@@ -326,10 +326,10 @@ describe('server policy', function () {
       });
     }
 
-    it('sees the request: credentials, file, argv, env, cwd, uid, gid, detached, serverEnv', async function () {
+    it('sees the request: credentials, file, argv, env, cwd, uid, gid, detached, serverEnv, callerEnv', async function () {
       const server = await servers.start({ serverOptions: { authorize: { rules: [] } } });
       const result = await run(remoteSpawn('sh', ['-c', 'exit 0', 'arg one'], {
-        connect: server.path, cwd: work, env: { SEEN_BY_HOOK: 'yes', PATH: process.env.PATH }, argv0: 'my-sh',
+        connect: server.path, cwd: work, env: { SEEN_BY_HOOK: 'yes', PATH: process.env.PATH }, argv0: 'my-sh', callerEnv: ['SHELL', 'PATH'],
       }));
       expectRan(result);
       const [asked] = server.events('authorize');
@@ -341,6 +341,8 @@ describe('server policy', function () {
         cwd: work,
         detached: false,
         serverEnv: false,
+        // In the protocol's order.
+        callerEnv: ['PATH', 'SHELL'],
         // uid and gid are undefined (not asked for): absent in JSON
       });
     });

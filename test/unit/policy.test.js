@@ -256,10 +256,10 @@ describe('unit: server policy decide()', () => {
       let seen;
       const credentials = { pid: 77, uid: 1000, gid: 1001 };
       decideFor({ authorize: (req) => { seen = req; return true; } },
-        request({ newSession: true, serverEnv: true, cwd: '/w' }), credentials);
+        request({ newSession: true, serverEnv: true, cwd: '/w', callerEnv: ['HOME'] }), credentials);
       expect(seen).to.deep.equal({
         credentials, file: 'tool', argv: ['tool', '--flag'], env: { PATH: '/client/bin', LANG: 'C.UTF-8' }, cwd: '/w',
-        uid: undefined, gid: undefined, detached: true, serverEnv: true,
+        uid: undefined, gid: undefined, detached: true, serverEnv: true, callerEnv: ['HOME'],
       });
       expect(seen.credentials).to.not.equal(credentials);
     });

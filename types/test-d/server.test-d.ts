@@ -1,5 +1,5 @@
 import { expectAssignable, expectError, expectType } from 'tsd';
-import type { RemoteFailureFacts } from '..';
+import type { LocatedEnvName, RemoteFailureFacts } from '..';
 import {
   type AuthorizeResult, type ExitReason, type PeerCredentials, type ServerStats, type SidecarErrorCode, type SidecarRequest,
   type SidecarServer, type SidecarServerWarning, createServer, pingServer, remoteSpawn, stopServer,
@@ -34,6 +34,7 @@ const server = createServer({
   closeTimeout: 10_000,
   authorize(request) {
     expectType<SidecarRequest>(request);
+    expectType<LocatedEnvName[]>(request.callerEnv);
     expectType<PeerCredentials>(request.credentials);
     expectType<string[]>(request.argv);
     expectType<Record<string, string>>(request.env);
