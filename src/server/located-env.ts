@@ -164,10 +164,34 @@ function statOf(path: string): fs.Stats | undefined {
   }
 }
 
+/**
+ * Directories found lately, and when: a build's requests send the same PATH
+ * again and again, and a stat(2) of each entry each time was most of what
+ * the rule cost. Only what exists is remembered, for a second: a directory
+ * made since is seen at once, and one gone since stays listed at most that
+ * long, where a lookup passes over it as over any entry without the file.
+ */
+const foundDirectories = new Map<string, number>();
+const FOUND_FOR_MS = 1000;
+const MAX_FOUND = 4096;
+
+function isFoundDirectory(path: string): boolean {
+  const now = Date.now();
+  const found = foundDirectories.get(path);
+  if (found !== undefined && now - found < FOUND_FOR_MS) return true;
+  if (!(statOf(path)?.isDirectory() ?? false)) {
+    foundDirectories.delete(path);
+    return false;
+  }
+  if (foundDirectories.size >= MAX_FOUND) foundDirectories.clear();
+  foundDirectories.set(path, now);
+  return true;
+}
+
 /** The real server side: stat(2) and access(2) on this file system, and the server's own environment. */
 export function serverSide(env: Readonly<Record<string, string | undefined>> = process.env): ServerSide {
   return {
-    isDirectory: (path) => statOf(path)?.isDirectory() ?? false,
+    isDirectory: isFoundDirectory,
     isExecutableFile(path) {
       if (!(statOf(path)?.isFile() ?? false)) return false;
       try {

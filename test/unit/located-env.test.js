@@ -11,7 +11,7 @@ const { expect } = require('chai');
 const {
   madePath, locateEnvironment, lookupPath, serverSearchPath, serverSide, MAX_CALLER_PATH_ENTRIES,
 } = require('../../dist/server/located-env');
-const { tempDir } = require('../helpers');
+const { tempDir, pollUntil } = require('../helpers');
 
 /** A server side with these directories and executable files, and this environment. */
 function fakeSide({ dirs = [], executables = [], env = {} } = {}) {
@@ -151,6 +151,16 @@ describe('unit: where the program runs decides what locates things', () => {
       expect(side.isExecutableFile(path.join(dir, 'missing'))).to.equal(false);
       // As root, access(X_OK) still needs an execute bit somewhere.
       expect(side.isExecutableFile(plain)).to.equal(false);
+    });
+
+    it('sees a directory made since at once, and forgets one removed since (it remembers found ones for a moment)', async () => {
+      const side = serverSide({});
+      const made = path.join(dir, 'made-later');
+      expect(side.isDirectory(made)).to.equal(false);
+      fs.mkdirSync(made);
+      expect(side.isDirectory(made)).to.equal(true);
+      fs.rmdirSync(made);
+      expect(await pollUntil(() => !side.isDirectory(made), { timeout: 5000 }), 'still a directory 5 s after its removal').to.equal(true);
     });
 
     it('takes the server\'s values from its environment, else from its user database entry', () => {
