@@ -369,13 +369,14 @@ describe('sidecar start (server flags), sidecar ping', function () {
     });
 
     it('a program the server ends on close (SIGTERM to the server, --close-timeout) gets its own one-line reason', async function () {
-      const server = await startServer(['--close-timeout', '200']);
+      // -vv says when the program started: a fixed wait lost the race to a slow CLI start (the server closed first: 125).
+      const server = await startServer(['--close-timeout', '200', '-vv']);
       const pending = cli(['exec', '--connect', server.path, '--', 'sleep', '10']);
-      await sleep(500);
+      expect(await pollUntil(() => server.stderr().includes(' started '), { timeout: 10000 }), 'the program did not start').to.equal(true);
       server.child.kill('SIGTERM');
       server.expectExit = true;
       const result = await pending;
-      expect(result.code).to.equal(143);
+      expect(result.code, result.stderr).to.equal(143);
       expect(lines(result.stderr), result.stderr).to.deep.equal(['sidecar: sleep: ended by the server (the server is closing)']);
       const timer = setTimeout(() => server.child.kill('SIGKILL'), 10000);
       expect(await exited(server.child)).to.deep.equal({ code: 0, signal: null });
