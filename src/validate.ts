@@ -2,6 +2,7 @@
 // each checks one value and throws Node's error naming the dotted option path.
 
 import { invalidArgType, invalidArgValue, outOfRange } from './errors/node';
+import { LOCATED_NAMES } from './protocol';
 
 /** The value, which must be a string without NUL bytes ("must be a string without null bytes"). */
 export function validateNoNul(value: string, name: string): string {
@@ -64,4 +65,16 @@ export function integerOption(value: unknown, name: string, fallback: number, mi
  */
 export function isThenable<T = unknown>(value: unknown): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** A callerEnv option: names of variables the server makes fit its side (LOCATED_NAMES), whose caller's values are to stand. */
+export function locatedNames(value: unknown, name: string): Set<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) {
+    throw invalidArgType(name, 'an array of strings', value);
+  }
+  for (const entry of value as string[]) {
+    if (!LOCATED_NAMES.includes(entry)) throw invalidArgValue(name, entry, `must name only ${LOCATED_NAMES.join(', ')}`);
+  }
+  return new Set(value as string[]);
 }

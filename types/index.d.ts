@@ -87,6 +87,12 @@ export type StdioEntry = StdioPipe | StdioNull | 'ipc';
 export type StdioOption = 'pipe' | 'overlapped' | 'inherit' | 'ignore' | readonly StdioEntry[];
 
 /**
+ * The variables whose values locate things, which the server makes fit
+ * where the program runs unless `callerEnv` names them.
+ */
+export type LocatedEnvName = 'PATH' | 'HOME' | 'TMPDIR' | 'SHELL' | 'USER' | 'LOGNAME';
+
+/**
  * Options of {@link remoteSpawn}: child_process.spawn's, plus `connect`,
  * `serverEnv`, `startWait`, `startTimeout` and `expectUid`. Unknown options are ignored at run time, as
  * child_process does; `serialization` (IPC) is left out of the type because
@@ -117,6 +123,15 @@ export interface RemoteSpawnOptions {
    * @default false
    */
   serverEnv?: boolean | undefined;
+  /**
+   * Variables whose values in `env` reach the program exactly as given. By
+   * default the server makes the ones that locate things fit where the
+   * program runs: `PATH` keeps the entries that exist on the server and gains
+   * the server's own; `HOME`, `TMPDIR` and `SHELL` stay only where they name
+   * something on the server; `USER` and `LOGNAME` become the server's.
+   * @default []
+   */
+  callerEnv?: readonly LocatedEnvName[] | undefined;
   /** Value of argv[0] for the program. @default command */
   argv0?: string | undefined;
   /**

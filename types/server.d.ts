@@ -2,7 +2,7 @@
 
 /// <reference types="node" />
 
-import type { NodeStyleEmitter } from './index';
+import type { LocatedEnvName, NodeStyleEmitter } from './index';
 
 /** A client's credentials, as the kernel reports them (SO_PEERCRED). */
 export interface PeerCredentials {
@@ -26,6 +26,8 @@ export interface SidecarRequest {
   gid: number | undefined;
   detached: boolean;
   serverEnv: boolean;
+  /** The names whose values in `env` the client asked to reach the program as given (its `callerEnv`). */
+  callerEnv: LocatedEnvName[];
 }
 
 /**
@@ -102,6 +104,16 @@ export interface ServerOptions {
    * @default every variable (but see allowCommands)
    */
   allowEnv?: string[];
+  /**
+   * Variables whose caller's values reach the program as given, for every
+   * request (a client adds its own with its `callerEnv`). By default the
+   * server makes the ones that locate things fit its side: `PATH` keeps the
+   * caller's entries that exist here, then this server's own; `HOME`,
+   * `TMPDIR` and `SHELL` stay the caller's where they name something here;
+   * `USER` and `LOGNAME` become the server's.
+   * @default []
+   */
+  callerEnv?: LocatedEnvName[];
   /**
    * The ids a privileged server may switch to when a client asks (`uid`,
    * `gid`). A uid switch needs a gid too: alone, the program would keep the
@@ -213,6 +225,12 @@ export interface ServerRequestInfo {
   cwd: string;
   /** Variables the policy kept from the program (the client's values replaced by the server's). */
   droppedEnv: string[];
+  /**
+   * The PATH the program's name was looked up in: the program's PATH as the
+   * server made it, or the server's own where the program has none or
+   * allowCommands is set.
+   */
+  searchPath: string;
 }
 
 export interface SidecarServerEvents {

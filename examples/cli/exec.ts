@@ -4,7 +4,8 @@
 
 import { remoteSpawn } from 'sidecar-exec';
 import type { RemoteChildProcess } from 'sidecar-exec';
-import { parseFlags, single } from './args';
+import type { LocatedEnvName } from 'sidecar-exec';
+import { list, parseFlags, single } from './args';
 import { endedByServerLine, failureExit, interruptedLine, programExit } from './exit-status';
 import { EXEC_SYNOPSIS, say, UsageError } from './usage';
 
@@ -49,7 +50,7 @@ function envOverlay(entries: readonly string[]): Record<string, string> {
 }
 
 export function exec(argv: readonly string[]): void {
-  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid', 'start-timeout'], switches: ['help'], programFollows: true });
+  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid', 'start-timeout', 'caller-env'], switches: ['help'], programFollows: true });
   if (flags.switches.has('help')) {
     process.stdout.write(`usage: ${EXEC_SYNOPSIS('sidecar exec')}\n`);
     return;
@@ -96,6 +97,8 @@ export function exec(argv: readonly string[]): void {
     cwd: single(flags, 'workdir') ?? process.cwd(),
     env: envOverlay(flags.values.get('env') ?? []),
     serverEnv: true,
+    // remoteSpawn names a wrong one (ERR_INVALID_ARG_VALUE): a usage error.
+    callerEnv: list(flags, 'caller-env') as LocatedEnvName[] | undefined,
     stdio: 'inherit',
     expectUid: expectUid === undefined ? undefined : Number(expectUid),
     startTimeout: startTimeout === undefined ? undefined : Number(startTimeout),

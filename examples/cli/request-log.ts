@@ -8,15 +8,18 @@ import { say } from './usage';
 /** At most this many characters of a program's words in one log line. */
 const MAX_SHOWN = 200;
 
+/** At most this many characters of the PATH in one log line: a usual one is longer than a word, a client's may be huge. */
+const MAX_PATH_SHOWN = 1024;
+
 /** Control characters and backslashes escaped, so that a word cannot forge log lines or terminal output. */
 function escaped(word: string): string {
   return word.replace(/[\u0000-\u001f\u007f\\]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
-/** A word of a log line: escaped, and cut at MAX_SHOWN characters. */
-function shown(word: string): string {
-  const text = escaped(word.length > MAX_SHOWN ? word.slice(0, MAX_SHOWN) : word);
-  return word.length > MAX_SHOWN || text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}...` : text;
+/** A word of a log line: escaped, and cut at `max` characters. */
+function shown(word: string, max = MAX_SHOWN): string {
+  const text = escaped(word.length > max ? word.slice(0, max) : word);
+  return word.length > max || text.length > max ? `${text.slice(0, max)}...` : text;
 }
 
 /**
@@ -38,7 +41,8 @@ export function logRequests(server: SidecarServer, verbosity: number): void {
   server.on('exit', (info) => {
     const end = info.signal ?? `exit ${info.exitCode}`;
     const why = info.reason === 'exit' ? '' : ` (${info.reason})`;
-    say(`uid ${info.credentials.uid} pid ${info.credentials.pid} ${shown(info.argv[0])}: ${end}${why} in ${info.durationMs} ms`);
+    // The PATH it was looked up in: the answer to "why that program?" (cut as any word).
+    say(`uid ${info.credentials.uid} pid ${info.credentials.pid} ${shown(info.argv[0])}: ${end}${why} in ${info.durationMs} ms; PATH ${shown(info.searchPath, MAX_PATH_SHOWN)}`);
   });
   server.on('denied', (info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} denied ${shown(info.argv[0] ?? '')}: ${shown(info.reason)}`));
   server.on('clientError', (error, info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} failed: ${shown(error.message)}`));

@@ -6,7 +6,7 @@ import { closeSync, constants as fsConstants, existsSync, fchmodSync, fchownSync
 import { constants } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { createServer } from 'sidecar-exec';
-import type { ServerOptions } from 'sidecar-exec';
+import type { LocatedEnvName, ServerOptions } from 'sidecar-exec';
 import { list, parseFlags, single } from './args';
 import type { Flags } from './args';
 import { logRequests } from './request-log';
@@ -54,6 +54,7 @@ function serverOptions(flags: Flags): ServerOptions {
     allowGids: idList(flags, 'allow-gid'),
     allowCommands: list(flags, 'allow-command'),
     allowEnv: list(flags, 'allow-env'),
+    callerEnv: list(flags, 'caller-env') as LocatedEnvName[] | undefined,
     trustDirectory: flags.switches.has('trust-directory'),
     // A foreground server should not hang on a program that never ends.
     closeTimeout: 10_000,
@@ -114,7 +115,7 @@ function makeParents(socketPath: string, options: ServerOptions): void {
 
 export function start(argv: readonly string[]): void {
   const flags = parseFlags(argv, {
-    values: ['mode', 'group', 'allow-uid', 'allow-gid', 'allow-command', 'allow-env', 'ready-fd', ...Object.keys(START_NUMBERS)],
+    values: ['mode', 'group', 'allow-uid', 'allow-gid', 'allow-command', 'allow-env', 'caller-env', 'ready-fd', ...Object.keys(START_NUMBERS)],
     // `-v` and `-vv` (parseArgs reads -vv as -v twice; --vv is the long spelling).
     switches: ['parents', 'trust-directory', 'no-stop', 'print-ready', 'v', 'vv'],
   });

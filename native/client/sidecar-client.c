@@ -3,7 +3,7 @@
  * that run on every call of a tool and should not pay Node.js's start-up.
  *
  *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID]
- *                  [--start-timeout MS] [--] PROGRAM [ARG]...
+ *                  [--start-timeout MS] [--caller-env NAME]... [--] PROGRAM [ARG]...
  *
  * Same flags, protocol (docs/protocol.md, version 1), exit statuses and
  * stderr lines, word for word, as `sidecar exec` (examples/cli/exec.ts;
@@ -72,7 +72,7 @@ static int g_request_sent = 0;
 static unsigned long long g_pending = 0;
 
 static const char kUsage[] =
-    "usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--] PROGRAM [ARG]...\n";
+    "usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--caller-env NAME]... [--] PROGRAM [ARG]...\n";
 
 /* The errno names Node reports as `code`; the client says what Node says. */
 static const struct {
@@ -506,10 +506,40 @@ static int peer_refused(int sock, unsigned long uid, char *why, size_t size) {
 
 extern char **environ;
 
+/*
+ * --caller-env NAME[,NAME]...: the request's bits for the variables whose
+ * values stand as the caller gave them (--env), where the server would make
+ * them fit its side. The names are those of sidecar exec's --caller-env.
+ */
+static uint32_t caller_env_bits(const char *value) {
+  static const struct {
+    const char *name;
+    uint32_t bit;
+  } kNames[] = {
+      {"PATH", SIDECAR_REQUEST_CALLER_PATH},     {"HOME", SIDECAR_REQUEST_CALLER_HOME},
+      {"TMPDIR", SIDECAR_REQUEST_CALLER_TMPDIR}, {"SHELL", SIDECAR_REQUEST_CALLER_SHELL},
+      {"USER", SIDECAR_REQUEST_CALLER_USER},     {"LOGNAME", SIDECAR_REQUEST_CALLER_LOGNAME},
+  };
+  uint32_t bits = 0;
+  for (const char *name = value;;) {
+    size_t length = strcspn(name, ",");
+    uint32_t bit = 0;
+    for (size_t k = 0; k < sizeof(kNames) / sizeof(kNames[0]); k++) {
+      if (strlen(kNames[k].name) == length && strncmp(kNames[k].name, name, length) == 0) bit = kNames[k].bit;
+    }
+    if (bit == 0) usage_exit("--caller-env must name only PATH, HOME, TMPDIR, SHELL, USER, LOGNAME");
+    bits |= bit;
+    if (name[length] == '\0') return bits;
+    name += length + 1;
+  }
+}
+
 /* The command line, as `sidecar exec` reads it (examples/cli/args.ts, exec.ts). */
 struct Options {
   const char *connect, *workdir, *expect_uid, *start_timeout;
   int connect_count, workdir_count, expect_uid_count, start_timeout_count, help;
+  /* The --caller-env bits (SIDECAR_REQUEST_CALLER_*). */
+  uint32_t caller_env;
   /* The --env values, in order: pointers into argv. */
   const char **env;
   int envc;
@@ -547,9 +577,9 @@ static void parse_options(int argc, char **argv, struct Options *options) {
       options->help = 1;
       continue;
     }
-    static const char *const kValued[] = {"--connect", "--workdir", "--env", "--expect-uid", "--start-timeout"};
+    static const char *const kValued[] = {"--connect", "--workdir", "--env", "--expect-uid", "--start-timeout", "--caller-env"};
     int known = -1;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
       if ((int)strlen(kValued[k]) == name_length && strncmp(arg, kValued[k], (size_t)name_length) == 0) known = k;
     }
     if (known < 0) usage_exit("unknown option %.*s", name_length, arg);
@@ -560,7 +590,8 @@ static void parse_options(int argc, char **argv, struct Options *options) {
       case 1: keep(&options->workdir, &options->workdir_count, value); break;
       case 2: options->env[options->envc++] = value; break;
       case 3: keep(&options->expect_uid, &options->expect_uid_count, value); break;
-      default: keep(&options->start_timeout, &options->start_timeout_count, value); break;
+      case 4: keep(&options->start_timeout, &options->start_timeout_count, value); break;
+      default: options->caller_env |= caller_env_bits(value); break;
     }
   }
   options->program = i;
@@ -698,7 +729,7 @@ int main(int argc, char **argv) {
 
   /* The payload: flags, counts, uid/gid, fd map, file, cwd, argv, env. */
   struct Bytes payload = {0};
-  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV);
+  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV | options.caller_env);
   put_u32(&payload, (uint32_t)(argc - i));
   put_u32(&payload, envc);
   put_u32(&payload, 3);

@@ -105,10 +105,11 @@ export function remoteExecFile(file: string, ...rest: unknown[]): RemoteChildPro
   const encoding = requested !== 'buffer' && typeof requested === 'string' && Buffer.isEncoding(requested)
     ? requested as BufferEncoding : null;
 
-  // Only what execFile hands to spawn, plus our own connect/serverEnv/startWait/startTimeout/expectUid.
+  // Only what execFile hands to spawn, plus our own connect/serverEnv/callerEnv/startWait/startTimeout/expectUid.
   const child = remoteSpawn(normalized.file, args, {
     connect: options.connect,
     serverEnv: options.serverEnv,
+    callerEnv: options.callerEnv,
     startWait: options.startWait,
     startTimeout: options.startTimeout,
     expectUid: options.expectUid,

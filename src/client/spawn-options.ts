@@ -11,7 +11,7 @@ import {
 import { NO_ID } from '../protocol';
 import { signalOption } from '../signals';
 import {
-  optionalBoolean, validateAbortSignal, validateNoNul, validateObject, validateTimeout,
+  locatedNames, optionalBoolean, validateAbortSignal, validateNoNul, validateObject, validateTimeout,
 } from '../validate';
 
 /** What one child fd becomes. */
@@ -33,6 +33,8 @@ export interface SpawnPlan {
   stdio: StdioPlan[];
   newSession: boolean;
   serverEnv: boolean;
+  /** Names whose caller's values stand as given, where the server would make them fit its side. */
+  callerEnv: string[];
   /** User and group to run as, or NO_ID (-1). */
   uid: number;
   gid: number;
@@ -267,6 +269,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     stdio: normalizeStdio(opts.stdio),
     newSession: detached,
     serverEnv,
+    callerEnv: [...locatedNames(opts.callerEnv, 'options.callerEnv')],
     uid,
     gid,
     timeout,

@@ -58,8 +58,24 @@ export enum RequestFlag {
   NewSession = 1 << 0,
   /** Start from the server's environment; the request's env is laid on top. */
   ServerEnv = 1 << 1,
+  /** The caller's PATH stands as given: the server does not make it (one bit per LOCATED_NAMES entry, in order). */
+  CallerPath = 1 << 2,
+  CallerHome = 1 << 3,
+  CallerTmpdir = 1 << 4,
+  CallerShell = 1 << 5,
+  CallerUser = 1 << 6,
+  CallerLogname = 1 << 7,
 }
-const KNOWN_FLAGS = RequestFlag.NewSession | RequestFlag.ServerEnv;
+
+/**
+ * The variables whose values locate things (programs, files, the user): the
+ * server makes them fit where the program runs, unless the request's
+ * caller-env bits or the server's `callerEnv` keep the caller's. Bit
+ * `RequestFlag.CallerPath << i` stands for entry i.
+ */
+export const LOCATED_NAMES: readonly string[] = Object.freeze(['PATH', 'HOME', 'TMPDIR', 'SHELL', 'USER', 'LOGNAME']);
+const CALLER_ENV_FLAGS = LOCATED_NAMES.reduce((bits, _name, i) => bits | (RequestFlag.CallerPath << i), 0);
+const KNOWN_FLAGS = RequestFlag.NewSession | RequestFlag.ServerEnv | CALLER_ENV_FLAGS;
 
 /** fd map entry values below 0; values >= 0 index the attached fds. */
 export const FD_IGNORE = -1; // the server's /dev/null
@@ -78,6 +94,8 @@ export interface ExecRequest {
   fdMap: number[];
   newSession: boolean;
   serverEnv: boolean;
+  /** Names of LOCATED_NAMES whose caller's values stand as given (absent: none). */
+  callerEnv?: readonly string[];
   /** User id to run as, or NO_ID for the server's own. */
   uid: number;
   /** Group id to run as, or NO_ID for the server's own. */
@@ -188,6 +206,11 @@ export function encodeExecPayload(request: ExecRequest): Buffer {
   let flags = 0;
   if (request.newSession) flags |= RequestFlag.NewSession;
   if (request.serverEnv) flags |= RequestFlag.ServerEnv;
+  for (const name of request.callerEnv ?? []) {
+    const index = LOCATED_NAMES.indexOf(name);
+    if (index === -1) throw new RangeError(`callerEnv: ${name} is not one of ${LOCATED_NAMES.join(', ')}`);
+    flags |= RequestFlag.CallerPath << index;
+  }
   let offset = payload.writeUInt32LE(flags, 0);
   offset = payload.writeUInt32LE(request.argv.length, offset);
   offset = payload.writeUInt32LE(request.env.length, offset);
@@ -421,6 +444,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
     file, argv, env, cwd, fdMap,
     newSession: (flags & RequestFlag.NewSession) !== 0,
     serverEnv: (flags & RequestFlag.ServerEnv) !== 0,
+    callerEnv: LOCATED_NAMES.filter((_name, i) => (flags & (RequestFlag.CallerPath << i)) !== 0),
     uid,
     gid,
   };

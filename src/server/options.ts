@@ -5,7 +5,7 @@ import type { AuthorizeFunction, ServerOptions } from '../../types/index';
 import { invalidArgType, invalidArgValue } from '../errors';
 import { MAX_FDS, MAX_REQUEST_BYTES } from '../protocol';
 import { signalOption } from '../signals';
-import { integerOption, optionalBoolean, validateFunction } from '../validate';
+import { integerOption, locatedNames, optionalBoolean, validateFunction } from '../validate';
 
 export interface NormalizedServerOptions {
   mode: number;
@@ -18,6 +18,7 @@ export interface NormalizedServerOptions {
   allowGids: ReadonlySet<number> | undefined;
   allowCommands: ReadonlySet<string> | undefined;
   allowEnv: ReadonlySet<string> | undefined;
+  callerEnv: ReadonlySet<string>;
   allowSetuid: { uids: ReadonlySet<number>; gids: ReadonlySet<number> };
   maxConcurrent: number;
   maxQueued: number;
@@ -119,6 +120,7 @@ export function normalizeServerOptions(input: ServerOptions | undefined): Normal
     allowGids: idSet(options, 'allowGids'),
     allowCommands,
     allowEnv: nameSet(options, 'allowEnv'),
+    callerEnv: locatedNames(options.callerEnv, 'options.callerEnv'),
     allowSetuid: {
       uids: idSet((setuid ?? {}) as Record<string, unknown>, 'uids') ?? new Set<number>(),
       gids: idSet((setuid ?? {}) as Record<string, unknown>, 'gids') ?? new Set<number>(),

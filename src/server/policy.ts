@@ -4,11 +4,12 @@
 
 import * as path from 'node:path';
 import type { AuthorizeResult, PeerCredentials, SidecarRequest } from '../../types/index';
-import { type ExecRequest, NO_ID } from '../protocol';
+import { type ExecRequest, LOCATED_NAMES, NO_ID } from '../protocol';
 import { type Environment, environmentFrom, environmentObject, parseEnvironment, requestedEnvironment } from './environment';
+import { type ServerSide, locateEnvironment, lookupPath, serverSearchPath, serverSide } from './located-env';
 import { isThenable } from '../validate';
 import type { NormalizedServerOptions } from './options';
-import { type SpawnDecision, DEFAULT_PATH, candidatePaths } from './spawn-options';
+import { type SpawnDecision, candidatePaths } from './spawn-options';
 
 /**
  * What a client may set in the program's environment under allowCommands
@@ -27,7 +28,7 @@ export function safeUnderAllowCommands(name: string): boolean {
 }
 
 export type Decision =
-  | ({ allow: true; droppedEnv: string[] } & SpawnDecision)
+  | ({ allow: true; droppedEnv: string[]; searchPath: string } & SpawnDecision)
   | { allow: false; code: 'ERR_SIDECAR_DENIED' | 'EPERM'; syscall: string; reason: string };
 
 /**
@@ -66,20 +67,26 @@ function credentialsRefusal(options: NormalizedServerOptions, request: ExecReque
   return undefined;
 }
 
-/** Where to look for the program: under allowCommands only where the server would. */
-function resolveCandidates(options: NormalizedServerOptions, request: ExecRequest, env: Environment | undefined, own: () => Environment): string[] | string {
-  const { allowCommands } = options;
-  if (allowCommands === undefined) return candidatePaths(request.file, env?.get('PATH'));
-  if (request.file.includes('/')) {
-    const normalized = path.posix.normalize(request.file);
-    if (!normalized.startsWith('/') || !allowCommands.has(normalized)) return `${request.file} is not an allowed command`;
-    return [normalized];
-  }
-  if (!allowCommands.has(request.file)) return `${request.file} is not an allowed command`;
-  // Only absolute entries: an empty or relative one would be looked up in
-  // the client's working directory, where the client chooses what is found.
-  const absolute = (own().get('PATH') ?? DEFAULT_PATH).split(':').filter((dir) => dir.startsWith('/'));
-  return candidatePaths(request.file, (absolute.length > 0 ? absolute : DEFAULT_PATH.split(':')).join(':'));
+/** Why allowCommands refuses the program, or undefined when it names an allowed command. */
+function commandRefusal(allowCommands: ReadonlySet<string>, file: string): string | undefined {
+  const allowed = file.includes('/') ? allowCommands.has(path.posix.normalize(file)) && file.startsWith('/') : allowCommands.has(file);
+  return allowed ? undefined : `${file} is not an allowed command`;
+}
+
+/**
+ * Where to look for the program: under allowCommands only where the server
+ * would (its PATH's absolute entries: an empty or relative one would be
+ * looked up in the client's working directory, where the client chooses
+ * what is found); else in the program's PATH as the server made it.
+ */
+function candidatesFor(options: NormalizedServerOptions, file: string, searchPath: string): string[] {
+  if (options.allowCommands !== undefined && file.includes('/')) return [path.posix.normalize(file)];
+  return candidatePaths(file, searchPath);
+}
+
+/** The located names the caller's values of which stand as given: the server's callerEnv and the request's. */
+function keptNames(options: NormalizedServerOptions, request: ExecRequest): Set<string> {
+  return new Set([...options.callerEnv, ...(request.callerEnv ?? [])]);
 }
 
 /**
@@ -104,6 +111,7 @@ export function describeRequest(request: ExecRequest, asked: Environment, creden
     gid: request.gid === NO_ID ? undefined : request.gid,
     detached: request.newSession,
     serverEnv: request.serverEnv,
+    callerEnv: [...(request.callerEnv ?? [])] as SidecarRequest['callerEnv'],
   };
 }
 
@@ -148,7 +156,7 @@ export function peerRefusal(options: Pick<NormalizedServerOptions, 'allowUids' |
  * that goes on to the spawn.
  */
 export function decide(options: NormalizedServerOptions, request: ExecRequest, credentials: PeerCredentials,
-  serverEnv: NodeJS.ProcessEnv = process.env): Decision | Promise<Decision> {
+  serverEnv: NodeJS.ProcessEnv = process.env, side?: ServerSide): Decision | Promise<Decision> {
   // The server refuses such a peer at accept already; checked here too, so
   // that the decision on a request never depends on how it arrived.
   const peer = peerRefusal(options, credentials);
@@ -160,17 +168,23 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, c
   let ownEnv: Environment | undefined;
   const own = (): Environment => (ownEnv ??= environmentFrom(serverEnv));
   const policed = options.allowEnv !== undefined || options.allowCommands !== undefined;
-  let allowed: string[] | undefined;
   if (options.allowCommands !== undefined) {
-    const found = resolveCandidates(options, request, undefined, own);
-    const refused = typeof found === 'string' ? found : argv0Refusal(options, request);
+    const refused = commandRefusal(options.allowCommands, request.file) ?? argv0Refusal(options, request);
     if (refused !== undefined) return { allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'allowCommands', reason: refused };
-    allowed = found as string[];
   }
   const asked = parseEnvironment(request.env);
   const { env, dropped } = restrictEnvironment(options, request, asked, request.serverEnv || policed ? own() : new Map());
-  const candidates = allowed ?? resolveCandidates(options, request, env, own) as string[];
-  const base = { allow: true as const, candidates, env, cwd: request.cwd, droppedEnv: dropped };
+  // The caller's located values that reach the program are made to fit the
+  // server's side; under a policy, only those it let through are the caller's.
+  const keep = keptNames(options, request);
+  const fromCaller = LOCATED_NAMES.filter((name) => asked.has(name) && (!policed || options.allowEnv?.has(name) === true));
+  const euid = process.geteuid?.() ?? -1;
+  if (fromCaller.length > 0) {
+    locateEnvironment(env, fromCaller, { keep, switchesUser: request.uid !== NO_ID && request.uid !== euid }, side ?? serverSide(serverEnv));
+  }
+  const searchPath = options.allowCommands !== undefined ? serverSearchPath(serverEnv.PATH) : lookupPath(env, serverEnv.PATH, keep.has('PATH'));
+  const candidates = candidatesFor(options, request.file, searchPath);
+  const base = { allow: true as const, candidates, env, cwd: request.cwd, droppedEnv: dropped, searchPath };
   if (options.authorize === undefined) return base;
   const refuseOnThrow = (error: unknown): Decision => ({
     allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: `authorize() failed: ${(error as Error)?.message ?? String(error)}`,

@@ -138,8 +138,8 @@ export class Run {
       return;
     }
     this.decision = decision;
-    this.info = { credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv };
-    debug('request uid %d pid %d %o', credentials.uid, credentials.pid, request.argv);
+    this.info = { credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv, searchPath: decision.searchPath };
+    debug('request uid %d pid %d %o PATH %s', credentials.uid, credentials.pid, request.argv, decision.searchPath);
     this.context.report({ type: 'request', info: this.info });
     this.phase = Phase.Queued;
     const ticket = this.context.queue.enter((granted) => this.launch(granted));

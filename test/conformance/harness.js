@@ -191,6 +191,25 @@ const DIFFERENCES = {
       local.stdout = Buffer.from(kept.map((line) => `${line}\n`).join(''));
     },
   },
+  'located-env': {
+    row: '`PATH` keeps the caller\'s absolute entries that are directories on the server, in order, then the server\'s own not listed',
+    apply(local, remote) {
+      // env(1)'s output: here PATH as given; there the given entries that
+      // are directories on the server (this machine), then the server's own
+      // (the test server runs with this process's PATH).
+      const pathOf = (observation) => lines(observation.stdout).find((line) => line.startsWith('PATH='))?.slice(5);
+      const given = pathOf(local);
+      const made = pathOf(remote);
+      if (given === undefined || made === undefined) fail('located-env', 'a side printed no PATH');
+      const entries = given.split(':').filter((entry) => entry.startsWith('/') && fs.statSync(entry, { throwIfNoEntry: false })?.isDirectory());
+      for (const entry of process.env.PATH.split(':')) {
+        if (entry.startsWith('/') && !entries.includes(entry)) entries.push(entry);
+      }
+      if (made !== entries.join(':')) fail('located-env', `sidecar-exec's PATH ${made}, documented: ${entries.join(':')}`);
+      if (made === given) fail('located-env', 'the PATH reached the program as given: the scenario does not show the difference');
+      remote.stdout = Buffer.from(String(remote.stdout).replace(`PATH=${made}\n`, `PATH=${given}\n`));
+    },
+  },
   'pipe-kind': {
     row: '`\'pipe\'` stdio at 0-2 are unix socket pairs',
     apply(local, remote, scenario) {

@@ -22,7 +22,7 @@
 //   needsSetpriv the 'uid-policy' rows: skipped (visibly) without setpriv
 //   strictPid    the one row that does not get the implicit 'pid-timing' (see the end of the table)
 //
-// `startWait` in a row's options is sidecar-exec's own option; child_process
+// `startWait` and `callerEnv` in a row's options are sidecar-exec's own options; child_process
 // ignores unknown options, so both sides still get the same arguments.
 //
 // Programs are the same on both sides: PATH programs of this machine or
@@ -251,9 +251,10 @@ const TABLE = [
   { name: 'EACCES: file without execute permission', call: 'spawn', args: [fixture('not-executable.sh'), ['x']], expectLocal: expectError('EACCES') },
   { name: 'EACCES: a directory', call: 'spawn', args: ['/tmp', []], expectLocal: expectError('EACCES') },
   {
-    name: 'ENOENT: PATH of options.env has no such program',
+    name: 'ENOENT: PATH of options.env has no such program (kept as given with callerEnv)',
     call: 'spawn',
-    args: ['sh', ['-c', 'true'], { env: { PATH: '/nonexistent-dir' } }],
+    // callerEnv is sidecar-exec's own; child_process ignores it.
+    args: ['sh', ['-c', 'true'], { env: { PATH: '/nonexistent-dir' }, callerEnv: ['PATH'] }],
     expectLocal: expectError('ENOENT'),
   },
   {
@@ -461,6 +462,18 @@ const TABLE = [
     name: 'env: values containing \'=\', empty values, numbers',
     call: 'spawn',
     args: ['env', [], { env: { PATH: '/usr/bin:/bin', EQ: 'a=b=c', LEAD: '=x', EMPTY: '', NUMBER: 42, UNDEF: undefined } }],
+    differences: ['located-env'],
+  },
+  {
+    name: 'env: PATH with entries missing on the server, relative and empty ones, made on the server',
+    call: 'spawn',
+    args: ['/usr/bin/env', [], { env: { PATH: '/nonexistent-dir:.::bin:/usr/bin', X: '1' } }],
+    differences: ['located-env'],
+  },
+  {
+    name: 'env: PATH, HOME, USER as given with callerEnv',
+    call: 'spawn',
+    args: ['/usr/bin/env', [], { env: { PATH: '/nonexistent-dir:.', HOME: '/nonexistent-home', USER: 'someone' }, callerEnv: ['PATH', 'HOME', 'USER'] }],
   },
   { name: 'env: empty object (PATH-less lookup of env)', call: 'spawn', args: ['env', [], { env: {} }] },
   { name: 'env: unicode values', call: 'spawn', args: ['/usr/bin/env', [], { env: { U: 'héllo ✓ 🎉', 'NAME_É': 'x' } }] },

@@ -63,6 +63,9 @@ async function terminate(child, timeout) {
  *   user           { uid, gid }: run it as that user (setpriv), from the
  *                  other-uid copy of the fixtures (users.js),
  *   nodeOptions    node's own options (e.g. ['--expose-gc']),
+ *   prefix         argv that runs the server's command line (it must exec
+ *                  it, keeping the pid), e.g. a mount namespace of its own
+ *                  (namespace.js),
  *   cwd            of the server process (default: this one's; '/' with user).
  * The server reports its events: server.events('denied') lists them,
  * server.waitEvent(pred) waits for one. Its fd count is taken once it
@@ -71,7 +74,7 @@ async function terminate(child, timeout) {
  * --expose-gc).
  */
 async function startServer({
-  serverOptions = {}, socketPath, dir, env = {}, nofile, user, nodeOptions = [], cwd,
+  serverOptions = {}, socketPath, dir, env = {}, nofile, user, nodeOptions = [], cwd, prefix = [],
 } = {}) {
   const ownDir = socketPath === undefined && dir === undefined ? tempDir() : undefined;
   const sock = socketPath ?? path.join(dir ?? ownDir, 'sock');
@@ -81,6 +84,7 @@ async function startServer({
   if (user !== undefined) argv = [...asUser(user.uid, user.gid), ...argv];
   // With a limit, sh sets it and then execs: the pid stays the same.
   if (nofile !== undefined) argv = ['/bin/sh', '-c', `ulimit -n ${Number(nofile)} && exec "$@"`, 'sh', ...argv];
+  argv = [...prefix, ...argv];
   const child = childProcess.spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },

@@ -208,7 +208,7 @@ describe('sidecar start (server flags), sidecar ping', function () {
   });
 
   describe('-v request log', function () {
-    const LINE = /^sidecar: uid (\d+) pid (\d+) (\S+): (exit \d+|SIG[A-Z0-9]+)( \(([a-zA-Z-]+)\))? in (\d+) ms$/;
+    const LINE = /^sidecar: uid (\d+) pid (\d+) (\S+): (exit \d+|SIG[A-Z0-9]+)( \(([a-zA-Z-]+)\))? in (\d+) ms; PATH (\S*)$/;
 
     it('quiet by default; -v logs one line per finished request: caller uid and pid, argv[0], exit, duration', async function () {
       const quiet = await startServer([], { name: 'quiet.sock' });
@@ -230,8 +230,10 @@ describe('sidecar start (server flags), sidecar ping', function () {
       const parsed = logged.map((line) => {
         const match = LINE.exec(line);
         expect(match, `not a request log line: ${line}`).to.not.equal(null);
-        return { uid: Number(match[1]), pid: Number(match[2]), argv0: match[3], end: match[4], reason: match[6], ms: Number(match[7]) };
+        return { uid: Number(match[1]), pid: Number(match[2]), argv0: match[3], end: match[4], reason: match[6], ms: Number(match[7]), searchPath: match[8] };
       });
+      // exec starts from the server's environment: the server's PATH found the program.
+      for (const { searchPath } of parsed) expect(searchPath).to.equal(process.env.PATH);
       expect(parsed.map(({ uid, pid, argv0, end }) => ({ uid, pid, argv0, end }))).to.deep.equal([
         { uid: process.getuid(), pid: runs[0].pid, argv0: 'sh', end: 'exit 3' },
         { uid: process.getuid(), pid: runs[1].pid, argv0: 'sh', end: 'exit 0' },
@@ -272,6 +274,24 @@ describe('sidecar start (server flags), sidecar ping', function () {
       expect(started).to.include('x\\nsidecar: uid 0 pid 1 forged');
       expect(started).to.include('\\u001b[2J');
       expect(started).to.match(/\.\.\. \(14 arguments, 1000\d+ bytes\)$/);
+    });
+
+    it('-v says the PATH the program was looked up in: made on the server, or with --caller-env PATH the caller\'s as given', async function () {
+      const given = '/sidecar-test-no-such-dir:/usr/bin:/bin';
+      const made = await startServer(['-v'], { name: 'made.sock' });
+      const kept = await startServer(['-v', '--caller-env', 'PATH'], { name: 'kept.sock' });
+      for (const server of [made, kept]) {
+        const result = await cli(['exec', '--connect', server.path, '--env', `PATH=${given}`, '--', 'true']);
+        expect(result.code, result.stderr).to.equal(0);
+        await pollUntil(() => lines(server.stderr()).length >= 1, { timeout: 3000 });
+      }
+      const logged = (server) => /; PATH (\S*)$/.exec(lines(server.stderr())[0])[1];
+      const serverOwn = process.env.PATH.split(':').filter((entry) => entry.startsWith('/') && !['/usr/bin', '/bin'].includes(entry));
+      expect(logged(made)).to.equal(['/usr/bin', '/bin', ...new Set(serverOwn)].join(':'));
+      expect(logged(kept)).to.equal(given);
+      const bad = await cli(['start', '--caller-env', 'PATH,CC', path.join(dir, 'bad.sock')]);
+      expect(bad.code).to.equal(125);
+      expect(bad.stderr).to.include('must name only PATH, HOME, TMPDIR, SHELL, USER, LOGNAME');
     });
   });
 
@@ -360,7 +380,7 @@ describe('sidecar start (server flags), sidecar ping', function () {
       expect(long.stdout).to.equal('');
       expect(lines(long.stderr), long.stderr).to.deep.equal(['sidecar: sleep: ended by the server (it ran longer than the server allows)']);
       await pollUntil(() => lines(server.stderr()).length >= 1, { timeout: 2000 });
-      expect(lines(server.stderr())[0]).to.match(/^sidecar: uid \d+ pid \d+ sleep: SIGTERM \(maxRuntime\) in \d+ ms$/);
+      expect(lines(server.stderr())[0]).to.match(/^sidecar: uid \d+ pid \d+ sleep: SIGTERM \(maxRuntime\) in \d+ ms; PATH \S+$/);
 
       const quick = await cli(['exec', '--connect', server.path, '--', 'sleep', '0.05']);
       expect(quick.code).to.equal(0);

@@ -326,10 +326,10 @@ describe('server policy', function () {
       });
     }
 
-    it('sees the request: credentials, file, argv, env, cwd, uid, gid, detached, serverEnv', async function () {
+    it('sees the request: credentials, file, argv, env, cwd, uid, gid, detached, serverEnv, callerEnv', async function () {
       const server = await servers.start({ serverOptions: { authorize: { rules: [] } } });
       const result = await run(remoteSpawn('sh', ['-c', 'exit 0', 'arg one'], {
-        connect: server.path, cwd: work, env: { SEEN_BY_HOOK: 'yes', PATH: process.env.PATH }, argv0: 'my-sh',
+        connect: server.path, cwd: work, env: { SEEN_BY_HOOK: 'yes', PATH: process.env.PATH }, argv0: 'my-sh', callerEnv: ['SHELL', 'PATH'],
       }));
       expectRan(result);
       const [asked] = server.events('authorize');
@@ -341,6 +341,8 @@ describe('server policy', function () {
         cwd: work,
         detached: false,
         serverEnv: false,
+        // In the protocol's order.
+        callerEnv: ['PATH', 'SHELL'],
         // uid and gid are undefined (not asked for): absent in JSON
       });
     });
@@ -602,7 +604,11 @@ describe('server policy', function () {
       const result = await run(remoteSpawn('env', [], { connect: server.path, env: { ...loaders, NOT_NAMED: 'dropped' } }));
       expectRan(result);
       const seen = envLines(result.stdout.toString());
-      for (const [name, value] of Object.entries(loaders)) expect(seen[name], name).to.equal(value);
+      for (const [name, value] of Object.entries(loaders)) {
+        // PATH is made on the server: the caller's entries (all there) first, then the server's own.
+        if (name === 'PATH') expect(seen.PATH.startsWith(`${value}:`), seen.PATH).to.equal(true);
+        else expect(seen[name], name).to.equal(value);
+      }
       expect(seen.NOT_NAMED, 'a variable allowEnv does not name reached the program').to.equal(undefined);
     });
 
@@ -741,12 +747,13 @@ describe('server policy', function () {
 
     it('\'connection\', \'request\', \'spawn\', \'exit\' (code, signal, reason, durationMs) for a program that ran', async function () {
       await start();
-      const child = remoteSpawn('sh', ['-c', 'sleep 0.2; exit 3'], { connect: server.address(), cwd: dir });
+      // The caller's PATH as given: the event's searchPath is then known here.
+      const child = remoteSpawn('sh', ['-c', 'sleep 0.2; exit 3'], { connect: server.address(), cwd: dir, env: { PATH: '/usr/bin:/bin' }, callerEnv: ['PATH'] });
       const result = await run(child);
       expect(result.exitArgs).to.deep.equal([3, null]);
       await pollUntil(() => named('exit').length === 1, { timeout: 2000 });
       expect(seen.map(([name]) => name)).to.deep.equal(['connection', 'request', 'spawn', 'exit']);
-      const base = { credentials: me(), argv: ['sh', '-c', 'sleep 0.2; exit 3'], cwd: dir, droppedEnv: [] };
+      const base = { credentials: me(), argv: ['sh', '-c', 'sleep 0.2; exit 3'], cwd: dir, droppedEnv: [], searchPath: '/usr/bin:/bin' };
       expect(named('connection')[0]).to.deep.equal({ credentials: me() });
       expect(named('request')[0]).to.deep.equal(base);
       expect(named('spawn')[0]).to.deep.equal({ ...base, pid: result.pid });

@@ -259,12 +259,16 @@ describe('remoteSpawn through a real server', function () {
       expect(remote.stdout.toString()).to.equal('custom name|-c|tr "\\0" "|" < /proc/$$/cmdline|x y|');
     });
 
-    it('the whole environment is exactly options.env', async function () {
+    it('the whole environment is exactly options.env (with callerEnv, PATH as given too)', async function () {
       const env = { ONLY: '1', PATH: '/usr/bin:/bin' };
-      const { local, remote } = await both('env', [], { env });
+      const { local, remote } = await both('env', [], { env, callerEnv: ['PATH'] });
       const lines = (result) => result.stdout.toString().split('\n').filter(Boolean).sort();
       expect(lines(remote)).to.deep.equal(lines(local));
       expect(lines(remote)).to.deep.equal(['ONLY=1', 'PATH=/usr/bin:/bin']);
+      // Without it, the same names, PATH made on the server: the caller's entries, then the server's own.
+      const made = lines(await run(remoteSpawn('env', [], { env, connect: connect() })));
+      expect(made.map((line) => line.split('=')[0])).to.deep.equal(['ONLY', 'PATH']);
+      expect(made[1].startsWith('PATH=/usr/bin:/bin:'), made[1]).to.equal(true);
     });
 
     it('defaults: the caller\'s process.cwd() and process.env, not the server\'s', async function () {

@@ -31,12 +31,22 @@ function declaredDefaults(file, interfaceName) {
   return defaults;
 }
 
+/** What `@default []` stands for: a list (an array, or the Set the server keeps it in) with nothing in it. */
+const EMPTY = Symbol('empty list');
+
+/** Holds `value` to a literal: an empty list has size or length 0. */
+function expectLiteral(value, expected, what) {
+  if (expected === EMPTY) expect(value instanceof Set ? [...value] : value, what).to.deep.equal([]);
+  else expect(value, what).to.equal(expected);
+}
+
 /** The value a literal @default names, or undefined when it is prose. */
 function literal(text) {
   if (/^-?\d+$/.test(text)) return Number(text);
   if (/^0o[0-7]+$/.test(text)) return Number.parseInt(text.slice(2), 8);
   if (text === 'Infinity') return Infinity;
   if (text === 'true' || text === 'false') return text === 'true';
+  if (text === '[]') return EMPTY;
   const signal = /^'(SIG[A-Z0-9]+)'$/.exec(text);
   if (signal) return os.constants.signals[signal[1]];
   return undefined;
@@ -50,12 +60,13 @@ describe('documented defaults match the code', function () {
     for (const [name, { text }] of declared) {
       const value = literal(text);
       if (value === undefined) continue;
-      expect(actual[name], `options.${name} (@default ${text})`).to.equal(value);
+      expectLiteral(actual[name], value, `options.${name} (@default ${text})`);
       checked.push(name);
     }
     // The check must have had something to check.
     expect(checked).to.include.members([
       'mode', 'backlog', 'maxQueued', 'handshakeTimeout', 'killSignal', 'disconnectSignal', 'closeTimeout', 'maxConnectionsPerUid', 'maxBufferedBytes',
+      'callerEnv',
     ]);
   });
 
@@ -72,6 +83,7 @@ describe('documented defaults match the code', function () {
     const plan = normalizeSpawnArguments('true', [], { connect: '/nowhere' });
     expect(plan.startWait).to.equal(DEFAULT_START_WAIT_MS);
     expect(plan.killSignal).to.equal(literal(spawn.get('killSignal').text));
+    expectLiteral(plan.callerEnv, literal(spawn.get('callerEnv').text), 'callerEnv');
     expect(literal(declaredDefaults('index.d.ts', 'RemoteExecFileOptions').get('maxBuffer').text)).to.equal(DEFAULT_MAX_BUFFER);
   });
 });

@@ -222,6 +222,18 @@ describe('normalizeSpawnArguments', function () {
       expect(plan.env).to.deep.equal(['A=1']);
       expect(normalizeSpawnArguments('ls', [], { connect: SOCKET, serverEnv: true }).env).to.deep.equal([]);
     });
+
+    it('callerEnv: the located names only, travelling as a list; anything else an argument error naming the option', function () {
+      expect(normalizeSpawnArguments('ls', [], { connect: SOCKET }).callerEnv).to.deep.equal([]);
+      expect(normalizeSpawnArguments('ls', [], { connect: SOCKET, callerEnv: ['PATH', 'USER', 'PATH'] }).callerEnv).to.deep.equal(['PATH', 'USER']);
+      for (const bad of ['PATH', [1], null, {}]) {
+        expect(() => normalizeSpawnArguments('ls', [], { connect: SOCKET, callerEnv: bad }), String(bad)).to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_ARG_TYPE');
+      }
+      expect(() => normalizeSpawnArguments('ls', [], { connect: SOCKET, callerEnv: ['CC'] }))
+        .to.throw(/The property 'options\.callerEnv' must name only PATH, HOME, TMPDIR, SHELL, USER, LOGNAME\. Received 'CC'/)
+        .with.property('code', 'ERR_INVALID_ARG_VALUE');
+    });
   });
 });
 
@@ -236,5 +248,12 @@ describe('normalizeServerOptions', function () {
         .with.property('code', 'ERR_INVALID_ARG_TYPE');
     }
     expect(() => normalizeServerOptions({ trustDirectory: 'yes' })).to.throw(/The "options\.trustDirectory" property must be of type boolean/);
+  });
+
+  it('callerEnv: none by default, the located names only', function () {
+    expect([...normalizeServerOptions({}).callerEnv]).to.deep.equal([]);
+    expect([...normalizeServerOptions({ callerEnv: ['HOME', 'PATH'] }).callerEnv]).to.deep.equal(['HOME', 'PATH']);
+    expect(() => normalizeServerOptions({ callerEnv: ['LD_PRELOAD'] })).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
+    expect(() => normalizeServerOptions({ callerEnv: 'PATH' })).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
   });
 });

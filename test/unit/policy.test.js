@@ -2,7 +2,7 @@
 // The server's policy (src/server/policy.ts) as a pure function: who may
 // connect, which ids, which commands, which variables, and the host's
 // authorize() hook with every kind of answer. No I/O: decide() gets the
-// server's environment as an argument.
+// server's environment and its file system checks (a fake) as arguments.
 
 const { expect } = require('chai');
 const { decide } = require('../../dist/server/policy');
@@ -31,9 +31,17 @@ function request(overrides = {}) {
   };
 }
 
+/** The directories this fake server side has; /client/bin among them (a shared volume). */
+const SERVER_DIRS = new Set(['/client/bin', '/srv/bin', '/usr/bin', '/bin', '/home/server']);
+
+/** The server side of decide(): the directories above, no executable files, and serverEnv's values. */
+function fakeSide(serverEnv) {
+  return { isDirectory: (dir) => SERVER_DIRS.has(dir), isExecutableFile: () => false, own: (name) => serverEnv[name] };
+}
+
 /** decide() with normalized options, as the run calls it. */
 function decideFor(options, req = request(), credentials = CLIENT, serverEnv = SERVER_ENV) {
-  return decide(normalizeServerOptions(options), req, credentials, serverEnv);
+  return decide(normalizeServerOptions(options), req, credentials, serverEnv, fakeSide(serverEnv));
 }
 
 function envOf(decision) {
@@ -44,17 +52,22 @@ describe('unit: server policy decide()', () => {
   forbidRealIO();
 
   describe('without options', () => {
-    it('allows, looking the file up in the program\'s own PATH and passing its environment unchanged', () => {
+    it('allows, looking the file up in the program\'s PATH as the server made it, and passing the rest of its environment unchanged', () => {
       const decision = decideFor({});
       expect(decision.allow).to.equal(true);
-      expect(decision.candidates).to.deep.equal(['/client/bin/tool']);
-      expect(envOf(decision)).to.deep.equal({ PATH: '/client/bin', LANG: 'C.UTF-8' });
+      expect(decision.candidates).to.deep.equal(['/client/bin/tool', '/srv/bin/tool', '/usr/bin/tool']);
+      expect(decision.searchPath).to.equal('/client/bin:/srv/bin:/usr/bin');
+      expect(envOf(decision)).to.deep.equal({ PATH: '/client/bin:/srv/bin:/usr/bin', LANG: 'C.UTF-8' });
       expect(decision.droppedEnv).to.deep.equal([]);
       expect(decision.cwd).to.equal('');
     });
 
-    it('falls back to /bin:/usr/bin when the program has no PATH, and keeps a path with a slash as is', () => {
-      expect(decideFor({}, request({ env: [] })).candidates).to.deep.equal(['/bin/tool', '/usr/bin/tool']);
+    it('looks the file up in the server\'s PATH when the program has none (never adding one), and keeps a path with a slash as is', () => {
+      const decision = decideFor({}, request({ env: ['ONLY=1'] }));
+      expect(decision.candidates).to.deep.equal(['/srv/bin/tool', '/usr/bin/tool']);
+      expect(envOf(decision)).to.deep.equal({ ONLY: '1' });
+      // A server without a PATH of its own: glibc's default.
+      expect(decideFor({}, request({ env: [] }), CLIENT, {}).candidates).to.deep.equal(['/bin/tool', '/usr/bin/tool']);
       expect(decideFor({}, request({ file: './rel/tool' })).candidates).to.deep.equal(['./rel/tool']);
     });
   });
@@ -119,8 +132,10 @@ describe('unit: server policy decide()', () => {
       const serverEnv = { PATH: '.::bin:/srv/bin:./x:/usr/bin:' };
       const decision = decideFor({ allowCommands: ['tool'] }, request({ cwd: '/client/dir' }), CLIENT, serverEnv);
       expect(decision.candidates).to.deep.equal(['/srv/bin/tool', '/usr/bin/tool']);
-      // Without allowCommands the program's own PATH is execvp's, relative entries included, as child_process does.
-      expect(decideFor({}, request({ env: ['PATH=.:/usr/bin'] })).candidates).to.deep.equal(['./tool', '/usr/bin/tool']);
+      // Without allowCommands the program's PATH is the caller's absolute entries that are there, then the server's.
+      expect(decideFor({}, request({ env: ['PATH=.:/usr/bin'] })).candidates).to.deep.equal(['/usr/bin/tool', '/srv/bin/tool']);
+      // With callerEnv PATH it is the caller's as given, relative entries included, as child_process has it.
+      expect(decideFor({ callerEnv: ['PATH'] }, request({ env: ['PATH=.:/usr/bin'] })).candidates).to.deep.equal(['./tool', '/usr/bin/tool']);
     });
 
     it('refuses an unlisted name, a relative path, and an absolute path when only the name is listed', () => {
@@ -196,15 +211,55 @@ describe('unit: server policy decide()', () => {
     });
   });
 
+  describe('where the program runs decides what locates things', () => {
+    const located = (overrides, options = {}, serverEnv = { ...SERVER_ENV, USER: 'srv', SHELL: '/bin/sh' }) => decideFor(options, request(overrides), CLIENT, serverEnv);
+
+    it('makes the caller\'s PATH, HOME and USER fit the server and passes the rest as the caller gave it', () => {
+      const decision = located({ env: ['PATH=/caller/bin:/client/bin', 'HOME=/home/me', 'USER=me', 'CC=mycc', 'CFLAGS=-O2'] });
+      expect(envOf(decision)).to.deep.equal({ PATH: '/client/bin:/srv/bin:/usr/bin', HOME: '/home/server', USER: 'srv', CC: 'mycc', CFLAGS: '-O2' });
+      expect(decision.searchPath).to.equal('/client/bin:/srv/bin:/usr/bin');
+    });
+
+    it('turns the rule off per name: the request\'s callerEnv and the server\'s, together', () => {
+      const env = ['PATH=/caller/bin', 'HOME=/home/me', 'USER=me'];
+      expect(envOf(located({ env, callerEnv: ['PATH'] }))).to.deep.equal({ PATH: '/caller/bin', HOME: '/home/server', USER: 'srv' });
+      expect(envOf(located({ env, callerEnv: ['PATH'] }, { callerEnv: ['USER'] }))).to.deep.equal({ PATH: '/caller/bin', HOME: '/home/server', USER: 'me' });
+      expect(located({ env, callerEnv: ['PATH'] }).candidates).to.deep.equal(['/caller/bin/tool']);
+    });
+
+    it('keeps serverEnv\'s meaning: the server\'s environment, the caller\'s values on top made to fit', () => {
+      const decision = located({ env: ['PATH=/caller/bin:/client/bin', 'X=1'], serverEnv: true });
+      expect(envOf(decision)).to.deep.equal({ ...SERVER_ENV, USER: 'srv', SHELL: '/bin/sh', PATH: '/client/bin:/srv/bin:/usr/bin', X: '1' });
+      expect(envOf(located({ env: [], serverEnv: true }))).to.deep.equal({ ...SERVER_ENV, USER: 'srv', SHELL: '/bin/sh' });
+    });
+
+    it('under allowEnv, makes the located values it lets through fit; under allowCommands, looks up in the server\'s PATH only', () => {
+      const env = ['PATH=/caller/bin:/client/bin', 'HOME=/home/me'];
+      const allowed = located({ env }, { allowEnv: ['PATH'] });
+      expect(envOf(allowed)).to.deep.equal({ ...SERVER_ENV, USER: 'srv', SHELL: '/bin/sh', PATH: '/client/bin:/srv/bin:/usr/bin' });
+      const commands = located({ env }, { allowCommands: ['tool'], allowEnv: ['PATH'] });
+      expect(commands.candidates).to.deep.equal(['/srv/bin/tool', '/usr/bin/tool']);
+      expect(commands.searchPath).to.equal('/srv/bin:/usr/bin');
+      expect(envOf(located({ env }, { allowCommands: ['tool'] })).PATH).to.equal(SERVER_ENV.PATH);
+    });
+
+    it('keeps the caller\'s USER when the program runs as another uid (a root server with allowSetuid)', function () {
+      if (EUID !== 0) this.skip();
+      const decision = located({ env: ['USER=builder', 'LOGNAME=builder'], uid: 1000, gid: 1000 }, { allowSetuid: { uids: [1000], gids: [1000] } });
+      expect(envOf(decision)).to.deep.equal({ USER: 'builder', LOGNAME: 'builder' });
+      expect(envOf(located({ env: ['USER=builder'], uid: EUID, gid: EGID }))).to.deep.equal({ USER: 'srv' });
+    });
+  });
+
   describe('authorize()', () => {
     it('sees the request as the client sent it: a copy of the credentials, its own env, unset ids as undefined', () => {
       let seen;
       const credentials = { pid: 77, uid: 1000, gid: 1001 };
       decideFor({ authorize: (req) => { seen = req; return true; } },
-        request({ newSession: true, serverEnv: true, cwd: '/w' }), credentials);
+        request({ newSession: true, serverEnv: true, cwd: '/w', callerEnv: ['HOME'] }), credentials);
       expect(seen).to.deep.equal({
         credentials, file: 'tool', argv: ['tool', '--flag'], env: { PATH: '/client/bin', LANG: 'C.UTF-8' }, cwd: '/w',
-        uid: undefined, gid: undefined, detached: true, serverEnv: true,
+        uid: undefined, gid: undefined, detached: true, serverEnv: true, callerEnv: ['HOME'],
       });
       expect(seen.credentials).to.not.equal(credentials);
     });
@@ -213,7 +268,7 @@ describe('unit: server policy decide()', () => {
       for (const answer of [true, undefined, {}, { allow: true }]) {
         const decision = decideFor({ authorize: () => answer });
         expect(decision.allow, String(answer)).to.equal(true);
-        expect(decision.candidates).to.deep.equal(['/client/bin/tool']);
+        expect(decision.candidates).to.deep.equal(['/client/bin/tool', '/srv/bin/tool', '/usr/bin/tool']);
       }
     });
 
@@ -246,7 +301,7 @@ describe('unit: server policy decide()', () => {
       const decision = decideFor({ authorize: () => ({ allow: true, env: { ONLY: '1', N: 2 }, cwd: '/sandbox' }) });
       expect(envOf(decision)).to.deep.equal({ ONLY: '1', N: '2' });
       expect(decision.cwd).to.equal('/sandbox');
-      expect(decision.candidates).to.deep.equal(['/client/bin/tool']);
+      expect(decision.candidates).to.deep.equal(['/client/bin/tool', '/srv/bin/tool', '/usr/bin/tool']);
     });
 
     it('answers with a promise when it is async, resolving to the same decisions', async () => {

@@ -24,6 +24,7 @@ function request(overrides = {}) {
     fdMap: [0, 1, FD_IGNORE, FD_CLOSED, 2],
     newSession: false,
     serverEnv: false,
+    callerEnv: [],
     uid: NO_ID,
     gid: NO_ID,
     ...overrides,
@@ -82,6 +83,7 @@ describe('protocol v1 codec', function () {
   describe('round trips', function () {
     it('exec request: every field, with UTF-8 and "=" in env values', function () {
       for (const flags of [{}, { newSession: true }, { serverEnv: true }, { newSession: true, serverEnv: true },
+        { callerEnv: ['PATH'] }, { callerEnv: ['PATH', 'HOME', 'TMPDIR', 'SHELL', 'USER', 'LOGNAME'] }, { serverEnv: true, callerEnv: ['LOGNAME'] },
         { uid: 0, gid: 0 }, { uid: 65534, gid: 65533 }, { uid: 2147483647, gid: NO_ID }]) {
         const original = request(flags);
         const records = encodeExecRecords(encodeExecPayload(original));
@@ -249,7 +251,7 @@ describe('protocol v1 codec', function () {
     });
 
     it('unknown flags', function () {
-      for (const flags of [1 << 2, 1 << 31 >>> 0, 0xffffffff]) {
+      for (const flags of [1 << 8, 1 << 31 >>> 0, 0xffffffff]) {
         const bad = payload();
         bad.writeUInt32LE(flags, 0);
         expectProtocolError(() => decodeExecPayload(bad, 3), /flags/);

@@ -142,7 +142,8 @@ describe('unit: server Session', () => {
     });
 
     it('spawns what was asked with the client\'s fds, replies STARTED, then EXIT, reporting request, spawn, exit, done', () => {
-      const server = makeServer();
+      // The client's PATH as given: /opt/bin need not exist on this machine.
+      const server = makeServer({ callerEnv: ['PATH'] });
       const client = server.connect();
       const fds = client.exec();
       const [spawnOptions] = server.binding.callsOf('spawn')[0];
@@ -157,7 +158,7 @@ describe('unit: server Session', () => {
       expect(client.replies()).to.deep.equal([{ type: T.Started, pid: proc.pid }]);
       expect(client.reportTypes()).to.deep.equal(['request', 'spawn']);
       const credentials = server.binding.credentials;
-      expect(client.reports('request')[0].info).to.deep.equal({ credentials, argv: ['tool', 'arg'], cwd: '', droppedEnv: [] });
+      expect(client.reports('request')[0].info).to.deep.equal({ credentials, argv: ['tool', 'arg'], cwd: '', droppedEnv: [], searchPath: '/opt/bin' });
       expect(client.reports('spawn')[0].info.pid).to.equal(proc.pid);
       expect(server.queue.running).to.equal(1);
 

@@ -51,7 +51,7 @@ expectType<RemoteChildProcess>(remoteExec('ls', null));
 expectType<RemoteChildProcess>(remoteExec('ls | wc -l', {
   connect: '/run/sidecar.sock', cwd: new URL('file:///tmp'), env: { A: 'b' }, serverEnv: true, uid: 0, gid: 0,
   shell: '/bin/bash', timeout: 1000, killSignal: 'SIGKILL', signal: AbortSignal.timeout(10), maxBuffer: 1024,
-  encoding: 'hex', windowsHide: true, startWait: 0, startTimeout: 1000,
+  encoding: 'hex', windowsHide: true, startWait: 0, startTimeout: 1000, callerEnv: ['PATH'],
 }));
 // A callback typed with our (truthful) ExecException is accepted.
 const ourCallback: ExecCallback = (error, stdout) => expectType<ExecException | null>(error);

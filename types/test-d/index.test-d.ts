@@ -35,8 +35,10 @@ expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], { cwd: ne
 expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], {
   connect: socket, cwd: '/', env: process.env, serverEnv: false, argv0: 'ls', detached: false, windowsHide: true,
   windowsVerbatimArguments: false, uid: 1000, gid: 1000, shell: '/bin/bash', timeout: 1000, killSignal: 'SIGKILL',
-  signal: new AbortController().signal, startWait: 0, startTimeout: 5000, expectUid: 0,
+  signal: new AbortController().signal, startWait: 0, startTimeout: 5000, expectUid: 0, callerEnv: ['PATH', 'HOME'],
 }));
+const keptNames = ['PATH', 'TMPDIR'] as const;
+expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], { callerEnv: keptNames }));
 expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', [], { shell: true, killSignal: 9 }));
 const readonlyArgs: readonly string[] = ['-l'];
 expectType<RemoteChildProcessWithoutNullStreams>(remoteSpawn('ls', readonlyArgs));
@@ -103,6 +105,8 @@ expectError(remoteSpawn('ls', [], { stdio: 'sideways' }));
 expectError(remoteSpawn('ls', [], { stdio: ['pipe', 'text'] }));
 expectError(remoteSpawn('ls', [], { stdio: ['pipe', 'pipe', 'pipe', Buffer.from('input')] }));
 expectError(remoteSpawn('ls', [], { serverEnv: 'yes' }));
+expectError(remoteSpawn('ls', [], { callerEnv: ['CC'] }));
+expectError(remoteSpawn('ls', [], { callerEnv: 'PATH' }));
 expectError(remoteSpawn('ls', [], { connect: 3 }));
 expectError(remoteSpawn('ls', [], { cwd: 42 }));
 expectError(remoteSpawn('ls', [], { env: { A: 1 } }));

@@ -1,5 +1,5 @@
 import { expectAssignable, expectError, expectType } from 'tsd';
-import type { RemoteFailureFacts } from '..';
+import type { LocatedEnvName, RemoteFailureFacts } from '..';
 import {
   type AuthorizeResult, type ExitReason, type PeerCredentials, type ServerStats, type SidecarErrorCode, type SidecarRequest,
   type SidecarServer, type SidecarServerWarning, createServer, pingServer, remoteSpawn, stopServer,
@@ -16,6 +16,7 @@ const server = createServer({
   allowGids: [1500],
   allowCommands: ['make', '/usr/bin/gcc'],
   allowEnv: ['CFLAGS'],
+  callerEnv: ['PATH', 'HOME', 'TMPDIR', 'SHELL', 'USER', 'LOGNAME'],
   allowSetuid: { uids: [65534], gids: [65534] },
   maxConcurrent: 32,
   maxQueued: 1024,
@@ -33,6 +34,7 @@ const server = createServer({
   closeTimeout: 10_000,
   authorize(request) {
     expectType<SidecarRequest>(request);
+    expectType<LocatedEnvName[]>(request.callerEnv);
     expectType<PeerCredentials>(request.credentials);
     expectType<string[]>(request.argv);
     expectType<Record<string, string>>(request.env);
@@ -59,6 +61,8 @@ expectType<number>(server.stats().bufferedBytes);
 expectType<number>(server.stats().maxConnections);
 server.on('connection', (info) => expectType<PeerCredentials>(info.credentials));
 server.on('request', (info) => expectType<string[]>(info.droppedEnv));
+server.on('request', (info) => expectType<string>(info.searchPath));
+expectError(createServer({ callerEnv: ['CC'] }));
 server.on('spawn', (info) => expectType<number>(info.pid));
 server.on('exit', (info) => {
   expectType<ExitReason>(info.reason);
