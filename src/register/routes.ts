@@ -1,0 +1,108 @@
+// The child_process functions the preload routes, each with its remote
+// counterpart, and the wrapper that decides per call: a call whose command is
+// routed goes to the counterpart with the configured socket, any other call
+// to the original function with its arguments untouched. A function without
+// a row here is not wrapped at all.
+
+import * as util from 'node:util';
+import { remoteSpawn } from '../client/spawn';
+import { remoteExec, remoteExecFile } from '../client/exec';
+import type { RegisterConfig } from './config';
+import { baseName, commandWord } from './command-word';
+
+const debug = util.debuglog('sidecar');
+
+// The functions are called with child_process's own argument lists, which
+// their remote counterparts take as they are.
+type AnyFunction = (...args: any[]) => unknown;
+
+/**
+ * How a function's arguments name its program: `file` for (file, args?,
+ * options?, ...) with `options.shell` possible (spawn, execFile and their
+ * sync forms), `command` for (command, options?, ...) run by a shell (exec,
+ * execSync).
+ */
+export type ArgumentShape = 'file' | 'command';
+
+export interface Route {
+  name: string;
+  shape: ArgumentShape;
+  remote: AnyFunction;
+}
+
+/** One row per routed function of node:child_process. fork is not here: it stays local. */
+export const ROUTES: readonly Route[] = [
+  { name: 'spawn', shape: 'file', remote: remoteSpawn },
+  { name: 'exec', shape: 'command', remote: remoteExec },
+  { name: 'execFile', shape: 'file', remote: remoteExecFile },
+];
+
+/** Where the options object is, or goes, in the arguments after the command. */
+function optionsIndex(shape: ArgumentShape, rest: readonly unknown[]): number {
+  if (shape === 'file' && (Array.isArray(rest[0]) || (rest[0] == null && rest.length > 1))) return 1;
+  return 0;
+}
+
+function isOptions(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The basename that decides the call, or null when none can be known. */
+export function decidingName(shape: ArgumentShape, command: string, rest: readonly unknown[]): string | null {
+  if (shape === 'command') return commandWord(command);
+  const options = rest[optionsIndex(shape, rest)];
+  if (isOptions(options) && options.shell) {
+    // child_process runs `[file, ...args].join(' ')` through the shell.
+    const args = Array.isArray(rest[0]) ? rest[0] as unknown[] : [];
+    return commandWord([command, ...args].join(' '));
+  }
+  const name = baseName(command);
+  return name === '' ? null : name;
+}
+
+/** The arguments with the socket added to the options (a copy; the caller's object is not changed). */
+export function withSocket(shape: ArgumentShape, rest: readonly unknown[], socket: string): unknown[] {
+  const args = rest.slice();
+  const index = optionsIndex(shape, args);
+  const options = args[index];
+  if (isOptions(options)) args[index] = { connect: socket, ...options };
+  else if (options == null && index < args.length) args[index] = { connect: socket };
+  else args.splice(index, 0, { connect: socket });
+  return args;
+}
+
+/** Whether `name` (null: unknown) is routed under `config`. */
+export function isRouted(config: RegisterConfig, name: string | null): boolean {
+  if (config.commands === null) return true;
+  return name !== null && config.commands.has(name);
+}
+
+/** The wrapper for one row: the original's name, and its util.promisify form when it has one. */
+export function wrapFunction(route: Route, original: AnyFunction, config: RegisterConfig): AnyFunction {
+  const choose = (command: unknown, rest: unknown[]): unknown[] | null => {
+    if (typeof command !== 'string') return null; // the original throws Node's own error
+    const name = decidingName(route.shape, command, rest);
+    const routed = isRouted(config, name);
+    if (debug.enabled) debug('register: %s %j -> %s', route.name, name ?? command, routed ? `routed to ${config.socket}` : 'local');
+    return routed ? withSocket(route.shape, rest, config.socket) : null;
+  };
+  const wrapper = function (this: unknown, command: unknown, ...rest: unknown[]): unknown {
+    const routedArgs = choose(command, rest);
+    if (routedArgs === null) return Reflect.apply(original, this, [command, ...rest]);
+    return route.remote(command, ...routedArgs);
+  };
+  Object.defineProperty(wrapper, 'name', { value: original.name });
+  const originalPromised = (original as unknown as Record<symbol, unknown>)[util.promisify.custom] as AnyFunction | undefined;
+  const remotePromised = (route.remote as unknown as Record<symbol, unknown>)[util.promisify.custom] as AnyFunction | undefined;
+  if (originalPromised !== undefined && remotePromised !== undefined) {
+    Object.defineProperty(wrapper, util.promisify.custom, {
+      enumerable: false,
+      value: function (this: unknown, command: unknown, ...rest: unknown[]): unknown {
+        const routedArgs = choose(command, rest);
+        if (routedArgs === null) return Reflect.apply(originalPromised, this, [command, ...rest]);
+        return remotePromised(command, ...routedArgs);
+      },
+    });
+  }
+  return wrapper;
+}
