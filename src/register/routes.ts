@@ -47,17 +47,42 @@ function isOptions(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** The basename that decides the call, or null when none can be known. */
-export function decidingName(shape: ArgumentShape, command: string, rest: readonly unknown[]): string | null {
-  if (shape === 'command') return commandWord(command);
+/** Programs that run `-c LINE` as a shell line (npm runs its scripts as `sh -c LINE`). */
+const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'ksh', 'zsh']);
+
+/**
+ * The names that decide the call (null: one that cannot be known before it
+ * runs): the program's basename, and for a shell line the shell's name and
+ * the line's command word. A shell line is exec's command, a command with
+ * `options.shell` (run as `[file, ...args].join(' ')`, as child_process does),
+ * or the arguments `-c LINE` of a shell program.
+ */
+export function decidingNames(shape: ArgumentShape, command: string, rest: readonly unknown[]): (string | null)[] {
   const options = rest[optionsIndex(shape, rest)];
-  if (isOptions(options) && options.shell) {
-    // child_process runs `[file, ...args].join(' ')` through the shell.
-    const args = Array.isArray(rest[0]) ? rest[0] as unknown[] : [];
-    return commandWord([command, ...args].join(' '));
+  const shell = isOptions(options) ? options.shell : undefined;
+  if (shape === 'command') return [typeof shell === 'string' ? baseName(shell) : 'sh', commandWord(command)];
+  const args = Array.isArray(rest[0]) ? rest[0] as unknown[] : [];
+  if (shell) {
+    return [typeof shell === 'string' ? baseName(shell) : 'sh', commandWord([command, ...args].join(' '))];
   }
-  const name = baseName(command);
-  return name === '' ? null : name;
+  const name = baseName(command) || null;
+  if (name !== null && SHELLS.has(name) && args[0] === '-c' && typeof args[1] === 'string') {
+    return [name, commandWord(args[1])];
+  }
+  return [name];
+}
+
+/**
+ * The options a routed call passes on: the socket added, and `serialization`
+ * left out unless `stdio` asks for an IPC channel. child_process ignores it
+ * without one, and tools set it always (execa does); remoteSpawn refuses it,
+ * since a remote program has no IPC channel.
+ */
+function routedOptions(options: Record<string, unknown> | null, socket: string): Record<string, unknown> {
+  const routed: Record<string, unknown> = { connect: socket, ...options };
+  const { stdio } = routed;
+  if ('serialization' in routed && !(stdio === 'ipc' || (Array.isArray(stdio) && stdio.includes('ipc')))) delete routed.serialization;
+  return routed;
 }
 
 /** The arguments with the socket added to the options (a copy; the caller's object is not changed). */
@@ -65,25 +90,26 @@ export function withSocket(shape: ArgumentShape, rest: readonly unknown[], socke
   const args = rest.slice();
   const index = optionsIndex(shape, args);
   const options = args[index];
-  if (isOptions(options)) args[index] = { connect: socket, ...options };
-  else if (options == null && index < args.length) args[index] = { connect: socket };
-  else args.splice(index, 0, { connect: socket });
+  if (isOptions(options)) args[index] = routedOptions(options, socket);
+  else if (options == null && index < args.length) args[index] = routedOptions(null, socket);
+  else args.splice(index, 0, routedOptions(null, socket));
   return args;
 }
 
-/** Whether `name` (null: unknown) is routed under `config`. */
-export function isRouted(config: RegisterConfig, name: string | null): boolean {
-  if (config.commands === null) return true;
-  return name !== null && config.commands.has(name);
+/** Whether any of `names` (null: unknown) is routed under `config`. */
+export function isRouted(config: RegisterConfig, names: readonly (string | null)[]): boolean {
+  const { commands } = config;
+  if (commands === null) return true;
+  return names.some((name) => name !== null && commands.has(name));
 }
 
 /** The wrapper for one row: the original's name, and its util.promisify form when it has one. */
 export function wrapFunction(route: Route, original: AnyFunction, config: RegisterConfig): AnyFunction {
   const choose = (command: unknown, rest: unknown[]): unknown[] | null => {
     if (typeof command !== 'string') return null; // the original throws Node's own error
-    const name = decidingName(route.shape, command, rest);
-    const routed = isRouted(config, name);
-    if (debug.enabled) debug('register: %s %j -> %s', route.name, name ?? command, routed ? `routed to ${config.socket}` : 'local');
+    const names = decidingNames(route.shape, command, rest);
+    const routed = isRouted(config, names);
+    if (debug.enabled) debug('register: %s %j %j -> %s', route.name, command, names, routed ? `routed to ${config.socket}` : 'local');
     return routed ? withSocket(route.shape, rest, config.socket) : null;
   };
   const wrapper = function (this: unknown, command: unknown, ...rest: unknown[]): unknown {

@@ -15,6 +15,7 @@ module.exports = {
   ...require('./raw'),
   ...require('./linger'),
   ...require('./flood'),
+  ...require('./containers'),
   FIXTURES,
   fixture: (name) => path.join(FIXTURES, name),
 };

@@ -63,7 +63,10 @@ async function terminate(child, timeout) {
  *   user           { uid, gid }: run it as that user (setpriv), from the
  *                  other-uid copy of the fixtures (users.js),
  *   nodeOptions    node's own options (e.g. ['--expose-gc']),
- *   cwd            of the server process (default: this one's; '/' with user).
+ *   cwd            of the server process (default: this one's; '/' with user),
+ *   wrap           argv put in front of the whole command, which must exec
+ *                  it in the end (e.g. unshare with a shell that mounts first),
+ *                  so that the pid stays the server's.
  * The server reports its events: server.events('denied') lists them,
  * server.waitEvent(pred) waits for one. Its fd count is taken once it
  * listens (server.fdBaseline, for server.leaks()). server.stats() also sets
@@ -71,7 +74,7 @@ async function terminate(child, timeout) {
  * --expose-gc).
  */
 async function startServer({
-  serverOptions = {}, socketPath, dir, env = {}, nofile, user, nodeOptions = [], cwd,
+  serverOptions = {}, socketPath, dir, env = {}, nofile, user, nodeOptions = [], cwd, wrap,
 } = {}) {
   const ownDir = socketPath === undefined && dir === undefined ? tempDir() : undefined;
   const sock = socketPath ?? path.join(dir ?? ownDir, 'sock');
@@ -81,6 +84,7 @@ async function startServer({
   if (user !== undefined) argv = [...asUser(user.uid, user.gid), ...argv];
   // With a limit, sh sets it and then execs: the pid stays the same.
   if (nofile !== undefined) argv = ['/bin/sh', '-c', `ulimit -n ${Number(nofile)} && exec "$@"`, 'sh', ...argv];
+  if (wrap !== undefined) argv = [...wrap, ...argv];
   const child = childProcess.spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
