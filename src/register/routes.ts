@@ -103,10 +103,27 @@ export function isRouted(config: RegisterConfig, names: readonly (string | null)
   return names.some((name) => name !== null && commands.has(name));
 }
 
+/**
+ * True while an original function runs for a call decided local: child_process's
+ * exec calls its own module's execFile, which is a wrapper too, and the call
+ * is decided once.
+ */
+let passingThrough = false;
+
+function passThrough(original: AnyFunction, self: unknown, args: unknown[]): unknown {
+  if (passingThrough) return Reflect.apply(original, self, args);
+  passingThrough = true;
+  try {
+    return Reflect.apply(original, self, args);
+  } finally {
+    passingThrough = false;
+  }
+}
+
 /** The wrapper for one row: the original's name, and its util.promisify form when it has one. */
 export function wrapFunction(route: Route, original: AnyFunction, config: RegisterConfig): AnyFunction {
   const choose = (command: unknown, rest: unknown[]): unknown[] | null => {
-    if (typeof command !== 'string') return null; // the original throws Node's own error
+    if (passingThrough || typeof command !== 'string') return null; // the original throws Node's own error
     const names = decidingNames(route.shape, command, rest);
     const routed = isRouted(config, names);
     if (debug.enabled) debug('register: %s %j %j -> %s', route.name, command, names, routed ? `routed to ${config.socket}` : 'local');
@@ -114,7 +131,7 @@ export function wrapFunction(route: Route, original: AnyFunction, config: Regist
   };
   const wrapper = function (this: unknown, command: unknown, ...rest: unknown[]): unknown {
     const routedArgs = choose(command, rest);
-    if (routedArgs === null) return Reflect.apply(original, this, [command, ...rest]);
+    if (routedArgs === null) return passThrough(original, this, [command, ...rest]);
     return route.remote(command, ...routedArgs);
   };
   Object.defineProperty(wrapper, 'name', { value: original.name });
@@ -125,7 +142,7 @@ export function wrapFunction(route: Route, original: AnyFunction, config: Regist
       enumerable: false,
       value: function (this: unknown, command: unknown, ...rest: unknown[]): unknown {
         const routedArgs = choose(command, rest);
-        if (routedArgs === null) return Reflect.apply(originalPromised, this, [command, ...rest]);
+        if (routedArgs === null) return passThrough(originalPromised, this, [command, ...rest]);
         return remotePromised(command, ...routedArgs);
       },
     });
