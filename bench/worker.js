@@ -17,6 +17,10 @@
 //               this process's stdout (a pipe that run.js drains with cat).
 //   servercost  starts up to `count` remote `sleep`s on a fresh server and
 //               reads that server's RSS and fd count.
+//   register    loads the register preload (routing `make` only), then
+//               alternates the original child_process.spawn('true') and the
+//               preload's spawn('true'), which decides it local; and times
+//               the decision alone, on a function that does nothing.
 'use strict';
 
 const fs = require('node:fs');
@@ -338,7 +342,39 @@ async function servercost(p) {
   }
 }
 
-const scenarios = { latency, throughput, bytes, servercost };
+async function register(p) {
+  const original = childProcess.spawn;
+  process.env.SIDECAR_SOCKET = p.socket;
+  process.env.SIDECAR_COMMANDS = 'make';
+  require('../dist/register/index.js');
+  const wrapped = childProcess.spawn;
+  if (wrapped === original) throw new Error('the register preload did not wrap spawn');
+  const sides = { plain: () => original('true'), register: () => wrapped('true') };
+  const exit = { plain: [], register: [] };
+  for (let i = 0; i < p.warmup; i++) for (const make of Object.values(sides)) await timeSpawn(make);
+  const started = Date.now();
+  for (let i = 0; i < p.maxIters && (i < p.minIters || Date.now() - started < p.budgetMs); i++) {
+    for (const [name, make] of Object.entries(sides)) exit[name].push((await timeSpawn(make)).exit);
+  }
+  // The decision alone: the same wrapper around a function that returns at once.
+  const { ROUTES, wrapFunction } = require('../dist/register/routes.js');
+  const { readConfig } = require('../dist/register/config.js');
+  const noop = () => null;
+  const decided = wrapFunction(ROUTES.find((route) => route.name === 'spawn'), noop, readConfig(process.env).config);
+  const calls = 200_000;
+  const decision = [];
+  for (let round = 0; round < 5; round++) {
+    let t0 = nowNs();
+    for (let i = 0; i < calls; i++) noop('true', ['x'], { stdio: 'ignore' });
+    const bare = nowNs() - t0;
+    t0 = nowNs();
+    for (let i = 0; i < calls; i++) decided('true', ['x'], { stdio: 'ignore' });
+    decision.push(Math.max(0, nowNs() - t0 - bare) / calls);
+  }
+  finish({ exit, decision });
+}
+
+const scenarios = { latency, throughput, bytes, servercost, register };
 const [scenario, json] = process.argv.slice(2);
 if (!scenarios[scenario]) fail(new Error(`unknown scenario ${scenario}`));
 scenarios[scenario](JSON.parse(json)).catch(fail);
