@@ -4,6 +4,9 @@
 // holds programs that exist nowhere else, and clients in Node processes of
 // their own (the preload patches the whole process).
 //
+//   useToolServers()  useServers() (inside describe), whose servers' pipes
+//       are also closed before the next test starts, so that no fd of this
+//       process closes during a later test's leak check.
 //   startToolServer(servers, options)  a server (useServers()'s start) whose
 //       namespace mounts a tmpfs on `toolDir` and copies the tools into it;
 //       toolDir is an empty directory for every other process. Resolves with
@@ -18,6 +21,7 @@ const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { tempDir } = require('./tmp');
+const { useServers } = require('./server');
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -49,6 +53,22 @@ async function startToolServer(servers, { tools = SERVER_TOOLS, copy = [], serve
     wrap: ['unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh', toolDir, staging],
   });
   return { server, toolDir, dir };
+}
+
+function useToolServers() {
+  const servers = useServers();
+  const processes = [];
+  const start = servers.start;
+  servers.start = async (options) => {
+    const server = await start(options);
+    processes.push(server.process);
+    return server;
+  };
+  afterEach(async function () {
+    const closing = processes.splice(0).filter((child) => !(child.stdout.closed && child.stderr.closed));
+    await Promise.all(closing.map((child) => new Promise((resolve) => child.once('close', resolve))));
+  });
+  return servers;
 }
 
 function clientEnv(extra = {}) {
@@ -87,5 +107,5 @@ function reaped(server, pid, timeout = 10000) {
 }
 
 module.exports = {
-  startToolServer, clientEnv, runNode, report, reaped, SERVER_TOOLS, PACKAGE_ROOT: ROOT,
+  useToolServers, startToolServer, clientEnv, runNode, report, reaped, SERVER_TOOLS, PACKAGE_ROOT: ROOT,
 };

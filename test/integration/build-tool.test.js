@@ -8,14 +8,14 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
 const {
-  useServers, startToolServer, clientEnv, runNode, tempDir, PACKAGE_ROOT,
+  useToolServers, startToolServer, clientEnv, runNode, tempDir, PACKAGE_ROOT,
 } = require('../helpers');
 
 const BUILD = path.join(PACKAGE_ROOT, 'examples', 'build-tool', 'build.js');
 
 describe('examples/build-tool through register', function () {
   this.timeout(60000);
-  const servers = useServers();
+  const servers = useToolServers();
 
   it('builds two C files with the server\'s make and compiler, and runs the result here', async function () {
     const { server, toolDir } = await startToolServer(servers, {

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
 const {
-  useServers, startToolServer, clientEnv, runNode, report, tempDir, fixture,
+  useToolServers, startToolServer, clientEnv, runNode, report, tempDir, fixture,
 } = require('../helpers');
 
 const CLIENT = fixture('register/register-client.js');
@@ -19,7 +19,7 @@ const ROUTED = 'greet,napper';
 
 describe('register preload', function () {
   this.timeout(30000);
-  const servers = useServers();
+  const servers = useToolServers();
 
   async function layout() {
     const { server, toolDir, dir } = await startToolServer(servers);

@@ -127,3 +127,33 @@ describe('register: the arguments of a routed call', function () {
     expect(withSocket('file', [{ serialization: 'json', stdio: 'ipc' }], socket)[0].serialization).to.equal('json');
   });
 });
+
+describe('register: process.kill', function () {
+  const { wrapKill } = require('../../dist/register/kill');
+  const { rememberChild, forgetChild } = require('../../dist/client/pids');
+
+  it('sends the pid (or the group) of a running remote program to it, and every other pid to the original', function () {
+    const local = [];
+    const remote = [];
+    const kill = wrapKill((pid, signal) => {
+      local.push([pid, signal]);
+      return true;
+    });
+    const child = { deliverSignal: (signal) => remote.push(signal) > 0 };
+    const pid = 4194000; // above any pid_max default: never a local process
+    rememberChild(pid, child);
+    try {
+      expect(kill(pid, 'SIGTERM')).to.equal(true);
+      expect(kill(-pid, 'SIGINT')).to.equal(true);
+      expect(kill(pid)).to.equal(true);
+      kill(pid + 1, 'SIGTERM');
+      kill(0, 'SIGTERM');
+      kill(-1, 'SIGTERM');
+    } finally {
+      forgetChild(pid, child);
+    }
+    kill(pid, 'SIGTERM');
+    expect(remote).to.deep.equal([15, 2, 15]);
+    expect(local).to.deep.equal([[pid + 1, 'SIGTERM'], [0, 'SIGTERM'], [-1, 'SIGTERM'], [pid, 'SIGTERM']]);
+  });
+});
