@@ -30,7 +30,12 @@ export interface Route {
   remote: AnyFunction;
 }
 
-/** One row per routed function of node:child_process. fork is not here: it stays local. */
+/**
+ * One row per routed function of node:child_process. fork has none: it
+ * stays local. Neither have spawnSync, execSync and execFileSync, which run
+ * locally: a row with their argument shape ('file', 'command', 'file') and
+ * their remote counterpart is all that routing them takes.
+ */
 export const ROUTES: readonly Route[] = [
   { name: 'spawn', shape: 'file', remote: remoteSpawn },
   { name: 'exec', shape: 'command', remote: remoteExec },
