@@ -124,6 +124,8 @@ describe('real tools through a sidecar server', function () {
       const failed = await runNode([RUN_S, 'fail'], { env, cwd });
       expect(failed.code).to.not.equal(0);
       expect(failed.stderr).to.include('failing with 3');
+      const failedExit = server.events('exit').find((event) => event.argv.join(' ') === 'sh -c fail-with 3');
+      expect(failedExit.exitCode).to.equal(3);
 
       // fail-later fails once nap runs; run-p then kills nap's npm.
       const result = await runNode([RUN_P, 'nap', 'fail-later'], { env, cwd });
@@ -160,6 +162,9 @@ describe('real tools through a sidecar server', function () {
         expect(out.log).to.deep.equal(['second', 'first']);
         expect(out.status.current).to.equal('main');
         expect(out.failure).to.match(/unknown revision|bad revision|ambiguous argument/);
+        // simple-git turns the exit status into its error; the server saw it.
+        const show = server.events('exit').find((event) => event.argv.join(' ') === 'git show no-such-revision');
+        expect(show.exitCode).to.equal(128);
         expect(out.aborted).to.equal(true);
         const napperPid = Number(fs.readFileSync(pidFile, 'utf8'));
         // napper runs under git's alias, in git's process group, which the server signals.
