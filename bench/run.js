@@ -5,7 +5,7 @@
 //
 //   node bench/run.js [--quick] [--only=NAME[,NAME...]] [--out=FILE]
 //
-// NAMEs: floor, latency, throughput, bytes, shim, servercost. --quick cuts
+// NAMEs: floor, latency, throughput, bytes, shim, servercost, register. --quick cuts
 // every budget (for development; its figures are not the ones to publish).
 // Environment: BENCH_BYTES (bytes per run of the bytes rows, default 256 MiB;
 // each side moves at least 4 runs),
@@ -538,6 +538,22 @@ async function serverCostScenario() {
   }
 }
 
+/** What the register preload adds to a spawn it leaves local (bench/performance.md: < 2%). */
+async function registerScenario(server) {
+  if (!timed('register')) return;
+  log('register: an unrouted spawn with and without the preload');
+  const result = await runWorker('register', {
+    socket: server.socket, warmup: 10, minIters: 100, maxIters: 1500, budgetMs: 4000 * scale,
+  });
+  raw.register = { plain: summarize(result.exit.plain), register: summarize(result.exit.register), decisionNs: summarize(result.decision) };
+  const sec = 'register preload: a spawn it leaves local';
+  row(sec, 'register.plain', 'child_process.spawn true, call to exit', 'ms', msStats(result.exit.plain));
+  row(sec, 'register.unrouted', 'the same through the register preload (decided local)', 'ms', msStats(result.exit.register),
+    { ...ratioOf(result.exit.plain, result.exit.register), versus: 'child_process.spawn', target: { op: '<=', value: 1.02 },
+      label: 'register, unrouted spawn / spawn' });
+  row(sec, 'register.decision', 'the decision alone, per call', 'us', scaleStats(summarize(result.decision), 1e-3));
+}
+
 // ---- report ----------------------------------------------------------------------
 
 function machineFacts() {
@@ -666,6 +682,7 @@ async function main() {
     await attempt('bytes', () => bytesScenario(server));
     await attempt('shim', () => shimScenario(server, floorPath));
     await attempt('servercost', () => serverCostScenario());
+    await attempt('register', () => registerScenario(server));
   } finally {
     await stopProcess(server.child);
   }

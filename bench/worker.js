@@ -20,6 +20,10 @@
 //   sync        holds `heapMB` of Buffers, then alternates spawnSync('true')
 //               and remoteSpawnSync('true'), then execSync('echo hi') and
 //               remoteExecSync('echo hi'), each call timed whole.
+//   register    loads the register preload (routing `make` only), then
+//               alternates the original child_process.spawn('true') and the
+//               preload's spawn('true'), which decides it local; and times
+//               the decision alone, on a function that does nothing.
 'use strict';
 
 const fs = require('node:fs');
@@ -373,7 +377,40 @@ async function sync(p) {
   finish({ heapMB: p.heapMB, rss: mem.rss, spawn, exec });
 }
 
-const scenarios = { latency, throughput, bytes, servercost, sync };
+
+async function register(p) {
+  const original = childProcess.spawn;
+  process.env.SIDECAR_SOCKET = p.socket;
+  process.env.SIDECAR_COMMANDS = 'make';
+  require('../dist/register/index.js');
+  const wrapped = childProcess.spawn;
+  if (wrapped === original) throw new Error('the register preload did not wrap spawn');
+  const sides = { plain: () => original('true'), register: () => wrapped('true') };
+  const exit = { plain: [], register: [] };
+  for (let i = 0; i < p.warmup; i++) for (const make of Object.values(sides)) await timeSpawn(make);
+  const started = Date.now();
+  for (let i = 0; i < p.maxIters && (i < p.minIters || Date.now() - started < p.budgetMs); i++) {
+    for (const [name, make] of Object.entries(sides)) exit[name].push((await timeSpawn(make)).exit);
+  }
+  // The decision alone: the same wrapper around a function that returns at once.
+  const { ROUTES, wrapFunction } = require('../dist/register/routes.js');
+  const { readConfig } = require('../dist/register/config.js');
+  const noop = () => null;
+  const decided = wrapFunction(ROUTES.find((route) => route.name === 'spawn'), noop, readConfig(process.env).config);
+  const calls = 200_000;
+  const decision = [];
+  for (let round = 0; round < 5; round++) {
+    let t0 = nowNs();
+    for (let i = 0; i < calls; i++) noop('true', ['x'], { stdio: 'ignore' });
+    const bare = nowNs() - t0;
+    t0 = nowNs();
+    for (let i = 0; i < calls; i++) decided('true', ['x'], { stdio: 'ignore' });
+    decision.push(Math.max(0, nowNs() - t0 - bare) / calls);
+  }
+  finish({ exit, decision });
+}
+
+const scenarios = { latency, throughput, bytes, servercost, sync, register };
 const [scenario, json] = process.argv.slice(2);
 if (!scenarios[scenario]) fail(new Error(`unknown scenario ${scenario}`));
 scenarios[scenario](JSON.parse(json)).catch(fail);

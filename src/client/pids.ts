@@ -44,3 +44,8 @@ export function remoteKill(pid: number, signal: NodeJS.Signals | number = 'SIGTE
   if (!delivered) throw errnoException(os.constants.errno.ESRCH, 'kill');
   return true;
 }
+
+/** Whether a remote program this process started runs with that pid. */
+export function isRemotePid(pid: number): boolean {
+  return running.has(pid);
+}

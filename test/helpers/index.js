@@ -16,6 +16,7 @@ module.exports = {
   ...require('./linger'),
   ...require('./flood'),
   ...require('./namespace'),
+  ...require('./containers'),
   FIXTURES,
   fixture: (name) => path.join(FIXTURES, name),
 };

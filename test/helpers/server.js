@@ -66,6 +66,7 @@ async function terminate(child, timeout) {
  *   prefix         argv that runs the server's command line (it must exec
  *                  it, keeping the pid), e.g. a mount namespace of its own
  *                  (namespace.js),
+ *   wrap           the same as prefix (either may be given),
  *   cwd            of the server process (default: this one's; '/' with user).
  * The server reports its events: server.events('denied') lists them,
  * server.waitEvent(pred) waits for one. Its fd count is taken once it
@@ -74,7 +75,7 @@ async function terminate(child, timeout) {
  * --expose-gc).
  */
 async function startServer({
-  serverOptions = {}, socketPath, dir, env = {}, nofile, user, nodeOptions = [], cwd, prefix = [],
+  serverOptions = {}, socketPath, dir, env = {}, nofile, user, nodeOptions = [], cwd, prefix = [], wrap,
 } = {}) {
   const ownDir = socketPath === undefined && dir === undefined ? tempDir() : undefined;
   const sock = socketPath ?? path.join(dir ?? ownDir, 'sock');
@@ -84,7 +85,7 @@ async function startServer({
   if (user !== undefined) argv = [...asUser(user.uid, user.gid), ...argv];
   // With a limit, sh sets it and then execs: the pid stays the same.
   if (nofile !== undefined) argv = ['/bin/sh', '-c', `ulimit -n ${Number(nofile)} && exec "$@"`, 'sh', ...argv];
-  argv = [...prefix, ...argv];
+  argv = [...(wrap ?? prefix), ...argv];
   const child = childProcess.spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },

@@ -102,10 +102,22 @@ describe('src/ layout', function () {
   it('keeps the shared modules below the wings: signals, validate, errors, protocol, transport and binding import no wing', function () {
     const upward = [];
     for (const [from, targets] of edges) {
-      if (['client', 'server', 'index.ts', 'contract.ts'].includes(wing(from))) continue;
+      if (['client', 'server', 'register', 'index.ts', 'contract.ts'].includes(wing(from))) continue;
       for (const target of targets) if (wing(target) === 'client' || wing(target) === 'server') upward.push(`${from} -> ${target}`);
     }
     expect(upward).to.deep.equal([]);
+  });
+
+  it('keeps the register preload on top: it imports the client only, and nothing imports it', function () {
+    const wrong = [];
+    for (const [from, targets] of edges) {
+      for (const target of targets) {
+        if (wing(target) === 'register' && wing(from) !== 'register') wrong.push(`${from} -> ${target}`);
+        if (wing(from) === 'register' && wing(target) === 'server') wrong.push(`${from} -> ${target}`);
+      }
+    }
+    expect(edges.get('register/index.ts')).to.include('register/routes.ts');
+    expect(wrong).to.deep.equal([]);
   });
 
   it('reaches the addon only through binding/', function () {
