@@ -23,7 +23,11 @@ const MAX_GLIBC = [2, 28];
 
 /** Every symbol version an ELF file asks for (objdump -T), as strings like GLIBC_2.17. */
 function symbolVersions(file) {
-  const out = childProcess.execFileSync('objdump', ['-T', file], { encoding: 'utf8' });
+  const run = childProcess.spawnSync('objdump', ['-T', file], { encoding: 'utf8' });
+  // A statically linked file (the shipped sidecar-client) has no dynamic symbols: it asks for no version.
+  if (run.status !== 0 && /not a dynamic object/.test(run.stderr)) return [];
+  if (run.status !== 0) throw new Error(`objdump -T ${file}: ${run.stderr}`);
+  const out = run.stdout;
   return [...new Set([...out.matchAll(/\(?\b((?:GLIBC|GLIBCXX|CXXABI|GCC)_[0-9.]+)\)?/g)].map((match) => match[1]))];
 }
 
