@@ -506,6 +506,14 @@ static int peer_refused(int sock, unsigned long uid, char *why, size_t size) {
 
 extern char **environ;
 
+/* A flag's value as a decimal number of at most `max`: digits only, as `sidecar exec` takes it. */
+static int decimal(const char *value, unsigned long max, unsigned long *out) {
+  char *end = NULL;
+  errno = 0;
+  *out = strtoul(value, &end, 10);
+  return value[0] >= '0' && value[0] <= '9' && *end == '\0' && errno == 0 && *out <= max;
+}
+
 /*
  * --caller-env NAME[,NAME]...: the request's bits for the variables whose
  * values stand as the caller gave them (--env), where the server would make
@@ -681,23 +689,17 @@ int main(int argc, char **argv) {
   int expect_uid = options.expect_uid_count > 0;
   unsigned long expected_uid = 0;
   if (expect_uid) {
-    const char *value = options.expect_uid;
-    char *end = NULL;
-    errno = 0;
-    expected_uid = strtoul(value, &end, 10);
-    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || expected_uid > 4294967294UL) {
-      usage_exit("--expect-uid takes a numeric uid: %s", value);
+    if (!decimal(options.expect_uid, 4294967294UL, &expected_uid)) {
+      usage_exit("--expect-uid takes a numeric uid: %s", options.expect_uid);
     }
   }
   if (options.start_timeout_count > 1) usage_exit("--start-timeout given more than once");
   if (options.start_timeout_count > 0) {
-    const char *value = options.start_timeout;
-    char *end = NULL;
-    errno = 0;
-    g_start_timeout_ms = strtol(value, &end, 10);
-    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || g_start_timeout_ms > 2147483647L) {
-      usage_exit("--start-timeout takes milliseconds, an integer below 2147483648: %s", value);
+    unsigned long ms = 0;
+    if (!decimal(options.start_timeout, 2147483647UL, &ms)) {
+      usage_exit("--start-timeout takes milliseconds, an integer below 2147483648: %s", options.start_timeout);
     }
+    g_start_timeout_ms = (long)ms;
   }
   if (options.workdir_count > 1) usage_exit("--workdir given more than once");
   const char *workdir = options.workdir;
