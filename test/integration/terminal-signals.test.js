@@ -121,12 +121,16 @@ describe('Ctrl-C in a real terminal reaches a remote program as a local one (tmu
     it(`${what}: ${scenario.lines.join(', ')}, as with child_process`, async function () {
       const local = await ctrlC('local', scenario);
       expect(local.lines, `child_process itself, in the terminal:\n${local.screen}`).to.deep.equal([...scenario.lines].sort());
+      const exitsBefore = ctx.server.events('exit').length;
       const remote = await ctrlC('remote', scenario);
       expect(remote.lines, `remoteSpawn, in the terminal:\n${remote.screen}`).to.deep.equal(local.lines);
       // The remote program is gone (the leak check after each test also
       // finds no child of the server left), ended by its SIGINT, not by a
-      // SIGKILL at the disconnect.
+      // SIGKILL at the disconnect. The server process reports its 'exit'
+      // event over a pipe of its own, which may arrive after the host printed.
+      await pollUntil(() => ctx.server.events('exit').length > exitsBefore, { timeout: 5000 });
       const exits = ctx.server.events('exit');
+      expect(exits.length, 'the server reported no exit for the remote run').to.be.above(exitsBefore);
       expect(exits[exits.length - 1]).to.include(
         scenario.program === 'trap' ? { exitCode: 3, signal: null, reason: 'exit' } : { exitCode: null, signal: 'SIGINT', reason: 'client-signal' },
       );
