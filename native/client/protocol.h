@@ -19,6 +19,7 @@
 /* fd map entries below 0, and the uid/gid value meaning "not given". */
 #define SIDECAR_FD_IGNORE (-1)
 #define SIDECAR_FD_CLOSED (-2)
+#define SIDECAR_FD_TERMINAL (-3)
 #define SIDECAR_NO_ID (-1)
 
 /* MessageType: the header's second byte. */
@@ -36,6 +37,7 @@
 /* RequestFlag: bits of an exec request's u32 flags. */
 #define SIDECAR_REQUEST_NEW_SESSION 1
 #define SIDECAR_REQUEST_SERVER_ENV 2
+#define SIDECAR_REQUEST_TERMINAL 4
 
 /* ExitReasonCode: why the program ended, in an EXIT reply. */
 #define SIDECAR_EXIT_REASON_EXITED 0

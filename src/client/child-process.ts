@@ -17,7 +17,7 @@ import { NodeCompatibleEmitter } from '../emitter';
 import { signalName, toSignalNumber } from '../signals';
 import { Connection } from './connection';
 import { forgetChild, rememberChild } from './pids';
-import type { SpawnPlan } from './spawn-options';
+import { type SpawnPlan, terminalDimension } from './spawn-options';
 import { type LocalStdio, createStdio } from './stdio';
 
 const SIGKILL = 9;
@@ -47,14 +47,14 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     super();
     this.spawnfile = plan.file;
     this.spawnargs = plan.spawnargs;
-    this.local = createStdio(plan.stdio, binding);
+    this.local = createStdio(plan.stdio, binding, plan.terminal);
     this.stdio = this.local.streams as RemoteChildProcess['stdio'];
     for (const readable of this.local.readables) {
       this.closesNeeded++;
       readable.on('close', () => this.maybeClose());
     }
     this.connection = new Connection(plan, this.local.remoteFds, this.local.fdMap, binding, {
-      started: (pid) => this.onStarted(pid),
+      started: (pid, terminal) => this.onStarted(pid, terminal),
       failed: (reply) => this.onFailed(reply),
       exited: (reply) => this.onExit(reply),
       lost: (error) => this.onLost(error),
@@ -115,9 +115,19 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     else fn();
   }
 
-  private onStarted(pid: number): void {
+  /** Sets the window size of the program's terminal (tty option); see types/index.d.ts. */
+  resize(columns: number, rows: number): void {
+    const size = {
+      columns: terminalDimension(columns, 'columns', 0),
+      rows: terminalDimension(rows, 'rows', 0),
+    };
+    this.local.terminal?.resize(size);
+  }
+
+  private onStarted(pid: number, terminal: number | undefined): void {
     if (this.pid !== undefined) return;
     this.pid = pid;
+    if (terminal !== undefined) this.local.terminal?.attach(terminal);
     rememberChild(pid, this);
     this.deliver(() => {
       this.emit('spawn');
@@ -134,6 +144,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
       this.ended = true;
       this.local.dropHeldReads();
       for (const stream of this.stdio) stream?.destroy();
+      this.local.terminal?.output.destroy();
       throw error;
     }
     this.failBeforeSpawn(error);
@@ -168,6 +179,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     // closed: the server's copies with the failure, ours once sent).
     this.stdin?.destroy();
     this.local.releaseReads();
+    this.local.terminal?.abandon();
     this.emit('error', error);
     process.nextTick(() => this.flushStdio());
     this.maybeClose();

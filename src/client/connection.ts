@@ -22,7 +22,8 @@ export const CONNECT_RETRY_MS = 5;
 
 /** What the connection reports to its child process. */
 export interface ConnectionEvents {
-  started(pid: number): void;
+  /** `terminal`: the master of the program's terminal, owned by the callee (tty option only). */
+  started(pid: number, terminal: number | undefined): void;
   failed(reply: FailedReply): void;
   exited(reply: ExitReply): void;
   /** The request never went out, or the server could not be followed any more (hang-up, bad record). */
@@ -61,9 +62,9 @@ export class Connection {
     if (refusal !== undefined) return this.refuse(refusal);
     try {
       this.socket = SeqpacketSocket.connect(plan.socketPath, this.binding, {
-        onMessage: (data) => this.onRecord(data),
+        onMessage: (data, fds) => this.onRecord(data, fds),
         onEnd: (error) => this.onEnd(error),
-      }, false);
+      }, plan.terminal === null ? false : 'trusted');
     } catch (error) {
       if (isNativeError(error) && error.code === 'EAGAIN' && Date.now() - startedAt < CONNECT_RETRY_LIMIT_MS) {
         // The server's accept backlog is full: it is busy, not gone.
@@ -84,7 +85,7 @@ export class Connection {
     if (impostor !== undefined) return this.refuse(impostor);
     const payload = encodeExecPayload({
       file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap: this.fdMap,
-      newSession: plan.newSession, serverEnv: plan.serverEnv, uid: plan.uid, gid: plan.gid,
+      newSession: plan.newSession, serverEnv: plan.serverEnv, terminal: plan.terminal, uid: plan.uid, gid: plan.gid,
     });
     const strings = plan.argv.length + plan.env.length;
     if (payload.length > MAX_REQUEST_BYTES || this.fdMap.length > MAX_FDS || strings > MAX_STRINGS) {
@@ -166,11 +167,18 @@ export class Connection {
     for (const fd of this.remoteFds.splice(0)) this.binding.close(fd);
   }
 
-  private onRecord(data: Uint8Array): void {
+  private onRecord(data: Uint8Array, fds: number[]): void {
     let message;
+    // Only STARTED of a request for a terminal carries an fd: its master.
+    const terminal = this.plan.terminal !== null && data[1] === MessageType.Started && fds.length === 1 ? fds.pop() : undefined;
+    for (const fd of fds.splice(0)) this.binding.close(fd);
     try {
       message = decodeServerMessage(data);
+      if (message.type === MessageType.Started && this.plan.terminal !== null && terminal === undefined) {
+        throw new ProtocolError('started: no terminal came with it');
+      }
     } catch (error) {
+      if (terminal !== undefined) this.binding.close(terminal);
       if (!(error instanceof ProtocolError)) throw error;
       this.socket?.destroy();
       this.events.lost(malformedReply(this.plan.socketPath, error.message));
@@ -188,7 +196,7 @@ export class Connection {
     switch (message.type) {
       case MessageType.Started:
         this.started = true;
-        this.events.started(message.pid);
+        this.events.started(message.pid, terminal);
         break;
       case MessageType.Failed:
         this.socket?.destroy();

@@ -58,12 +58,25 @@ export enum RequestFlag {
   NewSession = 1 << 0,
   /** Start from the server's environment; the request's env is laid on top. */
   ServerEnv = 1 << 1,
+  /**
+   * A pseudo-terminal for the program: the payload carries its initial size
+   * (u16 columns, u16 rows after gid), FD_TERMINAL entries of the fd map are
+   * its terminal side, and STARTED carries its master.
+   */
+  Terminal = 1 << 2,
 }
-const KNOWN_FLAGS = RequestFlag.NewSession | RequestFlag.ServerEnv;
+const KNOWN_FLAGS = RequestFlag.NewSession | RequestFlag.ServerEnv | RequestFlag.Terminal;
 
 /** fd map entry values below 0; values >= 0 index the attached fds. */
 export const FD_IGNORE = -1; // the server's /dev/null
 export const FD_CLOSED = -2; // left closed in the program
+export const FD_TERMINAL = -3; // the terminal side of the request's pseudo-terminal (Terminal flag only)
+
+/** A pseudo-terminal's window size in character cells. */
+export interface TerminalSize {
+  columns: number;
+  rows: number;
+}
 
 export interface ExecRequest {
   /** The program: a path, or a name looked up in PATH. */
@@ -74,9 +87,11 @@ export interface ExecRequest {
   env: string[];
   /** Working directory; '' keeps the server's. */
   cwd: string;
-  /** Child fd i <- attached fd fdMap[i], or FD_IGNORE / FD_CLOSED. */
+  /** Child fd i <- attached fd fdMap[i], or FD_IGNORE / FD_CLOSED / FD_TERMINAL. */
   fdMap: number[];
   newSession: boolean;
+  /** A pseudo-terminal for the program, with its initial size; null (or absent, when encoding) for none. */
+  terminal?: TerminalSize | null;
   serverEnv: boolean;
   /** User id to run as, or NO_ID for the server's own. */
   uid: number;
@@ -138,6 +153,7 @@ export interface ExitReply {
 }
 
 export type ServerMessage =
+  /** `fds`: the pseudo-terminal's master when the request asked for one (the receiver owns it). */
   | { type: MessageType.Started; pid: number }
   | { type: MessageType.Failed; failed: FailedReply }
   | { type: MessageType.Exit; exit: ExitReply }
@@ -181,19 +197,25 @@ function writeString(buffer: Buffer, offset: number, value: string): number {
 
 /** The exec request's payload, before it is split into records. */
 export function encodeExecPayload(request: ExecRequest): Buffer {
-  let size = 4 + 4 + 4 + 4 + 4 + 4 + request.fdMap.length * 2 + stringBytes(request.file) + stringBytes(request.cwd);
+  const terminal = request.terminal ?? null;
+  let size = 4 + 4 + 4 + 4 + 4 + 4 + (terminal === null ? 0 : 4) + request.fdMap.length * 2 + stringBytes(request.file) + stringBytes(request.cwd);
   for (const arg of request.argv) size += stringBytes(arg);
   for (const pair of request.env) size += stringBytes(pair);
   const payload = Buffer.allocUnsafe(size);
   let flags = 0;
   if (request.newSession) flags |= RequestFlag.NewSession;
   if (request.serverEnv) flags |= RequestFlag.ServerEnv;
+  if (terminal !== null) flags |= RequestFlag.Terminal;
   let offset = payload.writeUInt32LE(flags, 0);
   offset = payload.writeUInt32LE(request.argv.length, offset);
   offset = payload.writeUInt32LE(request.env.length, offset);
   offset = payload.writeUInt32LE(request.fdMap.length, offset);
   offset = payload.writeInt32LE(request.uid, offset);
   offset = payload.writeInt32LE(request.gid, offset);
+  if (terminal !== null) {
+    offset = payload.writeUInt16LE(terminal.columns, offset);
+    offset = payload.writeUInt16LE(terminal.rows, offset);
+  }
   for (const entry of request.fdMap) offset = payload.writeInt16LE(entry, offset);
   offset = writeString(payload, offset, request.file);
   offset = writeString(payload, offset, request.cwd);
@@ -309,6 +331,10 @@ class Reader {
     return this.integer(4, (view, at) => view.getInt32(at, true));
   }
 
+  u16(): number {
+    return this.integer(2, (view, at) => view.getUint16(at, true));
+  }
+
   i16(): number {
     return this.integer(2, (view, at) => view.getInt16(at, true));
   }
@@ -387,6 +413,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
   const uid = reader.i32();
   const gid = reader.i32();
   if (uid < NO_ID || gid < NO_ID) throw new ProtocolError(`exec request: uid ${uid} / gid ${gid} out of range`);
+  const terminal = (flags & RequestFlag.Terminal) === 0 ? null : { columns: reader.u16(), rows: reader.u16() };
   // Each string takes at least 4 bytes, which bounds counts before any allocation.
   if (argc < 1) throw new ProtocolError('exec request: argv is empty');
   if ((argc + envc) * 4 > payload.length) throw new ProtocolError('exec request: argc/envc exceed the payload');
@@ -395,7 +422,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
   const fdMap: number[] = [];
   for (let i = 0; i < fdCount; i++) {
     const entry = reader.i16();
-    if (entry < FD_CLOSED || entry >= attachedFds) {
+    if (entry < (terminal === null ? FD_CLOSED : FD_TERMINAL) || entry >= attachedFds) {
       throw new ProtocolError(`exec request: fd map entry ${i} is ${entry}, with ${attachedFds} fds attached`);
     }
     fdMap.push(entry);
@@ -421,6 +448,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
     file, argv, env, cwd, fdMap,
     newSession: (flags & RequestFlag.NewSession) !== 0,
     serverEnv: (flags & RequestFlag.ServerEnv) !== 0,
+    terminal,
     uid,
     gid,
   };

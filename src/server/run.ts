@@ -27,8 +27,8 @@ const { SIGKILL } = os.constants.signals;
 
 /** What a run asks its session to tell the client. */
 export interface RunEvents {
-  /** The program runs: STARTED. */
-  started(pid: number): void;
+  /** The program runs: STARTED, with the master of its terminal (owned by the callee) when it has one. */
+  started(pid: number, terminal: number | undefined): void;
   /** It will not run: FAILED, then hang up. `counted`: a failure, not a denial (those are reported apart). */
   refused(reply: FailedReply, counted: boolean): void;
   /** The program was reaped: EXIT with the reason. */
@@ -159,15 +159,22 @@ export class Run {
     const { binding, devNull, options } = this.context;
     const { request } = this;
     let program: Program;
+    // [master, terminal side] of the program's pseudo-terminal (tty option).
+    let pty: [number, number] | undefined;
     try {
-      const spawnOptions = nativeSpawnOptions(request, this.decision as Extract<Decision, { allow: true }>, this.attached, devNull, SIGKILL);
+      if (request.terminal) pty = binding.openPty(request.terminal.columns, request.terminal.rows, request.uid);
+      const spawnOptions = nativeSpawnOptions(request, this.decision as Extract<Decision, { allow: true }>, this.attached, devNull, SIGKILL, pty?.[1]);
       program = Program.start(binding, spawnOptions, (result) => this.onProgramExit(result));
     } catch (error) {
+      if (pty !== undefined) binding.close(pty[0]);
       ticket.done();
       if (!isNativeError(error)) throw error;
       const message = error instanceof WatchError ? error.message : spawnFailureMessage(error.syscall, error.code, request);
       this.refuse({ errno: error.errno, code: error.code, syscall: error.syscall, message });
       return;
+    } finally {
+      // The program has its own copies: the terminal's other holders are the program's.
+      if (pty !== undefined) binding.close(pty[1]);
     }
     // The program holds its own copies now; ours would keep pipes open. What
     // it was started from is not needed any more either: a running program
@@ -180,8 +187,12 @@ export class Run {
     debug('spawn pid %d %o', program.pid, request.argv);
     this.context.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
     if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReasonCode.MaxRuntime, options.killSignal));
-    if (this.clientGone) this.clientLeft();
-    else this.events.started(program.pid);
+    if (this.clientGone) {
+      if (pty !== undefined) binding.close(pty[0]);
+      this.clientLeft();
+    } else {
+      this.events.started(program.pid, pty?.[0]);
+    }
   }
 
   private onProgramExit(result: WaitResult): void {

@@ -100,7 +100,7 @@ describe('unit: RemoteChildProcess', () => {
       expect(exec.fds).to.deep.equal([]);
       expect(decodeExecPayload(exec.chunk, 0)).to.deep.equal({
         file: 'tool', argv: ['tool', 'a', 'b'], env: ['K=v'], cwd: '/w', fdMap: [FD_IGNORE, FD_IGNORE, FD_IGNORE],
-        newSession: false, serverEnv: false, uid: NO_ID, gid: NO_ID,
+        newSession: false, serverEnv: false, terminal: null, uid: NO_ID, gid: NO_ID,
       });
       expect(child.pid).to.equal(undefined);
       expect(child.spawnfile).to.equal('tool');

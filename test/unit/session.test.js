@@ -149,7 +149,7 @@ describe('unit: server Session', () => {
       expect(spawnOptions).to.deep.equal({
         candidates: ['/opt/bin/tool'], argv: ['tool', 'arg'], env: ['PATH=/opt/bin', 'LANG=C'], cwd: null,
         // A session of its own though the request is not detached: no program shares the server's terminal.
-        fdMap: [fds[0], fds[1], server.devNull, -1], newSession: true, deathSignal: SIGKILL, uid: NO_ID, gid: NO_ID,
+        fdMap: [fds[0], fds[1], server.devNull, -1], newSession: true, terminal: -1, deathSignal: SIGKILL, uid: NO_ID, gid: NO_ID,
       });
       // The program has its copies: the session's are closed at once.
       expect(fds.map((fd) => server.binding.isOpen(fd))).to.deep.equal([false, false]);
