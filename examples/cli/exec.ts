@@ -5,8 +5,9 @@
 import { remoteSpawn } from 'sidecar-exec';
 import type { RemoteChildProcess } from 'sidecar-exec';
 import { parseFlags, single } from './args';
-import { endedByServerLine, failureExit, programExit } from './exit-status';
+import { EXIT_USAGE, endedByServerLine, failureExit, programExit } from './exit-status';
 import { say, UsageError } from './usage';
+import { localSize, relayTerminal, terminalRefusal } from './terminal';
 
 /** Signals `exec` catches and forwards; SIGKILL and SIGSTOP cannot be caught. */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
@@ -31,19 +32,30 @@ function envOverlay(entries: readonly string[]): Record<string, string> {
 }
 
 export function exec(argv: readonly string[]): void {
-  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid'], switches: [], programFollows: true });
+  const flags = parseFlags(argv, {
+    values: ['connect', 'workdir', 'env', 'expect-uid'], switches: ['tty'], short: { t: 'tty' }, programFollows: true,
+  });
+  const tty = flags.switches.has('tty');
   const socketPath = single(flags, 'connect') ?? process.env.SIDECAR_SOCKET;
   if (socketPath === undefined || socketPath === '') throw new UsageError('exec needs --connect PATH (or SIDECAR_SOCKET)');
   const [program, ...args] = flags.operands;
   if (program === undefined) throw new UsageError('exec needs a PROGRAM');
   const expectUid = single(flags, 'expect-uid');
   if (expectUid !== undefined && !/^\d+$/.test(expectUid)) throw new UsageError(`--expect-uid takes a numeric uid: ${expectUid}`);
+  const refusal = tty ? terminalRefusal() : undefined;
+  if (refusal !== undefined) {
+    say(refusal);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
 
   // Handlers first: remoteSpawn may block briefly for the started reply, and
   // a signal that arrives meanwhile must still be forwarded (handlers run
   // from the event loop, after `child` is set).
   let child: RemoteChildProcess | undefined;
   const forward = (signal: NodeJS.Signals): void => {
+    // On a terminal, a window change is the terminal's own (resize below).
+    if (tty && signal === 'SIGWINCH') return;
     child?.kill(signal);
   };
   const stopForwarding = (): void => {
@@ -56,7 +68,8 @@ export function exec(argv: readonly string[]): void {
     cwd: single(flags, 'workdir') ?? process.cwd(),
     env: envOverlay(flags.values.get('env') ?? []),
     serverEnv: true,
-    stdio: 'inherit',
+    stdio: tty ? 'pipe' : 'inherit',
+    tty: tty ? localSize() : false,
     expectUid: expectUid === undefined ? undefined : Number(expectUid),
   } as const;
   try {
@@ -73,6 +86,7 @@ export function exec(argv: readonly string[]): void {
   }
 
   const running = child;
+  if (tty) relayTerminal(running);
   let failed = false;
   running.on('error', (error) => {
     failed = true;

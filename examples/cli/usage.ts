@@ -9,7 +9,7 @@ export const USAGE = `usage:
                 [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--no-stop] PATH
   sidecar stop PATH
   sidecar ping PATH
-  sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...`;
+  sidecar exec --connect PATH [-t | --tty] [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...`;
 
 /** A mistake in the command line: reported with the usage text, exit 125. */
 export class UsageError extends Error {}

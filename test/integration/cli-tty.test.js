@@ -1,0 +1,107 @@
+'use strict';
+// `sidecar exec -t` in a real terminal (a tmux pane): the program runs on a
+// terminal of its own on the server, as its controlling terminal; the pane's
+// terminal is in raw mode meanwhile and restored on every way out.
+
+const childProcess = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { expect } = require('chai');
+const { useServer, tempDir, pollUntil } = require('../helpers');
+
+const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
+
+describe('sidecar exec -t in a terminal', function () {
+  this.timeout(30000);
+  const ctx = useServer();
+  let dir;
+  const tmux = (...args) => childProcess.execFileSync('tmux', ['-S', path.join(dir, 'tmux.sock'), '-f', '/dev/null', ...args],
+    { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
+  const quote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
+  const screen = () => tmux('capture-pane', '-p', '-t', 'pane');
+  /** The screen's lines, trailing blanks cut. Markers are printed as `echo rea""dy`, so the typed command never shows them whole. */
+  const lines = () => screen().split('\n').map((line) => line.trimEnd());
+  const file = (name) => path.join(dir, name);
+  const read = (name) => (fs.existsSync(file(name)) ? fs.readFileSync(file(name), 'utf8') : undefined);
+  /** The command line of `sidecar exec -t` in the pane. */
+  const exec = (...words) => [process.execPath, CLI, 'exec', '--connect', ctx.server.path, '-t', ...words].map(quote).join(' ');
+  /** Runs `line` in the pane's shell, with the pane's modes before and after, and its status. */
+  const type = (line) => {
+    tmux('send-keys', '-t', 'pane', '-l',
+      `stty -g > ${quote(file('before'))}; echo $$ > ${quote(file('shell'))}; ${line}; echo "status $?" > ${quote(file('status'))}; stty -g > ${quote(file('after'))}`);
+    tmux('send-keys', '-t', 'pane', 'Enter');
+  };
+  const waitFor = async (check, what) => {
+    const ok = await pollUntil(check, { timeout: 15000, interval: 50 });
+    expect(ok, `${what}; the screen:\n${screen()}`).to.be.ok;
+  };
+
+  before(function () {
+    const found = childProcess.spawnSync('tmux', ['-V']);
+    if (found.error || found.status !== 0) {
+      console.log('      (tmux is not installed: skipping the terminal tests)');
+      this.skip();
+    }
+  });
+
+  beforeEach(function () {
+    dir = tempDir('sidecar-cli-tty-');
+    tmux('new-session', '-d', '-s', 'pane', '-x', '100', '-y', '30', 'env PS1="$ " bash --norc --noprofile');
+  });
+
+  afterEach(function () {
+    try { tmux('kill-server'); } catch { /* already gone */ }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives the program a /dev/pts terminal as its controlling terminal; /dev/tty opens; a window resize reaches it', async function () {
+    const report = quote(file('report'));
+    const script = `{ tty; ps -o tty= -p $$; stty size; } > ${report}; echo via""-dev-tty > /dev/tty; echo rea""dy; read line; stty size >> ${report}; echo "got $line" >> ${report}`;
+    type(exec('sh', '-c', script));
+    await waitFor(() => lines().includes('ready'), 'the program did not start');
+    tmux('resize-window', '-t', 'pane', '-x', '90', '-y', '25');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    tmux('send-keys', '-t', 'pane', '-l', 'typed');
+    tmux('send-keys', '-t', 'pane', 'Enter');
+    await waitFor(() => read('status') !== undefined, 'the client did not end');
+    const [terminal, psTty, ...rest] = read('report').split('\n');
+    expect(terminal).to.match(/^\/dev\/pts\/\d+$/);
+    expect(psTty.trim()).to.equal(terminal.slice('/dev/'.length)); // ps -o tty= is not '?'
+    expect(rest).to.deep.equal(['30 100', '25 90', 'got typed', '']);
+    expect(lines()).to.include('via-dev-tty');
+    expect(read('status')).to.equal('status 0\n');
+    expect(read('after')).to.equal(read('before'));
+  });
+
+  it('runs an interactive bash with job control', async function () {
+    type(exec('--env', 'PS1=remote> ', 'bash', '--norc', '--noprofile', '-i'));
+    await waitFor(() => lines().includes('remote>'), 'no prompt of the remote shell');
+    tmux('send-keys', '-t', 'pane', '-l', 'sleep 30 & jobs; kill %1; wait; exit 3');
+    tmux('send-keys', '-t', 'pane', 'Enter');
+    await waitFor(() => read('status') !== undefined, 'the client did not end');
+    const shown = screen();
+    expect(shown).to.match(/\[1\]\+\s+Running\s+sleep 30 &/);
+    expect(shown).to.not.include('no job control');
+    expect(read('status')).to.equal('status 3\n');
+    expect(read('after')).to.equal(read('before'));
+  });
+
+  it('restores the terminal when the client is killed by SIGTERM', async function () {
+    type(`sh -c ${quote(`echo $$ > ${quote(file('client'))}; exec ${exec('sh', '-c', 'echo rea""dy; exec sleep 60')}`)}`);
+    await waitFor(() => lines().includes('ready'), 'the program did not start');
+    const paneTty = tmux('display-message', '-p', '-t', 'pane', '#{pane_tty}').trim();
+    const during = childProcess.execFileSync('sh', ['-c', 'stty -g < "$1"', 'sh', paneTty], { encoding: 'utf8' });
+    expect(during, 'the local terminal is in raw mode while the program runs').to.not.equal(read('before'));
+    process.kill(Number(read('client')), 'SIGTERM');
+    await waitFor(() => read('status') !== undefined, 'the client did not end');
+    expect(read('status')).to.equal('status 143\n');
+    expect(read('after')).to.equal(read('before'));
+  });
+
+  it('refuses -t without a terminal on stdin, with one line and status 125', function () {
+    const result = childProcess.spawnSync(process.execPath, [CLI, 'exec', '--connect', ctx.server.path, '-t', 'true'],
+      { stdio: ['pipe', 'pipe', 'pipe'], encoding: 'utf8' });
+    expect(result.status).to.equal(125);
+    expect(result.stderr).to.equal('sidecar: --tty needs a terminal on stdin (the input device is not a TTY); leave -t out for pipes and files\n');
+  });
+});
