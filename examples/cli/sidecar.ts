@@ -5,7 +5,7 @@
 //   sidecar start [--mode MODE] [--parents] [options] PATH   (see usage.ts)
 //   sidecar stop PATH
 //   sidecar ping PATH
-//   sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...
+//   sidecar exec --connect PATH [-t | --tty] [--workdir DIR] [--env NAME[=VALUE]]... [--] PROGRAM [ARG]...
 //
 // This file picks the subcommand and turns the CLI's own mistakes into exit
 // 125; each subcommand lives in its own file.
