@@ -2,7 +2,7 @@
  * sidecar-client: `sidecar exec` as a small native executable, for shims
  * that run on every call of a tool and should not pay Node.js's start-up.
  *
- *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...
+ *   sidecar-client --connect PATH [-t | --tty] [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...
  *
  * Same flags, protocol (docs/protocol.md, version 1) and exit statuses as
  * `sidecar exec` (examples/cli/sidecar.js): it passes its own fds 0-2, runs
@@ -14,7 +14,9 @@
  *
  * Man pages: socket(2), connect(2), sendmsg(2), recv(2), unix(7)
  * (SCM_RIGHTS, SO_PEERCRED), cmsg(3), signalfd(2), sigprocmask(2), poll(2),
- * read(2), getcwd(3), lstat(2), dirname(3), getsockopt(2).
+ * read(2), getcwd(3), lstat(2), dirname(3), getsockopt(2), recvmsg(2),
+ * termios(3) (cfmakeraw, tcsetattr), ioctl_tty(2) (TIOCGWINSZ, TIOCSWINSZ),
+ * atexit(3).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,8 +30,11 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "protocol.h"
@@ -58,7 +63,7 @@ static void say(const char *format, ...) {
 
 static void usage_exit(const char *why) {
   say("%s", why);
-  fputs("usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...\n", stderr);
+  fputs("usage: sidecar-client --connect PATH [-t | --tty] [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...\n", stderr);
   exit(kExitUsage);
 }
 
@@ -145,8 +150,8 @@ static void header(unsigned char *record, int type) {
   record[2] = record[3] = 0;
 }
 
-/* EXEC (with fds 0-2) and as many EXEC_MORE records as the payload needs. */
-static int send_request(int sock, const struct Bytes *payload) {
+/* EXEC (with fds 0 to fd_count - 1) and as many EXEC_MORE records as the payload needs. */
+static int send_request(int sock, const struct Bytes *payload, int fd_count) {
   static unsigned char record[SIDECAR_MAX_RECORD_BYTES];
   const int fds[3] = {0, 1, 2};
   size_t first = SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES - 4;
@@ -157,7 +162,7 @@ static int send_request(int sock, const struct Bytes *payload) {
   record[6] = (payload->length >> 16) & 0xff;
   record[7] = (payload->length >> 24) & 0xff;
   memcpy(record + 8, payload->data, first);
-  if (send_record(sock, record, 8 + first, fds, 3) != 0) return -1;
+  if (send_record(sock, record, 8 + first, fds, fd_count) != 0) return -1;
   for (size_t offset = first; offset < payload->length;) {
     size_t chunk = payload->length - offset;
     if (chunk > SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES) chunk = SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES;
@@ -298,10 +303,92 @@ static int peer_refused(int sock, unsigned long uid, char *why, size_t size) {
   return 1;
 }
 
+/*
+ * -t: the program runs on a terminal of its own on the server, whose master
+ * comes with STARTED. The local terminal is put in raw mode (every key,
+ * Ctrl-C included, goes to the remote terminal) and restored at exit, which
+ * every way out of this client takes: the signals it catches arrive through
+ * its signalfd and end in a return from main. Bytes are relayed both ways
+ * with plain blocking writes.
+ */
+static struct termios g_saved_terminal;
+static int g_terminal_raw = 0;
+
+static void restore_terminal(void) {
+  if (g_terminal_raw) tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_terminal);
+  g_terminal_raw = 0;
+}
+
+static void make_terminal_raw(void) {
+  struct termios raw;
+  if (tcgetattr(STDIN_FILENO, &g_saved_terminal) != 0) return;
+  raw = g_saved_terminal;
+  cfmakeraw(&raw);
+  atexit(restore_terminal);
+  if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) g_terminal_raw = 1;
+}
+
+/* The local window size (from stdin, else stdout), or 0 x 0 when unknown. */
+static struct winsize local_size(void) {
+  struct winsize size = {0};
+  if (ioctl(STDIN_FILENO, TIOCGWINSZ, &size) != 0) ioctl(STDOUT_FILENO, TIOCGWINSZ, &size);
+  return size;
+}
+
+/* Writes all of it, or gives up on an error (the other side is gone). */
+static void write_all(int fd, const unsigned char *data, size_t length) {
+  while (length > 0) {
+    ssize_t written = write(fd, data, length);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return;
+    data += written;
+    length -= (size_t)written;
+  }
+}
+
+/* Copies what `from` has now to `to`; -1 once `from` has ended (EOF, or EIO for a master whose terminal closed). */
+static int relay(int from, int to) {
+  unsigned char buffer[4096];
+  ssize_t length = read(from, buffer, sizeof(buffer));
+  if (length < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (length <= 0) return -1;
+  write_all(to, buffer, (size_t)length);
+  return 0;
+}
+
+/* One record, and the fd that came with it (-1 for none; any more are closed). */
+static ssize_t receive_record(int sock, unsigned char *record, size_t size, int *fd) {
+  struct iovec iov = {record, size};
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(4 * sizeof(int))];
+  } control;
+  struct msghdr message = {0};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control.bytes;
+  message.msg_controllen = sizeof(control.bytes);
+  *fd = -1;
+  ssize_t length = recvmsg(sock, &message, MSG_CMSG_CLOEXEC);
+  if (length < 0) return length;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int received;
+      memcpy(&received, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+      if (*fd < 0) *fd = received;
+      else close(received);
+    }
+  }
+  return length;
+}
+
 int main(int argc, char **argv) {
   const char *workdir = NULL;
   int expect_uid = 0; /* --expect-uid given */
   unsigned long expected_uid = 0;
+  int tty = 0; /* -t, --tty */
   struct Bytes env = {0};
   uint32_t envc = 0;
   int i = 1;
@@ -310,6 +397,10 @@ int main(int argc, char **argv) {
     if (strcmp(arg, "--") == 0) {
       i++;
       break;
+    }
+    if (strcmp(arg, "-t") == 0 || strcmp(arg, "--tty") == 0) {
+      tty = 1;
+      continue;
     }
     if (strncmp(arg, "--", 2) != 0) break;
     const char *eq = strchr(arg, '=');
@@ -354,6 +445,10 @@ int main(int argc, char **argv) {
   }
   if (i >= argc) usage_exit("exec needs a PROGRAM");
   const char *program = argv[i];
+  if (tty && !isatty(STDIN_FILENO)) {
+    say("--tty needs a terminal on stdin (the input device is not a TTY); leave -t out for pipes and files");
+    return kExitUsage;
+  }
 
   /* The working directory travels absolute: a relative --workdir means the
      caller's directory, as child_process resolves a relative cwd, never one
@@ -376,15 +471,24 @@ int main(int argc, char **argv) {
 
   /* The payload: flags, counts, uid/gid, fd map, file, cwd, argv, env. */
   struct Bytes payload = {0};
-  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV);
+  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV | (tty ? SIDECAR_REQUEST_TERMINAL : 0));
   put_u32(&payload, (uint32_t)(argc - i));
   put_u32(&payload, envc);
   put_u32(&payload, 3);
   put_u32(&payload, (uint32_t)SIDECAR_NO_ID); /* uid: the server's */
   put_u32(&payload, (uint32_t)SIDECAR_NO_ID); /* gid: the server's */
-  /* i16 entries: child fds 0, 1, 2 get attached fds 0, 1, 2 (ours). */
-  const unsigned char fd_map[6] = {0, 0, 1, 0, 2, 0};
-  put(&payload, fd_map, sizeof(fd_map));
+  if (tty) {
+    /* u16 columns, u16 rows; then every stdio entry is the terminal. */
+    struct winsize size = local_size();
+    const unsigned char terminal[4] = {size.ws_col & 0xff, size.ws_col >> 8, size.ws_row & 0xff, size.ws_row >> 8};
+    put(&payload, terminal, sizeof(terminal));
+    const unsigned char on_terminal[2] = {SIDECAR_FD_TERMINAL & 0xff, (SIDECAR_FD_TERMINAL >> 8) & 0xff};
+    for (int k = 0; k < 3; k++) put(&payload, on_terminal, sizeof(on_terminal));
+  } else {
+    /* i16 entries: child fds 0, 1, 2 get attached fds 0, 1, 2 (ours). */
+    const unsigned char fd_map[6] = {0, 0, 1, 0, 2, 0};
+    put(&payload, fd_map, sizeof(fd_map));
+  }
   put_string(&payload, program);
   put_string(&payload, workdir);
   for (int k = i; k < argc; k++) put_string(&payload, argv[k]);
@@ -422,7 +526,7 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
 
-  if (send_request(sock, &payload) != 0) {
+  if (send_request(sock, &payload, tty ? 0 : 3) != 0) {
     say("cannot send the request to %s: %s", g_socket_path, strerror(errno));
     return kExitUsage;
   }
@@ -430,19 +534,36 @@ int main(int argc, char **argv) {
   free(env.data);
 
   static unsigned char record[SIDECAR_MAX_RECORD_BYTES];
-  struct pollfd watched[2] = {{sock, POLLIN, 0}, {signals, POLLIN, 0}};
+  /* With -t, also the local terminal's input and, once it came, the master. */
+  struct pollfd watched[4] = {{sock, POLLIN, 0}, {signals, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+  int master = -1;
   for (;;) {
-    if (poll(watched, 2, -1) < 0) {
+    if (poll(watched, 4, -1) < 0) {
       if (errno == EINTR) continue;
       say("poll: %s", strerror(errno));
       return kExitCannotRun;
     }
     if (watched[1].revents & POLLIN) {
       struct signalfd_siginfo info;
-      if (read(signals, &info, sizeof(info)) == (ssize_t)sizeof(info)) send_signal(sock, (int)info.ssi_signo);
+      if (read(signals, &info, sizeof(info)) != (ssize_t)sizeof(info)) {
+        /* nothing read */
+      } else if (master >= 0 && info.ssi_signo == SIGWINCH) {
+        /* The terminal's own: its size goes to the master, whose program then gets SIGWINCH. */
+        struct winsize size = local_size();
+        ioctl(master, TIOCSWINSZ, &size);
+      } else {
+        send_signal(sock, (int)info.ssi_signo);
+      }
     }
+    if ((watched[2].revents & (POLLIN | POLLHUP | POLLERR)) && relay(STDIN_FILENO, master) < 0) watched[2].fd = -1;
+    if ((watched[3].revents & (POLLIN | POLLHUP | POLLERR)) && relay(master, STDOUT_FILENO) < 0) watched[3].fd = -1;
     if (!(watched[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-    ssize_t length = recv(sock, record, sizeof(record), 0);
+    int received = -1;
+    ssize_t length = receive_record(sock, record, sizeof(record), &received);
+    if (received >= 0 && !(tty && master < 0 && length >= SIDECAR_HEADER_BYTES && record[1] == SIDECAR_MESSAGE_STARTED)) {
+      close(received); /* only STARTED of a request for a terminal carries one */
+      received = -1;
+    }
     if (length < 0 && errno == EINTR) continue;
     if (length <= 0) {
       say("connection to the sidecar server at %s ended before the program's exit was reported", g_socket_path);
@@ -454,6 +575,16 @@ int main(int argc, char **argv) {
     }
     switch (record[1]) {
       case SIDECAR_MESSAGE_STARTED:
+        if (tty) {
+          if (received < 0) {
+            say("sidecar server at %s sent a malformed message", g_socket_path);
+            return kExitUsage;
+          }
+          master = received;
+          watched[2].fd = STDIN_FILENO;
+          watched[3].fd = master;
+          make_terminal_raw();
+        }
         break;
       case SIDECAR_MESSAGE_FAILED:
         return failed_status(record, (size_t)length, program);
@@ -462,6 +593,15 @@ int main(int argc, char **argv) {
         int32_t code = (int32_t)get_u32(record + 4);
         uint32_t signo = get_u32(record + 8);
         uint32_t reason = get_u32(record + 12);
+        if (master >= 0) {
+          /* What the program wrote before it ended is in the master already. */
+          fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+          while (relay(master, STDOUT_FILENO) == 0) {
+            struct pollfd more = {master, POLLIN, 0};
+            if (poll(&more, 1, 0) <= 0) break;
+          }
+          restore_terminal();
+        }
         if (reason == SIDECAR_EXIT_REASON_MAX_RUNTIME || reason == SIDECAR_EXIT_REASON_CLOSE) {
           say("%s: ended by the server (%s)", program,
               reason == SIDECAR_EXIT_REASON_MAX_RUNTIME ? "it ran longer than the server allows" : "the server is closing");

@@ -1,5 +1,5 @@
 'use strict';
-// `sidecar exec -t` in a real terminal (a tmux pane): the program runs on a
+// `sidecar exec -t` and `sidecar-client -t` in a real terminal (a tmux pane): the program runs on a
 // terminal of its own on the server, as its controlling terminal; the pane's
 // terminal is in raw mode meanwhile and restored on every way out.
 
@@ -10,8 +10,14 @@ const { expect } = require('chai');
 const { useServer, tempDir, pollUntil } = require('../helpers');
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
+const NATIVE_CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
 
-describe('sidecar exec -t in a terminal', function () {
+const CLIENTS = [
+  { name: 'sidecar exec', command: [process.execPath, CLI, 'exec'] },
+  { name: 'sidecar-client', command: [NATIVE_CLIENT] },
+];
+
+for (const client of CLIENTS) describe(`${client.name} -t in a terminal`, function () {
   this.timeout(30000);
   const ctx = useServer();
   let dir;
@@ -24,7 +30,7 @@ describe('sidecar exec -t in a terminal', function () {
   const file = (name) => path.join(dir, name);
   const read = (name) => (fs.existsSync(file(name)) ? fs.readFileSync(file(name), 'utf8') : undefined);
   /** The command line of `sidecar exec -t` in the pane. */
-  const exec = (...words) => [process.execPath, CLI, 'exec', '--connect', ctx.server.path, '-t', ...words].map(quote).join(' ');
+  const exec = (...words) => [...client.command, '--connect', ctx.server.path, '-t', ...words].map(quote).join(' ');
   /** Runs `line` in the pane's shell, with the pane's modes before and after, and its status. */
   const type = (line) => {
     tmux('send-keys', '-t', 'pane', '-l',
@@ -99,7 +105,7 @@ describe('sidecar exec -t in a terminal', function () {
   });
 
   it('refuses -t without a terminal on stdin, with one line and status 125', function () {
-    const result = childProcess.spawnSync(process.execPath, [CLI, 'exec', '--connect', ctx.server.path, '-t', 'true'],
+    const result = childProcess.spawnSync(client.command[0], [...client.command.slice(1), '--connect', ctx.server.path, '-t', 'true'],
       { stdio: ['pipe', 'pipe', 'pipe'], encoding: 'utf8' });
     expect(result.status).to.equal(125);
     expect(result.stderr).to.equal('sidecar: --tty needs a terminal on stdin (the input device is not a TTY); leave -t out for pipes and files\n');
