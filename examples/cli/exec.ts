@@ -8,6 +8,7 @@ import { parseFlags, single } from './args';
 import { EXIT_USAGE, endedByServerLine, failureExit, programExit } from './exit-status';
 import { say, UsageError } from './usage';
 import { localSize, relayTerminal, terminalRefusal } from './terminal';
+import { followJobControl } from './job-control';
 
 /** Signals `exec` catches and forwards; SIGKILL and SIGSTOP cannot be caught. */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
@@ -86,7 +87,7 @@ export function exec(argv: readonly string[]): void {
   }
 
   const running = child;
-  if (tty) relayTerminal(running);
+  const stopFollowing = followJobControl(running, tty ? relayTerminal(running) : undefined);
   let failed = false;
   running.on('error', (error) => {
     failed = true;
@@ -100,5 +101,8 @@ export function exec(argv: readonly string[]): void {
     if (ended !== undefined) say(ended);
     process.exitCode = programExit(code, signal);
   });
-  running.on('close', stopForwarding);
+  running.on('close', () => {
+    stopForwarding();
+    stopFollowing();
+  });
 }

@@ -5,6 +5,7 @@
 // window size change resizes the remote terminal.
 
 import type { RemoteChildProcess, TerminalSize } from 'sidecar-exec';
+import type { SuspendHooks } from './job-control';
 
 /** Why `-t` cannot be honoured here, or undefined: stdin must be a terminal, as `docker exec -t` asks. */
 export function terminalRefusal(): string | undefined {
@@ -19,10 +20,11 @@ export function localSize(): TerminalSize {
 }
 
 /**
- * Relays between the local terminal and the program's. Returns the restore
- * function (idempotent), also run at the program's 'close' and at exit.
+ * Relays between the local terminal and the program's. Returns hooks that
+ * leave raw mode for a stop and take it again after (job-control.ts); the
+ * terminal is restored at the program's 'close' and at exit.
  */
-export function relayTerminal(child: RemoteChildProcess): () => void {
+export function relayTerminal(child: RemoteChildProcess): SuspendHooks {
   const input = process.stdin;
   input.setRawMode(true);
   let restored = false;
@@ -46,5 +48,12 @@ export function relayTerminal(child: RemoteChildProcess): () => void {
   input.pipe(child.stdin as NodeJS.WritableStream);
   child.stdout?.pipe(process.stdout);
   child.on('close', restore);
-  return restore;
+  return {
+    suspend() {
+      if (!restored && input.isTTY) input.setRawMode(false);
+    },
+    resume() {
+      if (!restored && input.isTTY) input.setRawMode(true);
+    },
+  };
 }

@@ -47,7 +47,7 @@ enum {
 };
 
 /* Signals forwarded to the program, as `sidecar exec` forwards them. */
-static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT};
+static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT, SIGTSTP};
 
 static const char *g_socket_path = "";
 
@@ -328,6 +328,31 @@ static void make_terminal_raw(void) {
   if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) g_terminal_raw = 1;
 }
 
+/* Raw mode again after a stop (SIGCONT), if it was left for the stop. */
+static void resume_terminal(int was_raw) {
+  struct termios raw = g_saved_terminal;
+  cfmakeraw(&raw);
+  if (was_raw && tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) g_terminal_raw = 1;
+}
+
+/*
+ * Ctrl-Z (SIGTSTP, which the terminal sends to this client's process group,
+ * not to the remote program's): the remote program's group is stopped
+ * first, then this client stops as SIGTSTP's default action would stop it,
+ * with the terminal restored. `fg` or `bg` continue it with SIGCONT, which
+ * is forwarded, so the program continues too.
+ */
+static int stop_with_program(int sock) {
+  /* SIGSTOP too: the program's group, alone in its session on the server, is
+     orphaned, and the kernel discards a SIGTSTP that would stop it. */
+  send_signal(sock, SIGTSTP);
+  send_signal(sock, SIGSTOP);
+  int was_raw = g_terminal_raw;
+  restore_terminal();
+  raise(SIGSTOP);
+  return was_raw;
+}
+
 /* The local window size (from stdin, else stdout), or 0 x 0 when unknown. */
 static struct winsize local_size(void) {
   struct winsize size = {0};
@@ -537,6 +562,7 @@ int main(int argc, char **argv) {
   /* With -t, also the local terminal's input and, once it came, the master. */
   struct pollfd watched[4] = {{sock, POLLIN, 0}, {signals, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
   int master = -1;
+  int raw_before_stop = 0;
   for (;;) {
     if (poll(watched, 4, -1) < 0) {
       if (errno == EINTR) continue;
@@ -547,11 +573,17 @@ int main(int argc, char **argv) {
       struct signalfd_siginfo info;
       if (read(signals, &info, sizeof(info)) != (ssize_t)sizeof(info)) {
         /* nothing read */
+      } else if (info.ssi_signo == SIGTSTP) {
+        raw_before_stop = stop_with_program(sock);
       } else if (master >= 0 && info.ssi_signo == SIGWINCH) {
         /* The terminal's own: its size goes to the master, whose program then gets SIGWINCH. */
         struct winsize size = local_size();
         ioctl(master, TIOCSWINSZ, &size);
       } else {
+        if (info.ssi_signo == SIGCONT) {
+          resume_terminal(raw_before_stop);
+          raw_before_stop = 0;
+        }
         send_signal(sock, (int)info.ssi_signo);
       }
     }
