@@ -92,15 +92,28 @@ for (const client of CLIENTS) describe(`${client.name} -t in a terminal`, functi
     expect(read('after')).to.equal(read('before'));
   });
 
-  it('restores the terminal when the client is killed by SIGTERM', async function () {
+  for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]]) it(`restores the terminal when the client is killed by ${signal}`, async function () {
     type(`sh -c ${quote(`echo $$ > ${quote(file('client'))}; exec ${exec('sh', '-c', 'echo rea""dy; exec sleep 60')}`)}`);
     await waitFor(() => lines().includes('ready'), 'the program did not start');
     const paneTty = tmux('display-message', '-p', '-t', 'pane', '#{pane_tty}').trim();
     const during = childProcess.execFileSync('sh', ['-c', 'stty -g < "$1"', 'sh', paneTty], { encoding: 'utf8' });
     expect(during, 'the local terminal is in raw mode while the program runs').to.not.equal(read('before'));
-    process.kill(Number(read('client')), 'SIGTERM');
+    process.kill(Number(read('client')), signal);
     await waitFor(() => read('status') !== undefined, 'the client did not end');
-    expect(read('status')).to.equal('status 143\n');
+    expect(read('status')).to.equal(`status ${128 + number}\n`);
+    expect(read('after')).to.equal(read('before'));
+  });
+
+  it('runs the python3 REPL', async function () {
+    if (childProcess.spawnSync('python3', ['-c', '0']).status !== 0) this.skip();
+    type(exec('python3', '-q'));
+    await waitFor(() => lines().includes('>>>'), 'no prompt of the REPL');
+    tmux('send-keys', '-t', 'pane', '-l', 'import os; print(6 * 7, os.isatty(0), os.ttyname(0).startswith("/dev/pts/"))');
+    tmux('send-keys', '-t', 'pane', 'Enter');
+    await waitFor(() => lines().includes('42 True True'), 'the REPL did not answer');
+    tmux('send-keys', '-t', 'pane', 'C-d');
+    await waitFor(() => read('status') !== undefined, 'the client did not end');
+    expect(read('status')).to.equal('status 0\n');
     expect(read('after')).to.equal(read('before'));
   });
 

@@ -5,7 +5,8 @@
 
 const { expect } = require('chai');
 const { remoteSpawn } = require('../..');
-const { useServer, fdCount, settledFdCount } = require('../helpers');
+const { useServer, useServers, fdCount, settledFdCount } = require('../helpers');
+const { NOBODY, canSwitchUsers } = require('../helpers/users');
 
 /** Resolves with { code, signal, output } once `child` closed. */
 function collect(child, onOutput = () => {}) {
@@ -84,6 +85,22 @@ describe('remoteSpawn with tty', function () {
     const child = remoteSpawn('sh', ['-c', 'tty; echo out-of-band >&2'], { connect: connect(), tty: true, stdio: ['pipe', 'pipe', 'ignore'] });
     const { output } = await collect(child);
     expect(output).to.match(/^\/dev\/pts\/\d+\r\n$/);
+  });
+
+  describe('for a program of another uid', function () {
+    const servers = useServers();
+    before(function () {
+      if (canSwitchUsers() !== true) this.skip();
+    });
+
+    it('the terminal belongs to the program\'s uid, mode 0620, and /dev/tty opens', async function () {
+      const server = await servers.start({ serverOptions: { allowSetuid: { uids: [NOBODY], gids: [NOBODY] } } });
+      const child = remoteSpawn('sh', ['-c', 'stat -c "%u %a" "$(tty)"; echo ok > /dev/tty'],
+        { connect: server.path, tty: true, uid: NOBODY, gid: NOBODY, cwd: '/' });
+      const { code, output } = await collect(child);
+      expect(output).to.equal(`${NOBODY} 620\r\nok\r\n`);
+      expect(code).to.equal(0);
+    });
   });
 
   it('refuses a tty option that is not a boolean or a size', function () {
