@@ -117,13 +117,16 @@ static void get_string(const unsigned char *record, size_t length, size_t *offse
   *offset += n;
 }
 
+/* SCM_RIGHTS room of a record: 3 fds go out (stdio), 1 is expected in (a terminal's master); the kernel drops any past 4. */
+union Control {
+  struct cmsghdr align;
+  char bytes[CMSG_SPACE(4 * sizeof(int))];
+};
+
 /* Sends one record, blocking; fds ride on it when count > 0. */
 static int send_record(int sock, const unsigned char *data, size_t length, const int *fds, int count) {
   struct iovec iov = {(void *)data, length};
-  union {
-    struct cmsghdr align;
-    char bytes[CMSG_SPACE(3 * sizeof(int))];
-  } control;
+  union Control control;
   struct msghdr message = {0};
   message.msg_iov = &iov;
   message.msg_iovlen = 1;
@@ -384,10 +387,7 @@ static int relay(int from, int to) {
 /* One record, and the fd that came with it (-1 for none; any more are closed). */
 static ssize_t receive_record(int sock, unsigned char *record, size_t size, int *fd) {
   struct iovec iov = {record, size};
-  union {
-    struct cmsghdr align;
-    char bytes[CMSG_SPACE(4 * sizeof(int))];
-  } control;
+  union Control control;
   struct msghdr message = {0};
   message.msg_iov = &iov;
   message.msg_iovlen = 1;

@@ -4,10 +4,10 @@
 // terminal is in raw mode meanwhile and restored on every way out.
 
 const childProcess = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
-const { useServer, tempDir, pollUntil } = require('../helpers');
+const { useServer } = require('../helpers');
+const { usePane, quote } = require('../helpers/tmux');
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
 const NATIVE_CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
@@ -20,16 +20,8 @@ const CLIENTS = [
 for (const client of CLIENTS) describe(`${client.name} -t in a terminal`, function () {
   this.timeout(30000);
   const ctx = useServer();
-  let dir;
-  const tmux = (...args) => childProcess.execFileSync('tmux', ['-S', path.join(dir, 'tmux.sock'), '-f', '/dev/null', ...args],
-    { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
-  const quote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
-  const screen = () => tmux('capture-pane', '-p', '-t', 'pane');
-  /** The screen's lines, trailing blanks cut. Markers are printed as `echo rea""dy`, so the typed command never shows them whole. */
-  const lines = () => screen().split('\n').map((line) => line.trimEnd());
-  const file = (name) => path.join(dir, name);
-  const read = (name) => (fs.existsSync(file(name)) ? fs.readFileSync(file(name), 'utf8') : undefined);
-  /** The command line of `sidecar exec -t` in the pane. */
+  const { tmux, screen, lines, file, read, waitFor } = usePane({ prefix: 'sidecar-cli-tty-' });
+  /** The command line of the client with `-t` in the pane. */
   const exec = (...words) => [...client.command, '--connect', ctx.server.path, '-t', ...words].map(quote).join(' ');
   /** Runs `line` in the pane's shell, with the pane's modes before and after, and its status. */
   const type = (line) => {
@@ -37,28 +29,6 @@ for (const client of CLIENTS) describe(`${client.name} -t in a terminal`, functi
       `stty -g > ${quote(file('before'))}; echo $$ > ${quote(file('shell'))}; ${line}; echo "status $?" > ${quote(file('status'))}; stty -g > ${quote(file('after'))}`);
     tmux('send-keys', '-t', 'pane', 'Enter');
   };
-  const waitFor = async (check, what) => {
-    const ok = await pollUntil(check, { timeout: 15000, interval: 50 });
-    expect(ok, `${what}; the screen:\n${screen()}`).to.be.ok;
-  };
-
-  before(function () {
-    const found = childProcess.spawnSync('tmux', ['-V']);
-    if (found.error || found.status !== 0) {
-      console.log('      (tmux is not installed: skipping the terminal tests)');
-      this.skip();
-    }
-  });
-
-  beforeEach(function () {
-    dir = tempDir('sidecar-cli-tty-');
-    tmux('new-session', '-d', '-s', 'pane', '-x', '100', '-y', '30', 'env PS1="$ " bash --norc --noprofile');
-  });
-
-  afterEach(function () {
-    try { tmux('kill-server'); } catch { /* already gone */ }
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   it('gives the program a /dev/pts terminal as its controlling terminal; /dev/tty opens; a window resize reaches it', async function () {
     const report = quote(file('report'));

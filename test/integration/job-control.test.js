@@ -5,11 +5,10 @@
 // the client waits in the background. Compared with the same program run
 // locally in the same pane.
 
-const childProcess = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
 const { expect } = require('chai');
-const { useServer, tempDir, pollUntil, procStat } = require('../helpers');
+const { useServer, procStat } = require('../helpers');
+const { usePane, quote } = require('../helpers/tmux');
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'sidecar.js');
 const NATIVE_CLIENT = path.join(__dirname, '..', '..', 'build', 'Release', 'sidecar-client');
@@ -23,21 +22,7 @@ const RUNNERS = [
 for (const runner of RUNNERS) describe(`job control ${runner.name}`, function () {
   this.timeout(30000);
   const ctx = useServer();
-  let dir;
-  const tmux = (...args) => childProcess.execFileSync('tmux', ['-S', path.join(dir, 'tmux.sock'), '-f', '/dev/null', ...args],
-    { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
-  const quote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
-  const screen = () => tmux('capture-pane', '-p', '-t', 'pane');
-  const file = (name) => path.join(dir, name);
-  const read = (name) => (fs.existsSync(file(name)) ? fs.readFileSync(file(name), 'utf8') : undefined);
-  const type = (line) => {
-    tmux('send-keys', '-t', 'pane', '-l', line);
-    tmux('send-keys', '-t', 'pane', 'Enter');
-  };
-  const waitFor = async (check, what) => {
-    const ok = await pollUntil(check, { timeout: 15000, interval: 50 });
-    expect(ok, `${what}; the screen:\n${screen()}`).to.be.ok;
-  };
+  const { tmux, screen, type, file, read, waitFor } = usePane({ prefix: 'sidecar-job-control-', columns: 120 });
   /** The program's state letter (R, S, T...), from /proc. */
   const state = () => procStat(Number(read('pid')))?.state;
 
@@ -55,24 +40,6 @@ for (const runner of RUNNERS) describe(`job control ${runner.name}`, function ()
     expect(state()).to.equal('T');
     expect(read('done')).to.equal(undefined);
   }
-
-  before(function () {
-    const found = childProcess.spawnSync('tmux', ['-V']);
-    if (found.error || found.status !== 0) {
-      console.log('      (tmux is not installed: skipping the terminal tests)');
-      this.skip();
-    }
-  });
-
-  beforeEach(function () {
-    dir = tempDir('sidecar-job-control-');
-    tmux('new-session', '-d', '-s', 'pane', '-x', '120', '-y', '30', 'env PS1="$ " bash --norc --noprofile');
-  });
-
-  afterEach(function () {
-    try { tmux('kill-server'); } catch { /* already gone */ }
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   it('Ctrl-Z stops the program (state T) and the job; fg resumes it to the end', async function () {
     await startAndStop();
