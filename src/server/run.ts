@@ -161,8 +161,21 @@ export class Run {
     let program: Program;
     // [master, terminal side] of the program's pseudo-terminal (tty option).
     let pty: [number, number] | undefined;
+    if (request.terminal) {
+      try {
+        pty = binding.openPty(request.terminal.columns, request.terminal.rows, request.uid);
+      } catch (error) {
+        ticket.done();
+        if (!isNativeError(error)) throw error;
+        // Not the program's failure (an ENOENT here is /dev/ptmx, not the file asked for).
+        this.refuse({
+          errno: error.errno, code: 'ERR_SIDECAR_UNSUPPORTED', syscall: error.syscall,
+          message: `the server cannot open a pseudo-terminal for the tty option: ${error.syscall} ${error.code}`,
+        });
+        return;
+      }
+    }
     try {
-      if (request.terminal) pty = binding.openPty(request.terminal.columns, request.terminal.rows, request.uid);
       const spawnOptions = nativeSpawnOptions(request, this.decision as Extract<Decision, { allow: true }>, this.attached, devNull, SIGKILL, pty?.[1]);
       program = Program.start(binding, spawnOptions, (result) => this.onProgramExit(result));
     } catch (error) {
