@@ -24,6 +24,7 @@
         "native/fd.cc",
         "native/poll.cc",
         "native/process.cc",
+        "native/pty.cc",
         "native/socket.cc",
         "native/spawn.cc",
         "native/sync.cc",

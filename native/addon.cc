@@ -37,6 +37,9 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"closeOffLoop", CloseOffLoop},
       // spawn.cc
       {"spawn", Spawn},
+      // pty.cc
+      {"openPty", OpenPty},
+      {"setTerminalSize", SetTerminalSize},
       // process.cc
       {"waitPidfd", WaitPidfd},
       {"pidfdSignal", PidfdSignal},

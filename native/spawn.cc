@@ -17,12 +17,14 @@
 // pthread_sigmask(3), setsid(2), setpgid(2), syscall(2) (setgroups(2),
 // setgid(2), setuid(2), close_range(2)), prctl(2) (PR_SET_PDEATHSIG),
 // getppid(2), dup2(2), fcntl(2), close(2), chdir(2), mmap(2), mprotect(2),
-// waitid(2) (P_PIDFD), waitpid(2), kill(2), pidfd_send_signal(2).
+// waitid(2) (P_PIDFD), waitpid(2), kill(2), pidfd_send_signal(2),
+// ioctl_tty(2) (TIOCSCTTY).
 
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -54,6 +56,7 @@ enum Stage : int {
   kStageExecve,
   kStageSetgid,
   kStageSetuid,
+  kStageIoctl,
 };
 
 const char* StageName(int stage) {
@@ -69,6 +72,7 @@ const char* StageName(int stage) {
     case kStageExecve: return "execve";
     case kStageSetgid: return "setgid";
     case kStageSetuid: return "setuid";
+    case kStageIoctl: return "ioctl";
     default: return "spawn";
   }
 }
@@ -87,6 +91,9 @@ struct ChildPlan {
   int* fd_map;
   int fd_count;
   bool new_session;
+  // A terminal (this process's fd) to make the program's controlling
+  // terminal, or -1.
+  int terminal;
   int death_signal;
   int uid;  // -1: keep the server's
   int gid;  // -1: keep the server's
@@ -126,6 +133,11 @@ void ChildSession(ChildPlan* plan) noexcept {
     if (setsid() < 0) ChildFail(plan, kStageSetsid, errno);
   } else if (setpgid(0, 0) != 0) {
     ChildFail(plan, kStageSetpgid, errno);
+  }
+  // Right after setsid, before the fd map may move the terminal's fd: the
+  // new session has no controlling terminal, and this gives it one.
+  if (plan->terminal >= 0 && ioctl(plan->terminal, TIOCSCTTY, 0) != 0) {
+    ChildFail(plan, kStageIoctl, errno);
   }
 }
 
@@ -343,6 +355,7 @@ struct SpawnInput {
   std::string cwd;
   std::vector<int> fd_map;
   bool new_session = false;
+  int terminal = -1;
   int death_signal = 0;
   int uid = -1;
   int gid = -1;
@@ -351,7 +364,7 @@ struct SpawnInput {
 constexpr char kUsage[] =
     "spawn({ candidates: string[], argv: string[], env: string[], "
     "cwd: string | null, fdMap: number[], newSession: boolean, "
-    "deathSignal: number, uid: number, gid: number }): { pid, pidfd }";
+    "terminal: number, deathSignal: number, uid: number, gid: number }): { pid, pidfd }";
 
 SpawnInput ReadOptions(Napi::Env env, const Napi::Value& value) {
   if (!value.IsObject() || value.IsArray()) {
@@ -376,6 +389,12 @@ SpawnInput ReadOptions(Napi::Env env, const Napi::Value& value) {
                        kUsage);
   }
   input.new_session = new_session.As<Napi::Boolean>().Value();
+  input.terminal = static_cast<int>(
+      IntegerArg(env, options.Get("terminal"), -1, INT32_MAX, kUsage));
+  if (input.terminal >= 0 && !input.new_session) {
+    ThrowTypeError(env, std::string("a terminal needs newSession; usage: ") +
+                            kUsage);
+  }
   input.death_signal = SignalArg(env, options.Get("deathSignal"), kUsage);
   input.uid = static_cast<int>(
       IntegerArg(env, options.Get("uid"), -1, INT32_MAX, kUsage));
@@ -425,6 +444,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   plan.fd_map = input.fd_map.data();
   plan.fd_count = static_cast<int>(input.fd_map.size());
   plan.new_session = input.new_session;
+  plan.terminal = input.terminal;
   plan.death_signal = input.death_signal;
   plan.uid = input.uid;
   plan.gid = input.gid;

@@ -151,6 +151,10 @@ Napi::Value CloseOffLoop(const Napi::CallbackInfo& info);
 // Entry points: spawn.cc
 Napi::Value Spawn(const Napi::CallbackInfo& info);
 
+// pty.cc
+Napi::Value OpenPty(const Napi::CallbackInfo& info);
+Napi::Value SetTerminalSize(const Napi::CallbackInfo& info);
+
 // Entry points: process.cc
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info);

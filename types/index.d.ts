@@ -200,6 +200,24 @@ export interface RemoteSpawnOptions {
    * @default undefined (any server)
    */
   expectUid?: number | undefined;
+  /**
+   * Run the program on a pseudo-terminal the server allocates: it becomes
+   * the program's controlling terminal (a session of its own), and stdio
+   * entries 0-2 that are pipes become that terminal. Its master travels back
+   * to this process: `child.stdout` reads it (stdout and stderr merged, as on
+   * any terminal; `child.stderr` is null) and `child.stdin` writes to it.
+   * `true` is 80 columns by 24 rows; `child.resize()` changes the size.
+   * @default false
+   */
+  tty?: boolean | TerminalSize | undefined;
+}
+
+/** A terminal's window size in character cells, each from 1 to 65535. */
+export interface TerminalSize {
+  /** @default 80 */
+  columns?: number | undefined;
+  /** @default 24 */
+  rows?: number | undefined;
 }
 
 /** Options whose stdio makes pipes of stdin, stdout and stderr (child_process's SpawnOptionsWithoutStdio). */
@@ -311,6 +329,13 @@ export declare class RemoteChildProcess {
   /** Lets this process exit while the program still runs. */
   unref(): void;
   ref(): void;
+  /**
+   * Sets the window size of the program's terminal (`tty` option): the
+   * program's process group gets SIGWINCH. Applied at 'spawn' when called
+   * before; a no-op without a terminal or once the terminal is closed.
+   * Throws ERR_OUT_OF_RANGE unless both are integers from 1 to 65535.
+   */
+  resize(columns: number, rows: number): void;
   /** As child_process's: kill() (SIGTERM) unless the program was already killed. */
   [Symbol.dispose](): void;
 }
@@ -467,7 +492,7 @@ export interface ExecException extends Error {
 export type ExecCallback<T extends string | Buffer = string> = (error: ExecException | null, stdout: T, stderr: T) => void;
 
 /** Options of {@link remoteExecFile}: child_process.execFile's, plus `connect`, `serverEnv`, `startWait`, `startTimeout` and `expectUid`. */
-export interface RemoteExecFileOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'detached' | 'argv0'> {
+export interface RemoteExecFileOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'detached' | 'argv0' | 'tty'> {
   /**
    * Encoding of stdout and stderr; 'buffer', null or an encoding Buffer does
    * not know give Buffers.

@@ -13,6 +13,8 @@ import { UsageError } from './usage';
 export interface FlagSpec {
   readonly values: readonly string[];
   readonly switches: readonly string[];
+  /** One-letter forms of switches: { t: 'tty' } makes `-t` mean `--tty`. */
+  readonly short?: Readonly<Record<string, string>>;
   /**
    * exec: the first word that is not a long option of ours (or the one after
    * `--`) is the PROGRAM, and everything from it on is the program's, as
@@ -30,9 +32,14 @@ export interface Flags {
 }
 
 export function parseFlags(argv: readonly string[], spec: FlagSpec): Flags {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple: true }> = Object.create(null);
+  const options: Record<string, { type: 'string' | 'boolean'; multiple: true; short?: string }> = Object.create(null);
   for (const name of spec.values) options[name] = { type: 'string', multiple: true };
   for (const name of spec.switches) options[name] = { type: 'boolean', multiple: true };
+  const shortForms = new Set<string>();
+  for (const [letter, name] of Object.entries(spec.short ?? {})) {
+    Object.assign(options[name], { short: letter });
+    shortForms.add(`-${letter}`);
+  }
   // Not strict: unknown flags and dash-led values come back as tokens, and
   // are judged below with the CLI's messages.
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
@@ -41,7 +48,7 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec): Flags {
   const switches = new Map<string, number>();
   const operands: string[] = [];
   for (const token of tokens) {
-    if (spec.programFollows && (token.kind !== 'option' || !token.rawName.startsWith('--'))) {
+    if (spec.programFollows && (token.kind !== 'option' || !(token.rawName.startsWith('--') || shortForms.has(token.rawName)))) {
       // Slice argv itself: parseArgs also split the program's own arguments,
       // and those must reach it word for word.
       operands.push(...argv.slice(token.kind === 'option-terminator' ? token.index + 1 : token.index));

@@ -6,16 +6,18 @@ import { remoteSpawn } from 'sidecar-exec';
 import type { RemoteChildProcess } from 'sidecar-exec';
 import type { LocatedEnvName } from 'sidecar-exec';
 import { list, parseFlags, single } from './args';
-import { endedByServerLine, failureExit, interruptedLine, programExit } from './exit-status';
+import { EXIT_USAGE, endedByServerLine, failureExit, interruptedLine, programExit } from './exit-status';
 import { EXEC_SYNOPSIS, say, UsageError } from './usage';
+import { localSize, relayTerminal, terminalRefusal } from './terminal';
+import { followJobControl } from './job-control';
 
 /**
  * Signals `exec` catches. The terminal's (SIGINT, SIGQUIT, SIGHUP, SIGWINCH,
  * SIGCONT) reach the program through remoteSpawn itself, as they reach a
  * local child in the caller's process group; `exec` listens for those that
  * would end it so that it stays to report the program's exit, and forwards
- * the rest. SIGKILL and SIGSTOP cannot be caught; SIGTSTP is left to
- * remoteSpawn, which forwards it and then stops this process.
+ * the rest. SIGKILL and SIGSTOP cannot be caught; SIGTSTP is forwarded by
+ * remoteSpawn, and job-control.ts then stops the program and this process.
  */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'];
 const KEPT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGQUIT'];
@@ -50,11 +52,17 @@ function envOverlay(entries: readonly string[]): Record<string, string> {
 }
 
 export function exec(argv: readonly string[]): void {
-  const flags = parseFlags(argv, { values: ['connect', 'workdir', 'env', 'expect-uid', 'start-timeout', 'caller-env'], switches: ['help'], programFollows: true });
+  const flags = parseFlags(argv, {
+    values: ['connect', 'workdir', 'env', 'expect-uid', 'start-timeout', 'caller-env'],
+    switches: ['help', 'tty'],
+    short: { t: 'tty' },
+    programFollows: true,
+  });
   if (flags.switches.has('help')) {
     process.stdout.write(`usage: ${EXEC_SYNOPSIS('sidecar exec')}\n`);
     return;
   }
+  const tty = flags.switches.has('tty');
   const socketPath = single(flags, 'connect') ?? process.env.SIDECAR_SOCKET;
   if (socketPath === undefined || socketPath === '') throw new UsageError('exec needs --connect PATH (or SIDECAR_SOCKET)');
   const [program, ...args] = flags.operands;
@@ -67,6 +75,12 @@ export function exec(argv: readonly string[]): void {
   const startTimeout = single(flags, 'start-timeout');
   if (startTimeout !== undefined && !(/^\d+$/.test(startTimeout) && Number(startTimeout) < 2 ** 31)) {
     throw new UsageError(`--start-timeout takes milliseconds, an integer below 2147483648: ${startTimeout}`);
+  }
+  const refusal = tty ? terminalRefusal() : undefined;
+  if (refusal !== undefined) {
+    say(refusal);
+    process.exitCode = EXIT_USAGE;
+    return;
   }
 
   // Handlers first: remoteSpawn may block briefly for the started reply, and
@@ -99,7 +113,8 @@ export function exec(argv: readonly string[]): void {
     serverEnv: true,
     // remoteSpawn names a wrong one (ERR_INVALID_ARG_VALUE): a usage error.
     callerEnv: list(flags, 'caller-env') as LocatedEnvName[] | undefined,
-    stdio: 'inherit',
+    stdio: tty ? 'pipe' : 'inherit',
+    tty: tty ? localSize() : false,
     expectUid: expectUid === undefined ? undefined : Number(expectUid),
     startTimeout: startTimeout === undefined ? undefined : Number(startTimeout),
   } as const;
@@ -117,6 +132,7 @@ export function exec(argv: readonly string[]): void {
   }
 
   const running = child;
+  const stopFollowing = followJobControl(running, tty ? relayTerminal(running) : undefined);
   let failed = false;
   running.on('error', (error) => {
     failed = true;
@@ -130,5 +146,8 @@ export function exec(argv: readonly string[]): void {
     if (ended !== undefined) say(ended);
     process.exitCode = programExit(code, signal);
   });
-  running.on('close', stopForwarding);
+  running.on('close', () => {
+    stopForwarding();
+    stopFollowing();
+  });
 }

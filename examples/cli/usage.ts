@@ -2,7 +2,7 @@
 // asks for it, and the one "sidecar: ..." line every message is.
 
 /** exec's synopsis, under the name it is called by: `sidecar-client --help` prints the same words. */
-export const EXEC_SYNOPSIS = (name: string): string => `${name} --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--caller-env NAME]... [--] PROGRAM [ARG]...`;
+export const EXEC_SYNOPSIS = (name: string): string => `${name} --connect PATH [-t | --tty] [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--caller-env NAME]... [--] PROGRAM [ARG]...`;
 
 export const INSTALL_SHIMS_SYNOPSIS = 'sidecar install-shims [--connect PATH] [--env NAME|PREFIX*]... [--no-default-env] [--client FILE] DIR [NAME]...';
 

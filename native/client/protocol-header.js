@@ -20,7 +20,7 @@ const SCALARS = [
   ['Header layout and limits.', [
     'PROTOCOL_VERSION', 'HEADER_BYTES', 'MAX_RECORD_BYTES', 'MAX_REQUEST_BYTES', 'MAX_FDS', 'MAX_REPLY_STRING_BYTES',
   ]],
-  ['fd map entries below 0, and the uid/gid value meaning "not given".', ['FD_IGNORE', 'FD_CLOSED', 'NO_ID']],
+  ['fd map entries below 0, and the uid/gid value meaning "not given".', ['FD_IGNORE', 'FD_CLOSED', 'FD_TERMINAL', 'NO_ID']],
 ];
 
 // The enums, every member: SIDECAR_<prefix><MEMBER_NAME>.

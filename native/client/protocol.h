@@ -19,6 +19,7 @@
 /* fd map entries below 0, and the uid/gid value meaning "not given". */
 #define SIDECAR_FD_IGNORE (-1)
 #define SIDECAR_FD_CLOSED (-2)
+#define SIDECAR_FD_TERMINAL (-3)
 #define SIDECAR_NO_ID (-1)
 
 /* MessageType: the header's second byte. */
@@ -42,6 +43,7 @@
 #define SIDECAR_REQUEST_CALLER_SHELL 32
 #define SIDECAR_REQUEST_CALLER_USER 64
 #define SIDECAR_REQUEST_CALLER_LOGNAME 128
+#define SIDECAR_REQUEST_TERMINAL 256
 
 /* ExitReasonCode: why the program ended, in an EXIT reply. */
 #define SIDECAR_EXIT_REASON_EXITED 0

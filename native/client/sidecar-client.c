@@ -2,7 +2,7 @@
  * sidecar-client: `sidecar exec` as a small native executable, for shims
  * that run on every call of a tool and should not pay Node.js's start-up.
  *
- *   sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID]
+ *   sidecar-client --connect PATH [-t | --tty] [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID]
  *                  [--start-timeout MS] [--caller-env NAME]... [--] PROGRAM [ARG]...
  *
  * Same flags, protocol (docs/protocol.md, version 1), exit statuses and
@@ -13,12 +13,16 @@
  * exits with the status `sidecar exec` would give (the table before
  * failed_kind). Every wait before the program starts can be ended: SIGINT,
  * SIGTERM and SIGHUP give the request up (exit 128+N), and --start-timeout
- * bounds it (exit 124). The protocol's constants come from protocol.h,
- * generated from src/protocol/index.ts.
+ * bounds it (exit 124). With -t the program runs on a terminal of its own
+ * on the server, relayed to this one; Ctrl-Z stops the remote program, then
+ * this client. The protocol's constants come from protocol.h, generated
+ * from src/protocol/index.ts.
  *
  * Man pages: socket(2), connect(2), sendmsg(2), recv(2), unix(7)
  * (SCM_RIGHTS, SO_PEERCRED), cmsg(3), signalfd(2), sigprocmask(2), poll(2),
- * read(2), getcwd(3), lstat(2), stat(2), dirname(3), getsockopt(2), environ(7).
+ * read(2), getcwd(3), lstat(2), stat(2), dirname(3), getsockopt(2), environ(7),
+ * recvmsg(2), termios(3) (cfmakeraw, tcsetattr), ioctl_tty(2) (TIOCGWINSZ,
+ * TIOCSWINSZ), atexit(3).
  *
  * Built two ways: by node-gyp beside the addon (build/Release), and
  * statically (musl-gcc, or a cross gcc -static) by scripts/build-client.js
@@ -27,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,10 +40,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,8 +59,8 @@ enum {
   kExitNotFound = 127,  /* the program was not found */
 };
 
-/* Signals forwarded to the program, as `sidecar exec` forwards them. */
-static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT};
+/* Signals forwarded to the program, as `sidecar exec` forwards them; SIGTSTP stops it, then this client. */
+static const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT, SIGTSTP};
 
 static const char *g_socket_path = "";
 static const char *g_program = "";
@@ -72,7 +79,7 @@ static int g_request_sent = 0;
 static unsigned long long g_pending = 0;
 
 static const char kUsage[] =
-    "usage: sidecar-client --connect PATH [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--caller-env NAME]... [--] PROGRAM [ARG]...\n";
+    "usage: sidecar-client --connect PATH [-t | --tty] [--workdir DIR] [--env NAME[=VALUE]|PREFIX*]... [--expect-uid UID] [--start-timeout MS] [--caller-env NAME]... [--] PROGRAM [ARG]...\n";
 
 /* The errno names Node reports as `code`; the client says what Node says. */
 static const struct {
@@ -183,6 +190,7 @@ static void get_string(const unsigned char *record, size_t length, size_t *offse
 }
 
 static int send_signal(int sock, int signo);
+static void stop_with_program(int sock);
 
 static long long now_ms(void) {
   struct timespec now;
@@ -241,8 +249,12 @@ static void take_signals_before_start(int sock) {
       snprintf(why, sizeof(why), "interrupted by %s before it started", name);
       give_up(why, 128 + signo);
     }
-    if (g_request_sent) {
+    if (signo == SIGTSTP) {
+      stop_with_program(sock);
+    } else if (g_request_sent) {
       send_signal(sock, signo);
+    } else if (signo == SIGCONT && (g_pending & (1ULL << SIGTSTP))) {
+      g_pending &= ~(1ULL << SIGTSTP); /* stopped and continued before the request left: nothing to tell */
     } else if (signo < 64) {
       g_pending |= 1ULL << signo;
     }
@@ -268,12 +280,15 @@ static void wait_before_start(int sock, short events) {
  * that does not fit is dropped rather than freeze the client (only a server
  * that stopped reading leaves hundreds of them unread).
  */
+/* SCM_RIGHTS room of a record: 3 fds go out (stdio), 1 is expected in (a terminal's master); the kernel drops any past 4. */
+union Control {
+  struct cmsghdr align;
+  char bytes[CMSG_SPACE(4 * sizeof(int))];
+};
+
 static int send_record(int sock, const unsigned char *data, size_t length, const int *fds, int count) {
   struct iovec iov = {(void *)data, length};
-  union {
-    struct cmsghdr align;
-    char bytes[CMSG_SPACE(3 * sizeof(int))];
-  } control;
+  union Control control;
   struct msghdr message = {0};
   message.msg_iov = &iov;
   message.msg_iovlen = 1;
@@ -304,8 +319,8 @@ static void header(unsigned char *record, int type) {
   record[2] = record[3] = 0;
 }
 
-/* EXEC (with fds 0-2) and as many EXEC_MORE records as the payload needs. */
-static int send_request(int sock, const struct Bytes *payload) {
+/* EXEC (with fds 0 to fd_count - 1) and as many EXEC_MORE records as the payload needs. */
+static int send_request(int sock, const struct Bytes *payload, int fd_count) {
   static unsigned char record[SIDECAR_MAX_RECORD_BYTES];
   const int fds[3] = {0, 1, 2};
   size_t first = SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES - 4;
@@ -316,7 +331,7 @@ static int send_request(int sock, const struct Bytes *payload) {
   record[6] = (payload->length >> 16) & 0xff;
   record[7] = (payload->length >> 24) & 0xff;
   memcpy(record + 8, payload->data, first);
-  if (send_record(sock, record, 8 + first, fds, 3) != 0) return -1;
+  if (send_record(sock, record, 8 + first, fds, fd_count) != 0) return -1;
   for (size_t offset = first; offset < payload->length;) {
     size_t chunk = payload->length - offset;
     if (chunk > SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES) chunk = SIDECAR_MAX_RECORD_BYTES - SIDECAR_HEADER_BYTES;
@@ -335,6 +350,126 @@ static int send_signal(int sock, int signo) {
   record[4] = signo & 0xff;
   record[5] = record[6] = record[7] = 0;
   return send_record(sock, record, sizeof(record), NULL, 0);
+}
+
+/*
+ * -t: the program runs on a terminal of its own on the server, whose master
+ * comes with STARTED. The local terminal is put in raw mode (every key,
+ * Ctrl-C included, goes to the remote terminal) and restored at exit, which
+ * every way out of this client takes: the signals it catches arrive through
+ * its signalfd and end in a return from main or an exit(). Bytes are relayed
+ * both ways with plain blocking writes.
+ */
+static struct termios g_saved_terminal;
+static int g_terminal_raw = 0;
+/* Raw mode was left for a stop (Ctrl-Z) and is taken again at SIGCONT. */
+static int g_raw_before_stop = 0;
+
+static void restore_terminal(void) {
+  if (g_terminal_raw) tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_terminal);
+  g_terminal_raw = 0;
+}
+
+static void make_terminal_raw(void) {
+  struct termios raw;
+  if (tcgetattr(STDIN_FILENO, &g_saved_terminal) != 0) return;
+  raw = g_saved_terminal;
+  cfmakeraw(&raw);
+  atexit(restore_terminal);
+  if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) g_terminal_raw = 1;
+}
+
+/* Raw mode again after a stop (SIGCONT), if it was left for the stop. */
+static void resume_terminal(void) {
+  struct termios raw = g_saved_terminal;
+  cfmakeraw(&raw);
+  if (g_raw_before_stop && tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) g_terminal_raw = 1;
+  g_raw_before_stop = 0;
+}
+
+/*
+ * Ctrl-Z (SIGTSTP, which the terminal sends to this client's process group,
+ * not to the remote program's): the remote program's group is stopped
+ * first, then this client stops as SIGTSTP's default action would stop it,
+ * with the terminal restored. `fg` or `bg` continue it with SIGCONT, which
+ * is forwarded, so the program continues too. Before the request is whole,
+ * the stop is kept for after it (g_pending: SIGTSTP stands for both).
+ */
+static void stop_with_program(int sock) {
+  if (g_request_sent) {
+    /* SIGSTOP too: the program's group, alone in its session on the server, is
+       orphaned, and the kernel discards a SIGTSTP that would stop it. */
+    send_signal(sock, SIGTSTP);
+    send_signal(sock, SIGSTOP);
+  } else {
+    g_pending |= 1ULL << SIGTSTP;
+  }
+  g_raw_before_stop = g_terminal_raw;
+  restore_terminal();
+  raise(SIGSTOP);
+}
+
+/* The local window size (from stdin, else stdout), or 0 x 0 when unknown. */
+static struct winsize local_size(void) {
+  struct winsize size = {0};
+  if (ioctl(STDIN_FILENO, TIOCGWINSZ, &size) != 0) ioctl(STDOUT_FILENO, TIOCGWINSZ, &size);
+  return size;
+}
+
+/* Writes all of it, or gives up on an error (the other side is gone). */
+static void write_all(int fd, const unsigned char *data, size_t length) {
+  while (length > 0) {
+    ssize_t written = write(fd, data, length);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return;
+    data += written;
+    length -= (size_t)written;
+  }
+}
+
+/* Copies what `from` has now to `to`; -1 once `from` has ended (EOF, or EIO for a master whose terminal closed). */
+static int relay(int from, int to) {
+  unsigned char buffer[4096];
+  ssize_t length = read(from, buffer, sizeof(buffer));
+  if (length < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (length <= 0) return -1;
+  write_all(to, buffer, (size_t)length);
+  return 0;
+}
+
+/* What the program wrote before it ended is in the master already: copy it out, then give the terminal back. */
+static void drain_master(int master) {
+  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+  while (relay(master, STDOUT_FILENO) == 0) {
+    struct pollfd more = {master, POLLIN, 0};
+    if (poll(&more, 1, 0) <= 0) break;
+  }
+  restore_terminal();
+}
+
+/* One record, and the fd that came with it (-1 for none; any more are closed). */
+static ssize_t receive_record(int sock, unsigned char *record, size_t size, int *fd) {
+  struct iovec iov = {record, size};
+  union Control control;
+  struct msghdr message = {0};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control.bytes;
+  message.msg_controllen = sizeof(control.bytes);
+  *fd = -1;
+  ssize_t length = recvmsg(sock, &message, MSG_CMSG_CLOEXEC);
+  if (length < 0) return length;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int received;
+      memcpy(&received, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+      if (*fd < 0) *fd = received;
+      else close(received);
+    }
+  }
+  return length;
 }
 
 /*
@@ -545,7 +680,7 @@ static uint32_t caller_env_bits(const char *value) {
 /* The command line, as `sidecar exec` reads it (examples/cli/args.ts, exec.ts). */
 struct Options {
   const char *connect, *workdir, *expect_uid, *start_timeout;
-  int connect_count, workdir_count, expect_uid_count, start_timeout_count, help;
+  int connect_count, workdir_count, expect_uid_count, start_timeout_count, help, tty;
   /* The --caller-env bits (SIDECAR_REQUEST_CALLER_*). */
   uint32_t caller_env;
   /* The --env values, in order: pointers into argv. */
@@ -577,12 +712,21 @@ static void parse_options(int argc, char **argv, struct Options *options) {
       i++;
       break;
     }
+    if (strcmp(arg, "-t") == 0) {
+      options->tty = 1;
+      continue;
+    }
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') break;
     const char *eq = strchr(arg, '=');
     int name_length = eq ? (int)(eq - arg) : (int)strlen(arg);
     if (strncmp(arg, "--help", (size_t)name_length) == 0 && name_length == 6) {
       if (eq != NULL) usage_exit("--help takes no value");
       options->help = 1;
+      continue;
+    }
+    if (strncmp(arg, "--tty", (size_t)name_length) == 0 && name_length == 5) {
+      if (eq != NULL) usage_exit("--tty takes no value");
+      options->tty = 1;
       continue;
     }
     static const char *const kValued[] = {"--connect", "--workdir", "--env", "--expect-uid", "--start-timeout", "--caller-env"};
@@ -709,6 +853,11 @@ int main(int argc, char **argv) {
   free(options.env);
   const char *program = argv[i];
   g_program = program;
+  const int tty = options.tty;
+  if (tty && !isatty(STDIN_FILENO)) {
+    say("--tty needs a terminal on stdin (the input device is not a TTY); leave -t out for pipes and files");
+    return kExitUsage;
+  }
 
   /* The working directory travels absolute: a relative --workdir means the
      caller's directory, as child_process resolves a relative cwd, never one
@@ -731,15 +880,24 @@ int main(int argc, char **argv) {
 
   /* The payload: flags, counts, uid/gid, fd map, file, cwd, argv, env. */
   struct Bytes payload = {0};
-  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV | options.caller_env);
+  put_u32(&payload, SIDECAR_REQUEST_SERVER_ENV | options.caller_env | (tty ? SIDECAR_REQUEST_TERMINAL : 0));
   put_u32(&payload, (uint32_t)(argc - i));
   put_u32(&payload, envc);
   put_u32(&payload, 3);
   put_u32(&payload, (uint32_t)SIDECAR_NO_ID); /* uid: the server's */
   put_u32(&payload, (uint32_t)SIDECAR_NO_ID); /* gid: the server's */
-  /* i16 entries: child fds 0, 1, 2 get attached fds 0, 1, 2 (ours). */
-  const unsigned char fd_map[6] = {0, 0, 1, 0, 2, 0};
-  put(&payload, fd_map, sizeof(fd_map));
+  if (tty) {
+    /* u16 columns, u16 rows; then every stdio entry is the terminal. */
+    struct winsize size = local_size();
+    const unsigned char terminal[4] = {size.ws_col & 0xff, size.ws_col >> 8, size.ws_row & 0xff, size.ws_row >> 8};
+    put(&payload, terminal, sizeof(terminal));
+    const unsigned char on_terminal[2] = {SIDECAR_FD_TERMINAL & 0xff, (SIDECAR_FD_TERMINAL >> 8) & 0xff};
+    for (int k = 0; k < 3; k++) put(&payload, on_terminal, sizeof(on_terminal));
+  } else {
+    /* i16 entries: child fds 0, 1, 2 get attached fds 0, 1, 2 (ours). */
+    const unsigned char fd_map[6] = {0, 0, 1, 0, 2, 0};
+    put(&payload, fd_map, sizeof(fd_map));
+  }
   put_string(&payload, program);
   put_string(&payload, workdir);
   for (int k = i; k < argc; k++) put_string(&payload, argv[k]);
@@ -784,7 +942,7 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
 
-  if (send_request(sock, &payload) != 0) {
+  if (send_request(sock, &payload, tty ? 0 : 3) != 0) {
     say("cannot send the request to %s: %s", g_socket_path, strerror(errno));
     return kExitUsage;
   }
@@ -792,28 +950,51 @@ int main(int argc, char **argv) {
   free(env.data);
   g_request_sent = 1;
   for (int signo = 1; signo < 64; signo++) {
-    if (g_pending & (1ULL << signo)) send_signal(sock, signo);
+    if (!(g_pending & (1ULL << signo))) continue;
+    send_signal(sock, signo);
+    if (signo == SIGTSTP) send_signal(sock, SIGSTOP); /* a stop kept for after the request (stop_with_program) */
   }
 
   static unsigned char record[SIDECAR_MAX_RECORD_BYTES];
-  struct pollfd watched[2] = {{sock, POLLIN, 0}, {g_signals, POLLIN, 0}};
+  /* With -t, also the local terminal's input and, once it came, the master. */
+  struct pollfd watched[4] = {{sock, POLLIN, 0}, {g_signals, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
   int started = 0;
+  int master = -1;
   for (;;) {
-    int ready = poll(watched, 2, started ? -1 : time_left());
+    int ready = poll(watched, 4, started ? -1 : time_left());
     if (ready < 0) {
       if (errno == EINTR) continue;
       say("poll: %s", strerror(errno));
       return kExitCannotRun;
     }
     if (ready == 0) continue; /* time_left() gives up past the deadline */
+    if ((watched[2].revents & (POLLIN | POLLHUP | POLLERR)) && relay(STDIN_FILENO, master) < 0) watched[2].fd = -1;
+    if ((watched[3].revents & (POLLIN | POLLHUP | POLLERR)) && relay(master, STDOUT_FILENO) < 0) watched[3].fd = -1;
     /* The socket first: a STARTED that came with a signal makes it one for the program. */
     if (watched[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t length = recv(sock, record, sizeof(record), 0);
+      int received = -1;
+      ssize_t length = receive_record(sock, record, sizeof(record), &received);
+      int is_started = length >= SIDECAR_HEADER_BYTES && record[1] == SIDECAR_MESSAGE_STARTED;
+      if (received >= 0 && !(tty && master < 0 && is_started)) {
+        close(received); /* only STARTED of a request for a terminal carries one */
+        received = -1;
+      }
       if (length < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (length <= 0) {
         say("connection to the sidecar server at %s ended before the program's exit was reported", g_socket_path);
         return kExitCannotRun;
       }
+      if (tty && is_started) {
+        if (received < 0) {
+          say("sidecar server at %s sent a malformed message", g_socket_path);
+          return kExitUsage;
+        }
+        master = received;
+        watched[2].fd = STDIN_FILENO;
+        watched[3].fd = master;
+        make_terminal_raw();
+      }
+      if (master >= 0 && length >= SIDECAR_HEADER_BYTES && record[1] == SIDECAR_MESSAGE_EXIT) drain_master(master);
       int status = on_record(record, (size_t)length, &started);
       if (status >= 0) return status;
     }
@@ -823,6 +1004,18 @@ int main(int argc, char **argv) {
       continue;
     }
     struct signalfd_siginfo info;
-    while (read(g_signals, &info, sizeof(info)) == (ssize_t)sizeof(info)) send_signal(sock, (int)info.ssi_signo);
+    while (read(g_signals, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+      int signo = (int)info.ssi_signo;
+      if (signo == SIGTSTP) {
+        stop_with_program(sock);
+      } else if (master >= 0 && signo == SIGWINCH) {
+        /* The terminal's own: its size goes to the master, whose program then gets SIGWINCH. */
+        struct winsize size = local_size();
+        ioctl(master, TIOCSWINSZ, &size);
+      } else {
+        if (signo == SIGCONT) resume_terminal();
+        send_signal(sock, signo);
+      }
+    }
   }
 }

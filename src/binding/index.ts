@@ -60,6 +60,11 @@ export interface NativeSpawnOptions {
   /** setsid(2) (new session, which is also a new process group) instead of setpgid(0, 0). */
   newSession: boolean;
   /**
+   * A terminal fd (of this process) that becomes the program's controlling
+   * terminal (ioctl TIOCSCTTY right after setsid; needs newSession), or -1.
+   */
+  terminal: number;
+  /**
    * prctl(PR_SET_PDEATHSIG) signal number, 0 for none. Set after the
    * credentials change (which clears it), then getppid() is checked.
    */
@@ -176,6 +181,14 @@ export interface NativeBinding {
   closeOffLoop(fd: number): void;
   /** fcntl(F_DUPFD_CLOEXEC, 3): a close-on-exec copy of fd at 3 or above. */
   dup(fd: number): number;
+  /**
+   * A pseudo-terminal pair, [master, terminal], both O_NOCTTY and
+   * close-on-exec, unlocked, with the window size set; the terminal side is
+   * owned by `owner` (a uid, or -1 to keep this process's) with mode 0620.
+   */
+  openPty(columns: number, rows: number, owner: number): [number, number];
+  /** ioctl(TIOCSWINSZ) on a terminal or pseudo-terminal master. */
+  setTerminalSize(fd: number, columns: number, rows: number): void;
   /** Start a program without fork(2) of this process (clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execve). */
   spawn(options: NativeSpawnOptions): SpawnedProcess;
   /**

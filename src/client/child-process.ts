@@ -6,6 +6,7 @@
 // with a negative errno; 'exit' when the program ends; 'close' after 'exit'
 // once every readable pipe has closed.
 
+import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type {
   ExitReason, RemoteChildProcess as RemoteChildProcessContract, RemoteChildProcessEvents,
@@ -18,7 +19,7 @@ import { signalName, terminatesByDefault, toSignalNumber } from '../signals';
 import { Connection } from './connection';
 import { followTerminalSignals } from './terminal-signals';
 import { forgetChild, rememberChild } from './pids';
-import type { SpawnPlan } from './spawn-options';
+import { type SpawnPlan, terminalDimension } from './spawn-options';
 import { type LocalStdio, createStdio } from './stdio';
 
 const SIGKILL = 9;
@@ -52,20 +53,26 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     super();
     this.spawnfile = plan.file;
     this.spawnargs = plan.spawnargs;
-    this.local = createStdio(plan.stdio, binding);
+    this.local = createStdio(plan.stdio, binding, plan.terminal);
     this.stdio = this.local.streams as RemoteChildProcess['stdio'];
     for (const readable of this.local.readables) {
       this.closesNeeded++;
       readable.on('close', () => this.maybeClose());
     }
     this.connection = new Connection(plan, this.local.remoteFds, this.local.fdMap, binding, {
-      started: (pid) => this.onStarted(pid),
+      started: (pid, terminal) => this.onStarted(pid, terminal),
       failed: (reply) => this.onFailed(reply),
       exited: (reply) => this.onExit(reply),
       lost: (error) => this.onLost(error),
     });
     // In the caller's foreground process group, as a local child that is not detached.
-    if (!plan.newSession) this.stopFollowing = followTerminalSignals(this);
+    // A program on a terminal of its own gets SIGWINCH from that terminal,
+    // when resize() sizes it, not from the caller's.
+    if (!plan.newSession) {
+      this.stopFollowing = followTerminalSignals(plan.terminal === null ? this : {
+        deliverSignal: (number) => number === os.constants.signals.SIGWINCH || this.deliverSignal(number),
+      });
+    }
     try {
       if (this.connection.open()) this.connection.blockUntilStarted(plan.startWait);
     } finally {
@@ -158,9 +165,19 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     else fn();
   }
 
-  private onStarted(pid: number): void {
+  /** Sets the window size of the program's terminal (tty option); see types/index.d.ts. */
+  resize(columns: number, rows: number): void {
+    const size = {
+      columns: terminalDimension(columns, 'columns', 0),
+      rows: terminalDimension(rows, 'rows', 0),
+    };
+    this.local.terminal?.resize(size);
+  }
+
+  private onStarted(pid: number, terminal: number | undefined): void {
     if (this.pid !== undefined) return;
     this.pid = pid;
+    if (terminal !== undefined) this.local.terminal?.attach(terminal);
     rememberChild(pid, this);
     this.deliver(() => {
       this.emit('spawn');
@@ -177,6 +194,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
       this.markEnded();
       this.local.dropHeldReads();
       for (const stream of this.stdio) stream?.destroy();
+      this.local.terminal?.output.destroy();
       throw error;
     }
     this.failBeforeSpawn(error);
@@ -211,6 +229,7 @@ export class RemoteChildProcess extends NodeCompatibleEmitter<RemoteChildProcess
     // closed: the server's copies with the failure, ours once sent).
     this.stdin?.destroy();
     this.local.releaseReads();
+    this.local.terminal?.abandon();
     this.emit('error', error);
     process.nextTick(() => this.flushStdio());
     // A request given up (startTimeout) may still hold the far ends in a

@@ -23,7 +23,8 @@ export const CONNECT_RETRY_MS = 5;
 
 /** What the connection reports to its child process. */
 export interface ConnectionEvents {
-  started(pid: number): void;
+  /** `terminal`: the master of the program's terminal, owned by the callee (tty option only). */
+  started(pid: number, terminal: number | undefined): void;
   failed(reply: FailedReply): void;
   exited(reply: ExitReply): void;
   /** The request never went out, or the server could not be followed any more (hang-up, bad record). */
@@ -74,9 +75,9 @@ export class Connection {
     if (refusal !== undefined) return this.refuse(refusal);
     try {
       this.socket = SeqpacketSocket.connect(plan.socketPath, this.binding, {
-        onMessage: (data) => this.onRecord(data),
+        onMessage: (data, fds) => this.onRecord(data, fds),
         onEnd: (error) => this.onEnd(error),
-      }, false);
+      }, plan.terminal === null ? false : 'trusted');
     } catch (error) {
       if (isNativeError(error) && error.code === 'EAGAIN' && Date.now() - startedAt < CONNECT_RETRY_LIMIT_MS) {
         // The server's accept backlog is full: it is busy, not gone.
@@ -198,11 +199,18 @@ export class Connection {
     for (const fd of this.remoteFds.splice(0)) this.binding.close(fd);
   }
 
-  private onRecord(data: Uint8Array): void {
+  private onRecord(data: Uint8Array, fds: number[]): void {
     let message;
+    // Only STARTED of a request for a terminal carries an fd: its master.
+    const terminal = this.plan.terminal !== null && data[1] === MessageType.Started && fds.length === 1 ? fds.pop() : undefined;
+    for (const fd of fds.splice(0)) this.binding.close(fd);
     try {
       message = decodeServerMessage(data);
+      if (message.type === MessageType.Started && this.plan.terminal !== null && terminal === undefined) {
+        throw new ProtocolError('started: no terminal came with it');
+      }
     } catch (error) {
+      if (terminal !== undefined) this.binding.close(terminal);
       if (!(error instanceof ProtocolError)) throw error;
       this.socket?.destroy();
       this.lose(malformedReply(this.plan.socketPath, error.message));
@@ -213,6 +221,7 @@ export class Connection {
     const expected = this.started ? message.type === MessageType.Exit
       : message.type === MessageType.Started || message.type === MessageType.Failed;
     if (!expected) {
+      if (terminal !== undefined) this.binding.close(terminal);
       this.socket?.destroy();
       this.lose(malformedReply(this.plan.socketPath, `message type ${message.type} ${this.started ? 'after' : 'before'} the program started`));
       return;
@@ -221,7 +230,7 @@ export class Connection {
       case MessageType.Started:
         this.started = true;
         this.stopStartTimer();
-        this.events.started(message.pid);
+        this.events.started(message.pid, terminal);
         break;
       case MessageType.Failed:
         this.stopStartTimer();

@@ -10,7 +10,7 @@ import type { SpawnPlan } from './spawn-options';
 export function requestRecords(plan: SpawnPlan, fdMap: number[]): Buffer[] | Error {
   const payload = encodeExecPayload({
     file: plan.file, argv: plan.argv, env: plan.env, cwd: plan.cwd, fdMap,
-    newSession: plan.newSession, serverEnv: plan.serverEnv, callerEnv: plan.callerEnv, uid: plan.uid, gid: plan.gid,
+    newSession: plan.newSession, serverEnv: plan.serverEnv, callerEnv: plan.callerEnv, terminal: plan.terminal, uid: plan.uid, gid: plan.gid,
   });
   const strings = plan.argv.length + plan.env.length;
   if (payload.length > MAX_REQUEST_BYTES || fdMap.length > MAX_FDS || strings > MAX_STRINGS) {

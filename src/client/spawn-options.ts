@@ -8,7 +8,7 @@ import type { RemoteSpawnOptions, StdioEntry } from '../../types/index';
 import {
   errnoException, invalidArgType, invalidArgValue, invalidSyncForkInput, noSocket, outOfRange, unsupportedOption,
 } from '../errors';
-import { NO_ID } from '../protocol';
+import { NO_ID, type TerminalSize } from '../protocol';
 import { signalOption } from '../signals';
 import {
   locatedNames, optionalBoolean, validateAbortSignal, validateNoNul, validateObject, validateTimeout,
@@ -18,7 +18,8 @@ import {
 export type StdioPlan =
   | { kind: 'pipe' }
   | { kind: 'ignore' }
-  | { kind: 'fd'; fd: number }; // an fd of this process, passed as is ('inherit', integers, streams)
+  | { kind: 'fd'; fd: number } // an fd of this process, passed as is ('inherit', integers, streams)
+  | { kind: 'terminal' }; // a pipe of 0-2 under the tty option: the program's terminal
 
 export interface SpawnPlan {
   socketPath: string;
@@ -35,6 +36,8 @@ export interface SpawnPlan {
   serverEnv: boolean;
   /** Names whose caller's values stand as given, where the server would make them fit its side. */
   callerEnv: string[];
+  /** The tty option: a pseudo-terminal of this size, or null. */
+  terminal: TerminalSize | null;
   /** User and group to run as, or NO_ID (-1). */
   uid: number;
   gid: number;
@@ -48,6 +51,28 @@ export interface SpawnPlan {
   startTimeout: number;
   /** The uid the server's socket, its directory and its listener must have; undefined: any. */
   expectUid: number | undefined;
+}
+
+/** The size of a terminal asked for with `tty: true`, and of a size's missing half. */
+export const DEFAULT_TERMINAL_SIZE: Readonly<TerminalSize> = { columns: 80, rows: 24 };
+
+/** A window size's dimension, as the kernel's winsize holds it (0, "unknown", is not offered). */
+export function terminalDimension(value: unknown, name: string, fallback: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+    throw outOfRange(name, 'an integer from 1 to 65535', value);
+  }
+  return value;
+}
+
+function normalizeTerminal(tty: unknown): TerminalSize | null {
+  if (tty === undefined || tty === null || tty === false) return null;
+  if (tty === true) return { ...DEFAULT_TERMINAL_SIZE };
+  const size = validateObject(tty, 'options.tty') as { columns?: unknown; rows?: unknown };
+  return {
+    columns: terminalDimension(size.columns, 'options.tty.columns', DEFAULT_TERMINAL_SIZE.columns),
+    rows: terminalDimension(size.rows, 'options.tty.rows', DEFAULT_TERMINAL_SIZE.rows),
+  };
 }
 
 /** Default of options.startWait, in milliseconds. */
@@ -123,7 +148,7 @@ function normalizeStdioEntry(entry: unknown, index: number): StdioPlan {
   throw invalidArgValue('stdio', entry);
 }
 
-export function normalizeStdio(stdio: unknown): StdioPlan[] {
+export function normalizeStdio(stdio: unknown, terminal = false): StdioPlan[] {
   let entries: unknown[];
   if (stdio === undefined || stdio === null) entries = ['pipe', 'pipe', 'pipe'];
   else if (typeof stdio === 'string') {
@@ -137,7 +162,11 @@ export function normalizeStdio(stdio: unknown): StdioPlan[] {
   } else {
     throw invalidArgValue('stdio', stdio);
   }
-  return entries.map((entry, index) => normalizeStdioEntry(entry as StdioEntry, index));
+  const plans = entries.map((entry, index) => normalizeStdioEntry(entry as StdioEntry, index));
+  if (terminal) {
+    for (let index = 0; index < 3; index++) if (plans[index].kind === 'pipe') plans[index] = { kind: 'terminal' };
+  }
+  return plans;
 }
 
 /** The socket path: options.connect, else $SIDECAR_SOCKET. */
@@ -255,6 +284,10 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   const argv0 = typeof opts.argv0 === 'string' ? opts.argv0 : file;
 
   const serverEnv = optionalBoolean(opts.serverEnv, 'options.serverEnv', false);
+  if (opts.tty !== undefined && opts.tty !== null && typeof opts.tty !== 'boolean' && typeof opts.tty !== 'object') {
+    throw invalidArgType('options.tty', 'one of type boolean or object', opts.tty);
+  }
+  const terminal = normalizeTerminal(opts.tty);
   const timeout = validateTimeout(opts.timeout);
   const abortSignal = validateAbortSignal(opts.signal, 'options.signal');
   const killSignal = sanitizeKillSignal(opts.killSignal);
@@ -266,10 +299,11 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     spawnargs: [argv0, ...(rawArgs ?? argList)],
     env: callerEnvironment(opts.env, serverEnv),
     cwd,
-    stdio: normalizeStdio(opts.stdio),
+    stdio: normalizeStdio(opts.stdio, terminal !== null),
     newSession: detached,
     serverEnv,
     callerEnv: [...locatedNames(opts.callerEnv, 'options.callerEnv')],
+    terminal,
     uid,
     gid,
     timeout,

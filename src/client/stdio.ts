@@ -5,8 +5,9 @@
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { NativeBinding } from '../binding';
-import { FD_CLOSED, FD_IGNORE } from '../protocol';
+import { FD_CLOSED, FD_IGNORE, FD_TERMINAL, type TerminalSize } from '../protocol';
 import type { StdioPlan } from './spawn-options';
+import { LocalTerminal } from './terminal';
 
 export type StdioStream = Readable | Writable | null;
 
@@ -15,8 +16,10 @@ export interface LocalStdio {
   streams: StdioStream[];
   /** fds to attach to the request, owned by the request from now on. */
   remoteFds: number[];
-  /** Child fd i <- remoteFds[fdMap[i]], or FD_IGNORE / FD_CLOSED. */
+  /** Child fd i <- remoteFds[fdMap[i]], or FD_IGNORE / FD_CLOSED / FD_TERMINAL. */
   fdMap: number[];
+  /** The program's terminal (tty option), or undefined. */
+  terminal: LocalTerminal | undefined;
   /** The readable local ends past stdin: each must close before the child's 'close'. */
   readables: Readable[];
   /** Lets the readable ends start reading (after 'spawn'); idempotent. */
@@ -29,14 +32,30 @@ export interface LocalStdio {
  * Creates the local streams and the travelling fds. On failure everything
  * made so far is closed and the error is thrown.
  */
-export function createStdio(entries: readonly StdioPlan[], binding: NativeBinding): LocalStdio {
+export function createStdio(entries: readonly StdioPlan[], binding: NativeBinding, size: TerminalSize | null = null): LocalStdio {
   const streams: StdioStream[] = [];
   const remoteFds: number[] = [];
   const fdMap: number[] = [];
   const readables: Readable[] = [];
   let heldReads: (() => void)[] = [];
+  const terminal = size === null ? undefined : new LocalTerminal(binding, size);
+  if (terminal !== undefined) {
+    // Output is read whether or not a stdio entry shows it: a terminal
+    // nobody reads would stop the program once its buffer is full.
+    readables.push(terminal.output);
+    if (entries.slice(1, 3).every((entry) => entry.kind !== 'terminal')) terminal.output.resume();
+  }
+  let outputShown = false;
   try {
     for (const [index, entry] of entries.entries()) {
+      if (entry.kind === 'terminal') {
+        // One output for stdout and stderr, as a terminal merges them.
+        const output = index > 0 && !outputShown ? (terminal as LocalTerminal).output : null;
+        if (output !== null) outputShown = true;
+        streams.push(index === 0 ? (terminal as LocalTerminal).input : output);
+        fdMap.push(FD_TERMINAL);
+        continue;
+      }
       if (entry.kind === 'ignore') {
         // libuv gives /dev/null for 0-2 and leaves fds above closed.
         streams.push(null);
@@ -78,7 +97,7 @@ export function createStdio(entries: readonly StdioPlan[], binding: NativeBindin
     throw error;
   }
   return {
-    streams, remoteFds, fdMap, readables,
+    streams, remoteFds, fdMap, readables, terminal,
     releaseReads() {
       for (const release of heldReads.splice(0)) release();
     },

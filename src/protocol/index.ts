@@ -65,6 +65,12 @@ export enum RequestFlag {
   CallerShell = 1 << 5,
   CallerUser = 1 << 6,
   CallerLogname = 1 << 7,
+  /**
+   * A pseudo-terminal for the program: the payload carries its initial size
+   * (u16 columns, u16 rows after gid), FD_TERMINAL entries of the fd map are
+   * its terminal side, and STARTED carries its master.
+   */
+  Terminal = 1 << 8,
 }
 
 /**
@@ -75,11 +81,18 @@ export enum RequestFlag {
  */
 export const LOCATED_NAMES: readonly string[] = Object.freeze(['PATH', 'HOME', 'TMPDIR', 'SHELL', 'USER', 'LOGNAME']);
 const CALLER_ENV_FLAGS = LOCATED_NAMES.reduce((bits, _name, i) => bits | (RequestFlag.CallerPath << i), 0);
-const KNOWN_FLAGS = RequestFlag.NewSession | RequestFlag.ServerEnv | CALLER_ENV_FLAGS;
+const KNOWN_FLAGS = RequestFlag.NewSession | RequestFlag.ServerEnv | CALLER_ENV_FLAGS | RequestFlag.Terminal;
 
 /** fd map entry values below 0; values >= 0 index the attached fds. */
 export const FD_IGNORE = -1; // the server's /dev/null
 export const FD_CLOSED = -2; // left closed in the program
+export const FD_TERMINAL = -3; // the terminal side of the request's pseudo-terminal (Terminal flag only)
+
+/** A pseudo-terminal's window size in character cells. */
+export interface TerminalSize {
+  columns: number;
+  rows: number;
+}
 
 export interface ExecRequest {
   /** The program: a path, or a name looked up in PATH. */
@@ -90,9 +103,11 @@ export interface ExecRequest {
   env: string[];
   /** Working directory; '' keeps the server's. */
   cwd: string;
-  /** Child fd i <- attached fd fdMap[i], or FD_IGNORE / FD_CLOSED. */
+  /** Child fd i <- attached fd fdMap[i], or FD_IGNORE / FD_CLOSED / FD_TERMINAL. */
   fdMap: number[];
   newSession: boolean;
+  /** A pseudo-terminal for the program, with its initial size; null (or absent, when encoding) for none. */
+  terminal?: TerminalSize | null;
   serverEnv: boolean;
   /** Names of LOCATED_NAMES whose caller's values stand as given (absent: none). */
   callerEnv?: readonly string[];
@@ -156,6 +171,7 @@ export interface ExitReply {
 }
 
 export type ServerMessage =
+  /** `fds`: the pseudo-terminal's master when the request asked for one (the receiver owns it). */
   | { type: MessageType.Started; pid: number }
   | { type: MessageType.Failed; failed: FailedReply }
   | { type: MessageType.Exit; exit: ExitReply }
@@ -199,7 +215,8 @@ function writeString(buffer: Buffer, offset: number, value: string): number {
 
 /** The exec request's payload, before it is split into records. */
 export function encodeExecPayload(request: ExecRequest): Buffer {
-  let size = 4 + 4 + 4 + 4 + 4 + 4 + request.fdMap.length * 2 + stringBytes(request.file) + stringBytes(request.cwd);
+  const terminal = request.terminal ?? null;
+  let size = 4 + 4 + 4 + 4 + 4 + 4 + (terminal === null ? 0 : 4) + request.fdMap.length * 2 + stringBytes(request.file) + stringBytes(request.cwd);
   for (const arg of request.argv) size += stringBytes(arg);
   for (const pair of request.env) size += stringBytes(pair);
   const payload = Buffer.allocUnsafe(size);
@@ -211,12 +228,17 @@ export function encodeExecPayload(request: ExecRequest): Buffer {
     if (index === -1) throw new RangeError(`callerEnv: ${name} is not one of ${LOCATED_NAMES.join(', ')}`);
     flags |= RequestFlag.CallerPath << index;
   }
+  if (terminal !== null) flags |= RequestFlag.Terminal;
   let offset = payload.writeUInt32LE(flags, 0);
   offset = payload.writeUInt32LE(request.argv.length, offset);
   offset = payload.writeUInt32LE(request.env.length, offset);
   offset = payload.writeUInt32LE(request.fdMap.length, offset);
   offset = payload.writeInt32LE(request.uid, offset);
   offset = payload.writeInt32LE(request.gid, offset);
+  if (terminal !== null) {
+    offset = payload.writeUInt16LE(terminal.columns, offset);
+    offset = payload.writeUInt16LE(terminal.rows, offset);
+  }
   for (const entry of request.fdMap) offset = payload.writeInt16LE(entry, offset);
   offset = writeString(payload, offset, request.file);
   offset = writeString(payload, offset, request.cwd);
@@ -332,6 +354,10 @@ class Reader {
     return this.integer(4, (view, at) => view.getInt32(at, true));
   }
 
+  u16(): number {
+    return this.integer(2, (view, at) => view.getUint16(at, true));
+  }
+
   i16(): number {
     return this.integer(2, (view, at) => view.getInt16(at, true));
   }
@@ -410,6 +436,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
   const uid = reader.i32();
   const gid = reader.i32();
   if (uid < NO_ID || gid < NO_ID) throw new ProtocolError(`exec request: uid ${uid} / gid ${gid} out of range`);
+  const terminal = (flags & RequestFlag.Terminal) === 0 ? null : { columns: reader.u16(), rows: reader.u16() };
   // Each string takes at least 4 bytes, which bounds counts before any allocation.
   if (argc < 1) throw new ProtocolError('exec request: argv is empty');
   if ((argc + envc) * 4 > payload.length) throw new ProtocolError('exec request: argc/envc exceed the payload');
@@ -418,7 +445,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
   const fdMap: number[] = [];
   for (let i = 0; i < fdCount; i++) {
     const entry = reader.i16();
-    if (entry < FD_CLOSED || entry >= attachedFds) {
+    if (entry < (terminal === null ? FD_CLOSED : FD_TERMINAL) || entry >= attachedFds) {
       throw new ProtocolError(`exec request: fd map entry ${i} is ${entry}, with ${attachedFds} fds attached`);
     }
     fdMap.push(entry);
@@ -445,6 +472,7 @@ export function decodeExecPayload(payload: Uint8Array, attachedFds: number): Exe
     newSession: (flags & RequestFlag.NewSession) !== 0,
     serverEnv: (flags & RequestFlag.ServerEnv) !== 0,
     callerEnv: LOCATED_NAMES.filter((_name, i) => (flags & (RequestFlag.CallerPath << i)) !== 0),
+    terminal,
     uid,
     gid,
   };

@@ -28,8 +28,8 @@ const { SIGKILL } = os.constants.signals;
 
 /** What a run asks its session to tell the client. */
 export interface RunEvents {
-  /** The program runs: STARTED. */
-  started(pid: number): void;
+  /** The program runs: STARTED, with the master of its terminal (owned by the callee) when it has one. */
+  started(pid: number, terminal: number | undefined): void;
   /** It will not run: FAILED, then hang up. `counted`: a failure, not a denial (those are reported apart). */
   refused(reply: FailedReply, counted: boolean): void;
   /** The program was reaped: EXIT with the reason. */
@@ -173,10 +173,27 @@ export class Run {
     const { binding, devNull, options } = this.context;
     const { request } = this;
     let program: Program;
+    // [master, terminal side] of the program's pseudo-terminal (tty option).
+    let pty: [number, number] | undefined;
+    if (request.terminal) {
+      try {
+        pty = binding.openPty(request.terminal.columns, request.terminal.rows, request.uid);
+      } catch (error) {
+        ticket.done();
+        if (!isNativeError(error)) throw error;
+        // Not the program's failure (an ENOENT here is /dev/ptmx, not the file asked for).
+        this.refuse({
+          errno: error.errno, code: 'ERR_SIDECAR_UNSUPPORTED', syscall: error.syscall,
+          message: `the server cannot open a pseudo-terminal for the tty option: ${error.syscall} ${error.code}`,
+        });
+        return;
+      }
+    }
     try {
-      const spawnOptions = nativeSpawnOptions(request, this.decision as Extract<Decision, { allow: true }>, this.attached, devNull, SIGKILL);
+      const spawnOptions = nativeSpawnOptions(request, this.decision as Extract<Decision, { allow: true }>, this.attached, devNull, SIGKILL, pty?.[1]);
       program = Program.start(binding, spawnOptions, (result) => this.onProgramExit(result));
     } catch (error) {
+      if (pty !== undefined) binding.close(pty[0]);
       ticket.done();
       if (!isNativeError(error)) throw error;
       // An ENOENT for a file that exists: the step that failed is the
@@ -186,6 +203,9 @@ export class Run {
       const message = interpreter ?? (error instanceof WatchError ? error.message : spawnFailureMessage(error.syscall, error.code, request));
       this.refuse({ errno: error.errno, code: error.code, syscall: interpreter === undefined ? error.syscall : 'interpreter', message });
       return;
+    } finally {
+      // The program has its own copies: the terminal's other holders are the program's.
+      if (pty !== undefined) binding.close(pty[1]);
     }
     // The program holds its own copies now; ours would keep pipes open. What
     // it was started from is not needed any more either: a running program
@@ -198,8 +218,12 @@ export class Run {
     debug('spawn pid %d %o', program.pid, request.argv);
     this.context.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
     if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReasonCode.MaxRuntime, options.killSignal));
-    if (this.clientGone) this.clientLeft();
-    else this.events.started(program.pid);
+    if (this.clientGone) {
+      if (pty !== undefined) binding.close(pty[0]);
+      this.clientLeft();
+    } else {
+      this.events.started(program.pid, pty?.[0]);
+    }
   }
 
   private onProgramExit(result: WaitResult): void {

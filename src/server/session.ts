@@ -156,10 +156,14 @@ export class Session {
     const attached = this.attached;
     this.attached = [];
     this.run = new Run(this.context, this.credentials, request, attached, {
-      started: (pid) => {
+      started: (pid, terminal) => {
         // The run has let go of the request: its bytes are free for others.
         this.claim?.release();
-        if (!this.clientGone) this.socket.send(encodeStarted(pid));
+        // The terminal's master is the client's: it goes with STARTED (the
+        // socket closes this process's copy once sent) and is never read here.
+        const fds = terminal === undefined ? [] : [terminal];
+        if (!this.clientGone) this.socket.send(encodeStarted(pid), fds);
+        else for (const fd of fds) this.context.binding.close(fd);
       },
       refused: (reply, counted) => this.refuse(reply, counted),
       exited: (result, reason) => this.onExit(result, reason),

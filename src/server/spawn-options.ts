@@ -3,7 +3,7 @@
 // this process's. No I/O.
 
 import type { NativeSpawnOptions } from '../binding';
-import { type ExecRequest, FD_CLOSED, FD_IGNORE } from '../protocol';
+import { type ExecRequest, FD_CLOSED, FD_IGNORE, FD_TERMINAL } from '../protocol';
 import { type Environment, environmentPairs } from './environment';
 
 /** PATH when the program's environment has none (glibc's execvp default). */
@@ -20,10 +20,11 @@ export function candidatePaths(file: string, searchPath: string = DEFAULT_PATH):
 }
 
 /** The program's fd map in terms of this process's fds. */
-export function resolveFdMap(fdMap: readonly number[], attached: readonly number[], devNull: number): number[] {
+export function resolveFdMap(fdMap: readonly number[], attached: readonly number[], devNull: number, terminal = -1): number[] {
   return fdMap.map((entry) => {
     if (entry === FD_IGNORE) return devNull;
     if (entry === FD_CLOSED) return -1;
+    if (entry === FD_TERMINAL) return terminal;
     return attached[entry];
   });
 }
@@ -39,13 +40,14 @@ export interface SpawnDecision {
 /** The native spawn's options for a request the policy allowed. */
 export function nativeSpawnOptions(
   request: ExecRequest, decision: SpawnDecision, attached: readonly number[], devNull: number, deathSignal: number,
+  terminal = -1,
 ): NativeSpawnOptions {
   return {
     candidates: decision.candidates,
     argv: request.argv,
     env: environmentPairs(decision.env),
     cwd: decision.cwd === '' ? null : decision.cwd,
-    fdMap: resolveFdMap(request.fdMap, attached, devNull),
+    fdMap: resolveFdMap(request.fdMap, attached, devNull, terminal),
     // Every program leads a session of its own, `detached` or not: in the
     // server's session it would share the server's controlling terminal (an
     // operator's, for a server started in the foreground) and could open
@@ -53,6 +55,9 @@ export function nativeSpawnOptions(
     // has no controlling terminal. It is also a new process group, which is
     // all child_process gives a program that is not detached.
     newSession: true,
+    // The pseudo-terminal of the tty option becomes the new session's
+    // controlling terminal (the decoder allows FD_TERMINAL only with one).
+    terminal,
     deathSignal,
     uid: request.uid,
     gid: request.gid,

@@ -16,8 +16,10 @@
 // peer chooses those fds, and the last close of some (a TCP socket lingering
 // on unsent data) waits as long as the peer likes. A socket that receives
 // none is a client's, whose peer is the server it chose to trust: it closes
-// at once, and a client's process gets no closer thread. fds sent are this
-// process's own and are closed at once.
+// at once, and a client's process gets no closer thread. A client that asked
+// for a terminal receives its master (`receivesFds: 'trusted'`): fds are
+// handed on, and everything is closed at once as for a client. fds sent are
+// this process's own and are closed at once.
 
 import { type NativeBinding, type NativePoller, type PeerCredentials, READABLE, WRITABLE } from '../binding';
 import { MAX_RECORD_BYTES } from '../protocol';
@@ -69,13 +71,14 @@ export class SeqpacketSocket {
   /**
    * Takes ownership of a connected socket fd. `receivesFds: false`: this
    * side never expects descriptors, so any that arrive are closed here and
-   * onMessage gets none.
+   * onMessage gets none. 'trusted': fds are handed on, from a peer this
+   * side trusts, and closed at once where they are closed here.
    */
   constructor(
     private readonly fd: number,
     private readonly binding: NativeBinding,
     private readonly handlers: SeqpacketHandlers,
-    private readonly receivesFds = true,
+    private readonly receivesFds: boolean | 'trusted' = true,
   ) {
     this.poller = new binding.Poller(fd, (status, events) => this.onPoll(status, events));
     this.poller.start(this.events);
@@ -85,7 +88,7 @@ export class SeqpacketSocket {
    * Connects to the listening socket at `path`. Throws the native error
    * (EAGAIN: backlog full, ECONNREFUSED, ENOENT...); nothing is left open then.
    */
-  static connect(path: string, binding: NativeBinding, handlers: SeqpacketHandlers, receivesFds = true): SeqpacketSocket {
+  static connect(path: string, binding: NativeBinding, handlers: SeqpacketHandlers, receivesFds: boolean | 'trusted' = true): SeqpacketSocket {
     return new SeqpacketSocket(binding.connect(path), binding, handlers, receivesFds);
   }
 
@@ -162,7 +165,7 @@ export class SeqpacketSocket {
     this.destroyed = true;
     this.poller.close();
     for (const record of this.queue.splice(0)) this.closeAll(record.fds);
-    if (this.receivesFds) this.binding.closeOffLoop(this.fd);
+    if (this.receivesFds === true) this.binding.closeOffLoop(this.fd);
     else this.binding.close(this.fd);
     this.handlers.onClose?.();
   }
@@ -241,13 +244,14 @@ export class SeqpacketSocket {
         this.finish(undefined);
         return;
       }
-      if (!this.receivesFds && received.fds.length > 0) {
+      if (this.receivesFds === false && received.fds.length > 0) {
         this.closeAll(received.fds);
         received.fds = [];
       }
       if (received.fdsTruncated) {
         // Some descriptors were lost in the kernel: the record cannot be used.
-        closeReceived(this.binding, received.fds);
+        if (this.receivesFds === true) closeReceived(this.binding, received.fds);
+        else this.closeAll(received.fds);
         this.handlers.onMessage(buffer.subarray(0, received.bytes), [], received.truncated, true);
         continue;
       }

@@ -406,6 +406,18 @@ class FakeBinding {
     return { pid, pidfd };
   }
 
+  openPty(columns, rows, owner) {
+    this.record('openPty', [columns, rows, owner]);
+    const outcome = this.scripted('openPty', [columns, rows, owner]);
+    if (outcome.scripted) return outcome.value;
+    return [this.newFd('pty master'), this.newFd('pty terminal')];
+  }
+
+  setTerminalSize(fd, columns, rows) {
+    this.record('setTerminalSize', [fd, columns, rows]);
+    this.requireOpen(fd, 'ioctl');
+  }
+
   waitPidfd(pidfd) {
     this.record('waitPidfd', [pidfd]);
     this.requireOpen(pidfd, 'waitid');

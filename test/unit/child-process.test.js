@@ -12,7 +12,7 @@ const { normalizeSpawnArguments } = require('../../dist/client/spawn-options');
 const { remoteKill } = require('../../dist/client/pids');
 const { TERMINAL_SIGNALS, followingCount } = require('../../dist/client/terminal-signals');
 const {
-  FD_IGNORE, FD_CLOSED, NO_ID, MAX_FDS, decodeClientMessage, decodeExecPayload, encodeStarted, encodeFailed, encodeExit,
+  FD_IGNORE, FD_CLOSED, FD_TERMINAL, NO_ID, MAX_FDS, decodeClientMessage, decodeExecPayload, encodeStarted, encodeFailed, encodeExit,
 } = require('../../dist/protocol');
 const { FakeBinding, nativeError, forbidRealIO, READABLE } = require('../support/fake-binding');
 const { FakeClock } = require('../support/fake-clock');
@@ -102,7 +102,7 @@ describe('unit: RemoteChildProcess', () => {
       expect(exec.fds).to.deep.equal([]);
       expect(decodeExecPayload(exec.chunk, 0)).to.deep.equal({
         file: 'tool', argv: ['tool', 'a', 'b'], env: ['K=v'], cwd: '/w', fdMap: [FD_IGNORE, FD_IGNORE, FD_IGNORE],
-        newSession: false, serverEnv: false, callerEnv: [], uid: NO_ID, gid: NO_ID,
+        newSession: false, serverEnv: false, callerEnv: [], terminal: null, uid: NO_ID, gid: NO_ID,
       });
       expect(child.pid).to.equal(undefined);
       expect(child.spawnfile).to.equal('tool');
@@ -346,6 +346,50 @@ describe('unit: RemoteChildProcess', () => {
       expect(events[0][1].message).to.include('131074 argv and env strings, more than 131072'); // 'tool', 'a' and the env
       expect(binding.sent(connFd())).to.deep.equal([]);
       binding.assertClean();
+    });
+  });
+
+  describe('tty: the terminal\'s master comes with STARTED', () => {
+    it('the request asks for a terminal of the size given, stdio 0-2 on it, and attaches no fd', () => {
+      spawn({ tty: { columns: 100, rows: 30 }, stdio: undefined });
+      const [exec] = sentMessages();
+      expect(exec.fds).to.deep.equal([]);
+      const request = decodeExecPayload(exec.chunk, 0);
+      expect(request.terminal).to.deep.equal({ columns: 100, rows: 30 });
+      expect(request.fdMap).to.deep.equal([FD_TERMINAL, FD_TERMINAL, FD_TERMINAL]);
+    });
+
+    it('STARTED without a master is a server that cannot be followed: ERR_SIDECAR_PROTOCOL, then close', async () => {
+      const child = spawn({ tty: true, stdio: undefined });
+      const events = watch(child);
+      serverSends(encodeStarted(81));
+      await turn();
+      await turn();
+      expect(events.map(([name]) => name)).to.deep.equal(['error', 'close']);
+      expect(events[0][1]).to.include({ code: 'ERR_SIDECAR_PROTOCOL' });
+      expect(events[0][1].message).to.include('no terminal came with it');
+      binding.assertClean();
+    });
+
+    it('an fd on the FAILED reply of a tty request is closed', async () => {
+      const failing = spawn({ tty: true, stdio: undefined });
+      const events = watch(failing);
+      binding.queueRecord(connFd(), failedReply('ENOENT'), { fds: 1 });
+      binding.pollerFor(connFd()).fire(0, READABLE);
+      await turn();
+      await turn();
+      expect(events.map(([name]) => name)).to.deep.equal(['error', 'close']);
+      expect(events[0][1]).to.include({ code: 'ENOENT' });
+      binding.assertClean();
+    });
+
+    it('a STARTED with an fd for a request without a terminal: the fd is closed, the program runs', () => {
+      const child = spawn();
+      const events = watch(child);
+      binding.queueRecord(connFd(), encodeStarted(82), { fds: 2 });
+      binding.pollerFor(connFd()).fire(0, READABLE);
+      expect(events.map(([name]) => name)).to.deep.equal(['spawn']);
+      expect(binding.openFds().filter((fd) => binding.labelOf(fd).startsWith('received'))).to.deep.equal([]);
     });
   });
 

@@ -6,7 +6,7 @@ const { expect } = require('chai');
 const protocol = require('../../dist/protocol');
 
 const {
-  PROTOCOL_VERSION, HEADER_BYTES, MAX_RECORD_BYTES, MAX_FDS, MAX_REPLY_STRING_BYTES, FD_IGNORE, FD_CLOSED, NO_ID,
+  PROTOCOL_VERSION, HEADER_BYTES, MAX_RECORD_BYTES, MAX_FDS, MAX_REPLY_STRING_BYTES, FD_IGNORE, FD_CLOSED, FD_TERMINAL, NO_ID,
   ProtocolError, encodeExecPayload, encodeExecRecords, encodeSignal, encodeStop, encodeStarted, encodeFailed,
   encodeExit, encodeStopping, decodeClientMessage, decodeExecPayload, decodeServerMessage,
 } = protocol;
@@ -25,6 +25,7 @@ function request(overrides = {}) {
     newSession: false,
     serverEnv: false,
     callerEnv: [],
+    terminal: null,
     uid: NO_ID,
     gid: NO_ID,
     ...overrides,
@@ -99,6 +100,13 @@ describe('protocol v1 codec', function () {
     it('exec request with an empty cwd, no env and no fds', function () {
       const original = request({ cwd: '', env: [], fdMap: [], argv: ['true'], file: 'true' });
       expect(decodeExecPayload(reassemble(encodeExecRecords(encodeExecPayload(original))), 0)).to.deep.equal(original);
+    });
+
+    it('exec request with a terminal: its size, and FD_TERMINAL entries in the fd map', function () {
+      for (const terminal of [{ columns: 80, rows: 24 }, { columns: 1, rows: 65535 }, { columns: 65535, rows: 1 }]) {
+        const original = request({ terminal, fdMap: [FD_TERMINAL, FD_TERMINAL, 0, FD_IGNORE] });
+        expect(decodeExecPayload(reassemble(encodeExecRecords(encodeExecPayload(original))), 1)).to.deep.equal(original);
+      }
     });
 
     it('signal, stop, started, stopping', function () {
@@ -251,7 +259,7 @@ describe('protocol v1 codec', function () {
     });
 
     it('unknown flags', function () {
-      for (const flags of [1 << 8, 1 << 31 >>> 0, 0xffffffff]) {
+      for (const flags of [1 << 9, 1 << 31 >>> 0, 0xffffffff]) {
         const bad = payload();
         bad.writeUInt32LE(flags, 0);
         expectProtocolError(() => decodeExecPayload(bad, 3), /flags/);
@@ -296,6 +304,9 @@ describe('protocol v1 codec', function () {
       expectProtocolError(() => decodeExecPayload(payload(), 2), /fd map entry/); // index 2 with 2 fds attached
       expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ fdMap: [0] })), 0), /fd map entry/);
       expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ fdMap: [FD_CLOSED - 1] })), 3), /fd map entry/);
+      // FD_TERMINAL names the request's terminal: without one it names nothing.
+      expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ fdMap: [FD_TERMINAL] })), 3), /fd map entry/);
+      expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ terminal: { columns: 80, rows: 24 }, fdMap: [FD_TERMINAL - 1] })), 3), /fd map entry/);
       expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ fdMap: [-32768] })), 3), /fd map entry/);
       expectProtocolError(() => decodeExecPayload(encodeExecPayload(request({ fdMap: [32767] })), 3), /fd map entry/);
     });

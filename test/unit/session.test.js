@@ -150,7 +150,7 @@ describe('unit: server Session', () => {
       expect(spawnOptions).to.deep.equal({
         candidates: ['/opt/bin/tool'], argv: ['tool', 'arg'], env: ['PATH=/opt/bin', 'LANG=C'], cwd: null,
         // A session of its own though the request is not detached: no program shares the server's terminal.
-        fdMap: [fds[0], fds[1], server.devNull, -1], newSession: true, deathSignal: SIGKILL, uid: NO_ID, gid: NO_ID,
+        fdMap: [fds[0], fds[1], server.devNull, -1], newSession: true, terminal: -1, deathSignal: SIGKILL, uid: NO_ID, gid: NO_ID,
       });
       // The program has its copies: the session's are closed at once.
       expect(fds.map((fd) => server.binding.isOpen(fd))).to.deep.equal([false, false]);
@@ -802,6 +802,46 @@ describe('unit: server Session', () => {
       expect(busy.reportTypes()).to.deep.equal(['request', 'spawn']);
       expect(server.binding.isOpen(busy.fd)).to.equal(true);
       server.binding.programExits(busy.proc().pid, { exitCode: 0 });
+      server.assertClean();
+    });
+  });
+
+  describe('a request for a terminal', () => {
+    const TERMINAL = -3; // FD_TERMINAL
+
+    it('opens a pseudo-terminal for the program\'s uid, makes it its controlling terminal, sends the master with STARTED and keeps no copy', () => {
+      const server = makeServer();
+      const client = server.connect();
+      client.exec(request({ terminal: { columns: 120, rows: 40 }, fdMap: [TERMINAL, TERMINAL, TERMINAL] }), 0);
+      expect(server.binding.callsOf('openPty')).to.deep.equal([[120, 40, NO_ID]]);
+      const [master, terminal] = [...server.binding.handedOut.keys()].filter((fd) => /^pty /.test(server.binding.labelOf(fd)));
+      const [spawnOptions] = server.binding.callsOf('spawn')[0];
+      expect(spawnOptions).to.include({ terminal, newSession: true });
+      expect(spawnOptions.fdMap).to.deep.equal([terminal, terminal, terminal]);
+      const [started] = server.binding.sent(client.fd);
+      expect(decodeServerMessage(started.data)).to.include({ type: T.Started });
+      expect(started.fds).to.deep.equal([master]);
+      // Never read, written or resized here: both copies are closed.
+      expect([server.binding.isOpen(master), server.binding.isOpen(terminal)]).to.deep.equal([false, false]);
+      expect(server.binding.callsOf('setTerminalSize')).to.deep.equal([]);
+      server.binding.programExits(client.proc().pid, { exitCode: 0 });
+      server.assertClean();
+    });
+
+    it('a failing spawn closes both ends; a pseudo-terminal that cannot be opened is ERR_SIDECAR_UNSUPPORTED, not the program\'s ENOENT', () => {
+      const server = makeServer();
+      const client = server.connect();
+      server.binding.script('spawn', nativeError('ENOENT', 'execve'));
+      client.exec(request({ terminal: { columns: 80, rows: 24 }, fdMap: [TERMINAL] }), 0);
+      expect(failed(client)).to.include({ code: 'ENOENT', syscall: 'execve' });
+      const other = server.connect();
+      server.binding.script('openPty', nativeError('ENOENT', 'open'));
+      other.exec(request({ terminal: { columns: 80, rows: 24 }, fdMap: [TERMINAL] }), 0);
+      expect(failed(other)).to.deep.equal({
+        errno: ENOENT, code: 'ERR_SIDECAR_UNSUPPORTED', syscall: 'open',
+        message: 'the server cannot open a pseudo-terminal for the tty option: open ENOENT',
+      });
+      expect(server.queue.running).to.equal(0);
       server.assertClean();
     });
   });

@@ -10,8 +10,8 @@ import * as net from 'node:net';
 import { promisify } from 'node:util';
 import {
   type ExecBuffer, type PromiseWithChild, type RemoteChildProcessByStdio, type RemoteChildProcessWithoutNullStreams,
-  type RemoteClient, type SidecarErrorCode, type SidecarServer, type StdioEntry, type StdioHasIpc, AbortError,
-  PROTOCOL_VERSION, RemoteChildProcess, SidecarError, createClient, createServer, isSidecarError, remoteKill, remoteSpawn,
+  type RemoteClient, type SidecarErrorCode, type SidecarServer, type StdioEntry, type StdioHasIpc, type TerminalSize, AbortError,
+  PROTOCOL_VERSION, RemoteChildProcess, SidecarError, createClient, createServer, isSidecarError, remoteExecFile, remoteKill, remoteSpawn,
   stopServer,
 } from '..';
 
@@ -319,3 +319,16 @@ child.on('error', (error) => {
 });
 
 expectType<1>(PROTOCOL_VERSION);
+
+// tty: a terminal for the program; resize() changes its window size.
+{
+  const onTerminal = remoteSpawn('sh', ['-i'], { tty: true });
+  expectType<void>(onTerminal.resize(120, 40));
+  remoteSpawn('sh', { tty: { columns: 100, rows: 30 } });
+  remoteSpawn('sh', { tty: { rows: 30 } });
+  expectAssignable<TerminalSize>({ columns: 80 });
+  expectError(remoteSpawn('sh', { tty: 'yes' }));
+  expectError(remoteSpawn('sh', { tty: { columns: '80' } }));
+  expectError(onTerminal.resize(80));
+  expectError(remoteExecFile('sh', { tty: true }));
+}
