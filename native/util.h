@@ -154,6 +154,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info);
 // Entry points: process.cc
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
+Napi::Value PidfdOpenPid(const Napi::CallbackInfo& info);
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
 
 // Entry points: poll.cc (the Poller class constructor).

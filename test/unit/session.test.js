@@ -12,6 +12,7 @@ const { Session } = require('../../dist/server/session');
 const { WorkQueue } = require('../../dist/server/work-queue');
 const { ByteBudget } = require('../../dist/server/byte-budget');
 const { normalizeServerOptions } = require('../../dist/server/options');
+const { Containment } = require('../../dist/server/containment');
 const {
   FD_IGNORE, FD_CLOSED, NO_ID, MAX_RECORD_BYTES, encodeExecPayload, encodeExecRecords, encodeSignal, encodePing,
   encodeStop, decodeServerMessage,
@@ -53,7 +54,7 @@ function makeServer(optionOverrides = {}, queue = undefined) {
     reports: [],
   };
   // Each session gets this plus its own report() outlet (see connectClient).
-  server.context = { binding, options, queue: server.queue, budget: server.budget, devNull: server.devNull };
+  server.context = { binding, options, queue: server.queue, budget: server.budget, devNull: server.devNull, containment: Containment.open('none', binding) };
   server.connect = () => connectClient(server);
   /**
    * Every fd the fake handed out is closed but the server's /dev/null; every
@@ -157,7 +158,7 @@ describe('unit: server Session', () => {
       expect(client.replies()).to.deep.equal([{ type: T.Started, pid: proc.pid }]);
       expect(client.reportTypes()).to.deep.equal(['request', 'spawn']);
       const credentials = server.binding.credentials;
-      expect(client.reports('request')[0].info).to.deep.equal({ credentials, argv: ['tool', 'arg'], cwd: '', droppedEnv: [] });
+      expect(client.reports('request')[0].info).to.deep.equal({ credentials, argv: ['tool', 'arg'], cwd: '', droppedEnv: [], detached: false });
       expect(client.reports('spawn')[0].info.pid).to.equal(proc.pid);
       expect(server.queue.running).to.equal(1);
 
