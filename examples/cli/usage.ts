@@ -6,7 +6,8 @@ export const USAGE = `usage:
                 [--allow-uid UID]... [--allow-gid GID]... [--allow-command NAME|PATH]... [--allow-env NAME]...
                 [--max-concurrent N] [--max-queued N] [--queue-timeout MS] [--max-connections N]
                 [--max-connections-per-uid N] [--max-buffered-bytes N]
-                [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--no-stop] PATH
+                [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--no-stop]
+                [--no-detached] [--containment auto|cgroup|subreaper|none] PATH
   sidecar stop PATH
   sidecar ping PATH
   sidecar exec --connect PATH [--workdir DIR] [--env NAME[=VALUE]]... [--expect-uid UID] [--] PROGRAM [ARG]...`;

@@ -26,14 +26,15 @@ function unescapeMountField(field: string): string {
  * /proc/self/cgroup. Undefined when there is none this process can see.
  */
 export function ownCgroupDirectory(): string | undefined {
-  let mountinfo: string;
-  let membership: string;
   try {
-    mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-    membership = fs.readFileSync('/proc/self/cgroup', 'utf8');
+    return cgroupDirectoryFrom(fs.readFileSync('/proc/self/mountinfo', 'utf8'), fs.readFileSync('/proc/self/cgroup', 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** ownCgroupDirectory() from the two files' text. */
+export function cgroupDirectoryFrom(mountinfo: string, membership: string): string | undefined {
   const own = /^0::(\/.*)$/m.exec(membership)?.[1];
   if (own === undefined) return undefined;
   for (const line of mountinfo.split('\n')) {
@@ -44,7 +45,8 @@ export function ownCgroupDirectory(): string | undefined {
     const mountPoint = unescapeMountField(fields[4] ?? '');
     // A mount of a subtree (a container's) shows the cgroups below its root only.
     if (own !== root && !own.startsWith(root === '/' ? '/' : `${root}/`)) continue;
-    return `${mountPoint}${own.slice(root === '/' ? 0 : root.length)}`.replace(/\/+$/, '') || '/';
+    const below = root === '/' ? own : own.slice(root.length);
+    return below === '/' || below === '' ? mountPoint : `${mountPoint}${below}`;
   }
   return undefined;
 }

@@ -297,6 +297,7 @@ expectAssignable<Error>(sidecarError);
 expectType<SidecarErrorCode>(sidecarError.code);
 expectAssignable<SidecarError>(new SidecarError('ERR_SIDECAR_UNSUPPORTED', 'no', undefined, new Error('cause')));
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_DISCONNECTED');
+expectAssignable<SidecarErrorCode>('ERR_SIDECAR_DETACHED_REFUSED');
 expectError(new SidecarError('ERR_NOT_OURS', 'x'));
 expectError(new SidecarError());
 
