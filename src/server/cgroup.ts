@@ -122,12 +122,13 @@ export class CgroupTree {
  * named after the server's pid and a number, and removed at close once empty.
  */
 export class CgroupParent {
-  readonly #pool: string[] = [];
+  /** Empty cgroups, their directory fds still open, for the next programs. */
+  readonly #pool: CgroupTree[] = [];
   #next = 0;
 
   private constructor(readonly dir: string, private readonly binding: NativeBinding) {}
 
-  /** A parent under `base`, or undefined when this process cannot make one there (not root, read-only, no cgroup.kill). */
+  /** A parent under `base`, or undefined when this process cannot make one there (not root, read-only). */
   static make(base: string, name: string, binding: NativeBinding): CgroupParent | undefined {
     if (!hasFile(base, 'cgroup.procs')) return undefined;
     const dir = `${base}/${name}`;
@@ -141,35 +142,35 @@ export class CgroupParent {
 
   /** A cgroup for the next program: an empty one of the pool, or a new one. Throws the mkdir or open error. */
   take(): CgroupTree {
-    const dir = this.#pool.pop() ?? `${this.dir}/${this.#next++}`;
-    if (!fs.existsSync(dir)) fs.mkdirSync(dir, { mode: 0o755 });
-    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    return new CgroupTree(dir, fd, this.binding);
+    const pooled = this.#pool.pop();
+    if (pooled !== undefined) return pooled;
+    const dir = `${this.dir}/${this.#next++}`;
+    fs.mkdirSync(dir, { mode: 0o755 });
+    try {
+      return new CgroupTree(dir, fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY), this.binding);
+    } catch (error) {
+      removeCgroup(dir);
+      throw error;
+    }
   }
 
   /** Gives back the cgroup of a program whose every process has exited: kept for reuse, or removed. */
   give(tree: CgroupTree): void {
-    fs.closeSync(tree.fd);
     if (this.#pool.length < POOL_SIZE && !tree.populated()) {
-      this.#pool.push(tree.dir);
+      this.#pool.push(tree);
       return;
     }
+    fs.closeSync(tree.fd);
     removeCgroup(tree.dir);
   }
 
   /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
   remove(): boolean {
-    for (const dir of this.#pool.splice(0)) removeCgroup(dir);
-    return removeCgroup(this.dir);
-  }
-
-  /** SIGKILL to everything below the parent (cgroup.kill of the parent reaches the whole subtree). */
-  killAll(): void {
-    try {
-      fs.writeFileSync(`${this.dir}/cgroup.kill`, '1');
-    } catch {
-      // no cgroup.kill: each tree is killed on its own
+    for (const tree of this.#pool.splice(0)) {
+      fs.closeSync(tree.fd);
+      removeCgroup(tree.dir);
     }
+    return removeCgroup(this.dir);
   }
 }
 
