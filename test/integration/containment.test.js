@@ -218,6 +218,7 @@ describe('detached: true', function () {
       const error = await new Promise((resolve) => child.on('error', resolve));
       expect(error.code).to.equal('ERR_SIDECAR_DETACHED_REFUSED');
       expect(error.message).to.match(/detached/);
+      expect(error.serverSyscall).to.equal('detached');
       expect((await denied).reason).to.match(/allowDetached/);
       const ran = remoteSpawn('true', [], { connect: server.address() });
       expect(await new Promise((resolve) => ran.on('exit', resolve))).to.equal(0);
