@@ -69,7 +69,21 @@ export function cgroupPids(dir: string): number[] {
 
 /** One program's cgroup. */
 export class CgroupTree {
-  constructor(readonly dir: string, readonly fd: number, private readonly binding: NativeBinding) {}
+  /** The directory's fd, open only from take() until the program is cloned into it (closeFd). */
+  fd = -1;
+
+  constructor(readonly dir: string, private readonly binding: NativeBinding) {}
+
+  /** Opens the directory for the clone; throws the open error (ENOENT: removed behind the server's back). */
+  openFd(): void {
+    this.fd = fs.openSync(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  }
+
+  /** The clone is done: a running program holds no fd of the server's for its cgroup. */
+  closeFd(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
 
   /** True while a process of the program, of any generation, still runs (cgroup.events). */
   populated(): boolean {
@@ -85,10 +99,11 @@ export class CgroupTree {
    * cgroup.kill, which also reaches what is forked meanwhile; other signals
    * go to each process through a pidfd opened first and checked to be in
    * this cgroup after, so that a pid reused meanwhile is never signalled.
+   * `except`: a pid the caller signals itself.
    */
-  signal(signal: number): void {
+  signal(signal: number, except?: number): void {
     if (signal === SIGKILL && this.#killAll()) return;
-    for (const pid of cgroupPids(this.dir)) this.#signalMember(pid, signal);
+    for (const pid of cgroupPids(this.dir)) if (pid !== except) this.#signalMember(pid, signal);
   }
 
   #killAll(): boolean {
@@ -122,7 +137,7 @@ export class CgroupTree {
  * named after the server's pid and a number, and removed at close once empty.
  */
 export class CgroupParent {
-  /** Empty cgroups, their directory fds still open, for the next programs. */
+  /** Empty cgroups for the next programs. */
   readonly #pool: CgroupTree[] = [];
   #next = 0;
 
@@ -140,36 +155,38 @@ export class CgroupParent {
     return new CgroupParent(dir, binding);
   }
 
-  /** A cgroup for the next program: an empty one of the pool, or a new one. Throws the mkdir or open error. */
+  /** A cgroup for the next program, its fd open: an empty one of the pool, or a new one. Throws the mkdir or open error. */
   take(): CgroupTree {
     const pooled = this.#pool.pop();
-    if (pooled !== undefined) return pooled;
-    const dir = `${this.dir}/${this.#next++}`;
-    fs.mkdirSync(dir, { mode: 0o755 });
+    if (pooled !== undefined) {
+      try {
+        pooled.openFd();
+        return pooled;
+      } catch {
+        // removed behind the server's back: a new one
+      }
+    }
+    const tree = new CgroupTree(`${this.dir}/${this.#next++}`, this.binding);
+    fs.mkdirSync(tree.dir, { mode: 0o755 });
     try {
-      return new CgroupTree(dir, fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY), this.binding);
+      tree.openFd();
     } catch (error) {
-      removeCgroup(dir);
+      removeCgroup(tree.dir);
       throw error;
     }
+    return tree;
   }
 
   /** Gives back the cgroup of a program whose every process has exited: kept for reuse, or removed. */
   give(tree: CgroupTree): void {
-    if (this.#pool.length < POOL_SIZE && !tree.populated()) {
-      this.#pool.push(tree);
-      return;
-    }
-    fs.closeSync(tree.fd);
-    removeCgroup(tree.dir);
+    tree.closeFd();
+    if (this.#pool.length < POOL_SIZE && !tree.populated()) this.#pool.push(tree);
+    else removeCgroup(tree.dir);
   }
 
   /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
   remove(): boolean {
-    for (const tree of this.#pool.splice(0)) {
-      fs.closeSync(tree.fd);
-      removeCgroup(tree.dir);
-    }
+    for (const tree of this.#pool.splice(0)) removeCgroup(tree.dir);
     return removeCgroup(this.dir);
   }
 }

@@ -28,32 +28,45 @@ const LINGER_CHECK_MS = 1000;
 export interface ProgramTree {
   /** Extra options of the native spawn. */
   readonly spawnOptions: { cgroupFd?: number; subreaper?: boolean };
-  /** The program started: its first process. */
-  bind(pid: number): void;
+  /** The program was cloned (`pid`), or could not be (undefined). */
+  bind(pid: number | undefined): void;
   /** `signal` to every process of the tree, the first one included (through `leaderPidfd`). */
   signal(signal: number, leaderPidfd: number): void;
 }
 
 class CgroupProgramTree implements ProgramTree {
-  constructor(readonly cgroup: CgroupTree) {}
+  #leader: number | undefined;
+  constructor(readonly cgroup: CgroupTree, private readonly binding: NativeBinding) {}
   get spawnOptions() { return { cgroupFd: this.cgroup.fd }; }
-  bind(): void {}
-  signal(signal: number): void { this.cgroup.signal(signal); }
+  bind(pid: number | undefined): void {
+    this.cgroup.closeFd();
+    this.#leader = pid;
+  }
+
+  /**
+   * The first process before the rest, as a local kill() signals the child
+   * first: a shell that saw its children die of the signal first could
+   * exit on that, with a status instead of the signal.
+   */
+  signal(signal: number, leaderPidfd: number): void {
+    if (signal !== SIGKILL) {
+      try {
+        this.binding.pidfdSignal(leaderPidfd, signal);
+      } catch {
+        // exited; its exit is on the way
+      }
+    }
+    this.cgroup.signal(signal, signal === SIGKILL ? undefined : this.#leader);
+  }
 }
 
 class SubreaperProgramTree implements ProgramTree {
   #tree: ProcTree | undefined;
   constructor(private readonly binding: NativeBinding) {}
   get spawnOptions() { return { subreaper: true }; }
-  bind(pid: number): void { this.#tree = new ProcTree(pid, this.binding); }
-  /** The first process last: once it is gone, its orphans are no longer below it and could not be found. */
+  bind(pid: number | undefined): void { if (pid !== undefined) this.#tree = new ProcTree(pid, this.binding); }
   signal(signal: number, leaderPidfd: number): void {
-    this.#tree?.signal(signal);
-    try {
-      this.binding.pidfdSignal(leaderPidfd, signal);
-    } catch {
-      // exited; its exit is on the way
-    }
+    if (this.#tree !== undefined) this.#tree.signal(signal, leaderPidfd);
   }
 }
 
@@ -108,7 +121,7 @@ export class Containment {
 
   /** A tree for the next program, or undefined ('none'). Throws the cgroup's mkdir error. */
   tree(): ProgramTree | undefined {
-    if (this.parent !== undefined) return new CgroupProgramTree(this.parent.take());
+    if (this.parent !== undefined) return new CgroupProgramTree(this.parent.take(), this.binding);
     if (this.mode === 'subreaper') return new SubreaperProgramTree(this.binding);
     return undefined;
   }

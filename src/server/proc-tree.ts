@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { NativeBinding } from '../binding';
 
-const { SIGKILL } = os.constants.signals;
+const { SIGKILL, SIGSTOP } = os.constants.signals;
 
 /** Rounds of SIGKILL before giving up on a tree that keeps forking (each round kills what the last one saw). */
 const KILL_ROUNDS = 100;
@@ -58,33 +58,64 @@ export class ProcTree {
   constructor(readonly leader: number, private readonly binding: NativeBinding) {}
 
   /**
-   * `signal` to every descendant of the first process (the caller signals
-   * the first process itself, through its own pidfd). Each through a pidfd
-   * opened first and checked after: its parent must still be one of the
-   * tree, so a pid reused meanwhile is never signalled. SIGKILL repeats
-   * until the first process has no descendant left, so that a child forked
-   * between the walk and the kill is found by the next walk (as an orphan,
-   * it stays below the subreaper).
+   * `signal` to the first process (through `leaderPidfd`) and to every
+   * process below it. Each descendant through a pidfd opened first and
+   * checked after (its parent must still be one of the tree), so a pid
+   * reused meanwhile is never signalled; the first process is signalled
+   * before them, as a local kill() would signal the child first, so that
+   * it does not end on its children's deaths before its own signal.
+   * SIGKILL stops the first process first: stopped, it keeps its orphans
+   * below it and cannot exit on its own, while its descendants are killed
+   * round after round until none is left (a child forked between a walk and
+   * its kill is found by the next walk); it is killed last.
    */
-  signal(signal: number): void {
-    for (let round = 0; round < (signal === SIGKILL ? KILL_ROUNDS : 1); round++) {
-      const members = descendantsOf(this.leader);
-      if (members.length === 0) return;
-      const tree = new Set([this.leader, ...members]);
-      for (const pid of members) this.#signalMember(pid, signal, tree);
+  signal(signal: number, leaderPidfd: number): void {
+    if (signal !== SIGKILL) {
+      const held = this.#open();
+      this.#signalLeader(leaderPidfd, signal);
+      for (const pidfd of held) this.#send(pidfd, signal);
+      return;
+    }
+    this.#signalLeader(leaderPidfd, SIGSTOP);
+    for (let round = 0; round < KILL_ROUNDS; round++) {
+      const held = this.#open();
+      if (held.length === 0) break;
+      for (const pidfd of held) this.#send(pidfd, SIGKILL);
+    }
+    this.#signalLeader(leaderPidfd, SIGKILL);
+  }
+
+  #signalLeader(pidfd: number, signal: number): void {
+    try {
+      this.binding.pidfdSignal(pidfd, signal);
+    } catch {
+      // exited; its exit is on the way
     }
   }
 
-  #signalMember(pid: number, signal: number, tree: ReadonlySet<number>): void {
-    let pidfd: number;
-    try {
-      pidfd = this.binding.pidfdOpen(pid);
-    } catch {
-      return;
-    }
-    try {
+  /** Pidfds of the descendants, each checked after it was opened. */
+  #open(): number[] {
+    const members = descendantsOf(this.leader);
+    const tree = new Set([this.leader, ...members]);
+    const held: number[] = [];
+    for (const pid of members) {
+      let pidfd: number;
+      try {
+        pidfd = this.binding.pidfdOpen(pid);
+      } catch {
+        continue; // gone
+      }
       const parent = parentOf(pid);
-      if (parent !== undefined && tree.has(parent)) this.binding.pidfdSignal(pidfd, signal);
+      if (parent !== undefined && tree.has(parent)) held.push(pidfd);
+      else this.binding.close(pidfd);
+    }
+    return held;
+  }
+
+  /** Signals through a pidfd and closes it. */
+  #send(pidfd: number, signal: number): void {
+    try {
+      this.binding.pidfdSignal(pidfd, signal);
     } catch {
       // exited meanwhile
     } finally {

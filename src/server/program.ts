@@ -41,7 +41,13 @@ export class Program {
    * is left: a program that cannot be watched is killed and reaped here).
    */
   static start(binding: NativeBinding, options: NativeSpawnOptions, onExit: (result: WaitResult) => void, tree?: ProgramTree): Program {
-    const spawned = binding.spawn(tree === undefined ? options : { ...options, ...tree.spawnOptions });
+    let spawned: ReturnType<NativeBinding['spawn']>;
+    try {
+      spawned = binding.spawn(tree === undefined ? options : { ...options, ...tree.spawnOptions });
+    } catch (error) {
+      tree?.bind(undefined);
+      throw error;
+    }
     tree?.bind(spawned.pid);
     return new Program(binding, spawned.pid, spawned.pidfd, onExit, tree);
   }
