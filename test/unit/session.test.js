@@ -709,6 +709,35 @@ describe('unit: server Session', () => {
       server.assertClean();
     });
 
+    it('leaves a detached program running when the client leaves; maxRuntime still ends it, and its exit is reported to no one', () => {
+      const server = makeServer({ maxRuntime: 1000 });
+      const client = server.connect();
+      client.exec(request({ newSession: true }));
+      const proc = client.proc();
+      client.hangUp();
+      expect(proc.signals).to.deep.equal([]);
+      expect(server.binding.isOpen(client.fd)).to.equal(false);
+      expect(client.reports('spawn')[0].info.detached).to.equal(true);
+      clock.tick(1000);
+      expect(proc.signals.map((signal) => signal.signal)).to.deep.equal([SIGTERM, SIGTERM]);
+      server.binding.programExits(proc.pid, { signal: SIGTERM });
+      expect(client.reports('exit')[0].info).to.include({ reason: 'maxRuntime', detached: true });
+      expect(client.replies()).to.have.length(1); // STARTED only
+      expect(client.reportTypes()).to.deep.equal(['request', 'spawn', 'exit', 'done']);
+      server.assertClean();
+    });
+
+    it('with allowDetached: false, refuses a detached request (ERR_SIDECAR_DETACHED_REFUSED) as a denial, starting nothing', () => {
+      const server = makeServer({ allowDetached: false });
+      const client = server.connect();
+      const fds = client.exec(request({ newSession: true }));
+      expect(failed(client)).to.include({ code: 'ERR_SIDECAR_DETACHED_REFUSED', syscall: 'detached' });
+      expect(server.binding.processes.size).to.equal(0);
+      expect(client.reportTypes()).to.deep.equal(['denied', 'done']);
+      expect(fds.every((fd) => !server.binding.isOpen(fd))).to.equal(true);
+      server.assertClean();
+    });
+
     it('treats a protocol violation while the program runs as the client leaving', () => {
       const server = makeServer();
       const client = server.connect();
