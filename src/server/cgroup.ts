@@ -71,6 +71,12 @@ export function cgroupPids(dir: string): number[] {
 export class CgroupTree {
   /** The directory's fd, open only from take() until the program is cloned into it (closeFd). */
   fd = -1;
+  /**
+   * cgroup.kill was written. Such a cgroup is never reused: the kernel
+   * (6.x, its kill sequence count) kills a process cloned into a cgroup
+   * killed before, as if it had been there.
+   */
+  killed = false;
 
   constructor(readonly dir: string, private readonly binding: NativeBinding) {}
 
@@ -108,6 +114,7 @@ export class CgroupTree {
 
   #killAll(): boolean {
     try {
+      this.killed = true;
       fs.writeFileSync(`${this.dir}/cgroup.kill`, '1');
       return true;
     } catch {
@@ -180,7 +187,7 @@ export class CgroupParent {
   /** Gives back the cgroup of a program whose every process has exited: kept for reuse, or removed. */
   give(tree: CgroupTree): void {
     tree.closeFd();
-    if (this.#pool.length < POOL_SIZE && !tree.populated()) this.#pool.push(tree);
+    if (this.#pool.length < POOL_SIZE && !tree.killed && !tree.populated()) this.#pool.push(tree);
     else removeCgroup(tree.dir);
   }
 

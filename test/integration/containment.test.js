@@ -101,6 +101,17 @@ for (const containment of ['cgroup', 'subreaper']) {
       expect(await closed).to.equal('SIGTERM');
     });
 
+    it('the programs after a SIGKILLed one run (a killed cgroup is never reused)', async function () {
+      const killed = remoteSpawn('sleep', ['1000'], { connect: server.path, stdio: 'ignore' });
+      await new Promise((resolve) => killed.on('spawn', resolve));
+      killed.kill('SIGKILL');
+      expect(await new Promise((resolve) => killed.on('close', (code, signal) => resolve(signal)))).to.equal('SIGKILL');
+      for (let i = 0; i < 3; i++) {
+        const child = remoteSpawn('true', [], { connect: server.path, stdio: 'ignore' });
+        expect(await new Promise((resolve) => child.on('close', (code, signal) => resolve([code, signal])))).to.deep.equal([0, null]);
+      }
+    });
+
     it('maxRuntime: every sleep is gone within 2 s of it', async function () {
       const { markers, script } = await startTree();
       const child = remoteSpawn('sh', ['-c', script], { connect: server.path, stdio: 'ignore' });
