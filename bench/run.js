@@ -10,7 +10,8 @@
 // Environment: BENCH_BYTES (bytes per run of the bytes rows, default 256 MiB;
 // each side moves at least 4 runs),
 // BENCH_WITHOUT=cc,hyperfine,s6-sudo (act as if those were not installed),
-// SIDECAR_BENCH_NATIVE_CLIENT (a shim client taking `sidecar exec`'s arguments).
+// SIDECAR_BENCH_NATIVE_CLIENT (a shim client taking `sidecar exec`'s arguments),
+// SIDECAR_BENCH_CONTAINMENT (the bench server's containment, default 'auto').
 //
 // Every figure is the median of many runs with min and max; every ratio is
 // between two sides measured in the same process, alternately (A, B, A, B...).

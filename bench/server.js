@@ -24,7 +24,9 @@ if (!socketPath) {
 // The bench's requests pass at most three fds (stdio). With maxFds at its
 // default (64), maxConnections is fitted to RLIMIT_NOFILE / 65, too few for
 // the server-cost scenario's 1,000 running programs.
-const server = createServer({ maxFds: 3 });
+// SIDECAR_BENCH_CONTAINMENT: the server's containment ('auto' by default),
+// to measure what holding each program's whole tree costs.
+const server = createServer({ maxFds: 3, containment: process.env.SIDECAR_BENCH_CONTAINMENT || 'auto' });
 let stopping = false;
 function stop() {
   if (stopping) process.exit(0); // second request: now

@@ -43,6 +43,8 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       // process.cc
       {"waitPidfd", WaitPidfd},
       {"pidfdSignal", PidfdSignal},
+      {"pidfdOpen", PidfdOpenPid},
+      {"setChildSubreaper", SetChildSubreaper},
       {"kill", Kill},
       // sync.cc
       {"exchangeSync", ExchangeSync},

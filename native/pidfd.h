@@ -4,7 +4,7 @@
 // and signals a program through it).
 //
 // Man pages: clone(2) (CLONE_PIDFD), waitid(2) (P_PIDFD),
-// pidfd_send_signal(2), syscall(2).
+// pidfd_send_signal(2), pidfd_open(2), syscall(2).
 
 #ifndef SIDECAR_EXEC_PIDFD_H_
 #define SIDECAR_EXEC_PIDFD_H_
@@ -17,6 +17,9 @@
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434  // same number on every architecture
 #endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424  // same number on every architecture
@@ -38,6 +41,13 @@ inline int WaitidPidfd(int pidfd, siginfo_t* status, int options) {
 inline int PidfdSendSignal(int pidfd, int signal) {
   return static_cast<int>(
       ::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0));
+}
+
+// pidfd_open(2) through syscall(2), for a process the server did not start
+// itself (a program's descendant); glibc only wraps it since 2.36. The fd is
+// close-on-exec (the kernel always sets it).
+inline int PidfdOpen(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
 }  // namespace sidecar

@@ -3,9 +3,11 @@
 // pid is kept for process groups, which have no pidfd.
 //
 // Man pages: waitid(2) (P_PIDFD, through pidfd.h), pidfd_send_signal(2)
-// (through pidfd.h), kill(2).
+// (through pidfd.h), pidfd_open(2) (through pidfd.h), kill(2),
+// prctl(2) (PR_SET_CHILD_SUBREAPER).
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <climits>
@@ -52,6 +54,28 @@ Napi::Value PidfdSignal(const Napi::CallbackInfo& info) {
   if (PidfdSendSignal(pidfd, signal) != 0) {
     ThrowErrno(env, errno, "pidfd_send_signal");
   }
+  return env.Undefined();
+}
+
+// A pidfd for a process the server did not start (a program's descendant):
+// once open, signals and waits through it reach that process and no other,
+// so the caller checks that the pid still names the process it meant
+// (its parent, its cgroup) after opening, not before.
+Napi::Value PidfdOpenPid(const Napi::CallbackInfo& info) {
+  Args args(info, 1, "pidfdOpen(pid: number): number");
+  Napi::Env env = args.Env();
+  pid_t pid = static_cast<pid_t>(args.Integer(0, 1, INT_MAX));
+  int fd = PidfdOpen(pid);
+  if (fd < 0) ThrowErrno(env, errno, "pidfd_open");
+  return Napi::Number::New(env, fd);
+}
+
+// PR_SET_CHILD_SUBREAPER on this process: orphaned descendants of its
+// programs become its children instead of init's.
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
+  Args args(info, 0, "setChildSubreaper(): void");
+  Napi::Env env = args.Env();
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1UL) != 0) ThrowErrno(env, errno, "prctl");
   return env.Undefined();
 }
 

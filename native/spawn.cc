@@ -13,6 +13,7 @@
 // do not run the dynamic linker's lazy binding on that shared memory.
 //
 // Man pages: clone(2) (CLONE_VM, CLONE_VFORK, CLONE_PIDFD), execve(2),
+// cgroups(7) (cgroup.procs), prctl(2) (PR_SET_CHILD_SUBREAPER), write(2),
 // _exit(2), signal-safety(7), sigaction(2), sigprocmask(2),
 // pthread_sigmask(3), setsid(2), setpgid(2), syscall(2) (setgroups(2),
 // setgid(2), setuid(2), close_range(2)), prctl(2) (PR_SET_PDEATHSIG),
@@ -31,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "pidfd.h"
@@ -57,6 +59,7 @@ enum Stage : int {
   kStageSetgid,
   kStageSetuid,
   kStageIoctl,
+  kStageCgroup,
 };
 
 const char* StageName(int stage) {
@@ -73,6 +76,7 @@ const char* StageName(int stage) {
     case kStageSetgid: return "setgid";
     case kStageSetuid: return "setuid";
     case kStageIoctl: return "ioctl";
+    case kStageCgroup: return "cgroup";
     default: return "spawn";
   }
 }
@@ -97,6 +101,10 @@ struct ChildPlan {
   int death_signal;
   int uid;  // -1: keep the server's
   int gid;  // -1: keep the server's
+  int cgroup_fd;  // the cgroup's directory; -1: stay in the server's cgroup
+  // Set when clone3 put the child in its cgroup already (CLONE_INTO_CGROUP).
+  bool in_cgroup;
+  bool subreaper;
   pid_t parent_pid;
   sigset_t empty_mask;
   // Written by the child into our memory (CLONE_VM), read after it is gone.
@@ -156,6 +164,31 @@ void ChildCredentials(ChildPlan* plan) noexcept {
   }
   if (plan->uid >= 0 && syscall(SYS_setuid, plan->uid) != 0) {
     ChildFail(plan, kStageSetuid, errno);
+  }
+}
+
+// Where clone3 could not place the child in its cgroup (CLONE_INTO_CGROUP,
+// Linux 5.7, or an architecture without the clone3 entry below), the child
+// moves itself there (writing "0" to cgroup.procs names the writer) before
+// anything else. The parent is held by CLONE_VFORK until execve, so no
+// process of the program can exist outside the cgroup either way: the
+// program cannot fork before it runs. Done while the child still has the
+// server's credentials, which the move needs.
+void ChildCgroup(ChildPlan* plan) noexcept {
+  if (plan->cgroup_fd < 0 || plan->in_cgroup) return;
+  int procs = openat(plan->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (procs < 0) ChildFail(plan, kStageCgroup, errno);
+  if (write(procs, "0", 1) != 1) ChildFail(plan, kStageCgroup, errno);
+  close(procs);
+}
+
+// A subreaper keeps its orphaned descendants as its own children instead of
+// handing them to init, so that the server can find the whole tree by
+// parent pid while the program runs. The flag survives execve.
+void ChildSubreaper(ChildPlan* plan) noexcept {
+  if (!plan->subreaper) return;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1UL) != 0) {
+    ChildFail(plan, kStagePrctl, errno);
   }
 }
 
@@ -251,6 +284,8 @@ void ChildMapFds(ChildPlan* plan) noexcept {
 int ChildMain(void* arg) noexcept {
   ChildPlan* plan = static_cast<ChildPlan*>(arg);
   ChildResetSignals();
+  ChildCgroup(plan);
+  ChildSubreaper(plan);
   ChildSession(plan);
   ChildMapFds(plan);
   if (plan->cwd != nullptr && chdir(plan->cwd) != 0) {
@@ -289,6 +324,8 @@ class ChildStack {
   bool valid() const { return base_ != nullptr; }
   // Stacks grow down on every architecture Linux/Node runs on.
   void* top() const { return static_cast<char*>(base_) + kStackSize; }
+  void* base() const { return base_; }
+  size_t size() const { return kStackSize; }
 
  private:
   void* base_ = nullptr;
@@ -307,20 +344,137 @@ void Reap(int pidfd, pid_t pid) {
   RetryOnEintr([&] { return waitpid(pid, &ignored, __WALL); });
 }
 
+// clone3(2) as clone(2) is used above: a raw system call cannot start the
+// child on a fresh stack (it would return into a frame the parent is still
+// in), so this entry puts the child on its stack, calls ChildMain(plan) and
+// exits with its result. Returns the child's pid, or -errno, to the parent.
+// The child's registers are the parent's at the system call, which is how
+// it finds the function and its argument.
+extern "C" long SidecarClone3(void* args, size_t size, int (*fn)(void*),
+                              void* arg);
+
+#if defined(__x86_64__)
+#define SIDECAR_HAVE_CLONE3 1
+// rdi: args, rsi: size, rdx: fn, rcx: arg. syscall clobbers rcx and r11.
+asm(R"(
+  .text
+  .p2align 4
+  .type SidecarClone3, @function
+SidecarClone3:
+  mov %rcx, %r8
+  mov $435, %eax
+  syscall
+  test %rax, %rax
+  jz 1f
+  ret
+1:
+  xor %ebp, %ebp
+  and $-16, %rsp
+  mov %r8, %rdi
+  call *%rdx
+  mov %eax, %edi
+  mov $60, %eax
+  syscall
+  hlt
+  .size SidecarClone3, .-SidecarClone3
+)");
+#elif defined(__aarch64__)
+#define SIDECAR_HAVE_CLONE3 1
+// x0: args, x1: size, x2: fn, x3: arg. svc preserves every other register.
+asm(R"(
+  .text
+  .p2align 2
+  .type SidecarClone3, %function
+SidecarClone3:
+  mov x8, #435
+  svc #0
+  cbz x0, 1f
+  ret
+1:
+  mov x29, #0
+  mov x30, #0
+  mov x0, x3
+  blr x2
+  mov x8, #93
+  svc #0
+  brk #0
+  .size SidecarClone3, .-SidecarClone3
+)");
+#else
+#define SIDECAR_HAVE_CLONE3 0
+#endif
+
+// struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2), spelled out so
+// that older kernel headers do not matter.
+struct CloneArgs {
+  uint64_t flags;
+  uint64_t pidfd;
+  uint64_t child_tid;
+  uint64_t parent_tid;
+  uint64_t exit_signal;
+  uint64_t stack;
+  uint64_t stack_size;
+  uint64_t tls;
+  uint64_t set_tid;
+  uint64_t set_tid_size;
+  uint64_t cgroup;
+};
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
+
+// The child in its cgroup from its first instruction: clone3 with
+// CLONE_INTO_CGROUP, which also spares the cgroup migration (a write to
+// cgroup.procs takes a lock every fork in the system waits on, and costs
+// far more than the clone). -1 with *err = ENOSYS where that is not
+// available (Linux < 5.7, or no entry above): the caller falls back.
+pid_t Clone3IntoCgroup(ChildPlan* plan, void* stack_base, size_t stack_size,
+                       int* pidfd, int* err) {
+#if SIDECAR_HAVE_CLONE3
+  CloneArgs args;
+  std::memset(&args, 0, sizeof(args));
+  args.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | kCloneIntoCgroup;
+  args.pidfd = reinterpret_cast<uintptr_t>(pidfd);
+  args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<uintptr_t>(stack_base);
+  args.stack_size = stack_size;
+  args.cgroup = static_cast<uint64_t>(plan->cgroup_fd);
+  long rc = SidecarClone3(&args, sizeof(args), ChildMain, plan);
+  if (rc >= 0) return static_cast<pid_t>(rc);
+  // E2BIG: a kernel whose clone_args ends before `cgroup`.
+  *err = (rc == -E2BIG || rc == -ENOSYS) ? ENOSYS : static_cast<int>(-rc);
+  return -1;
+#else
+  (void)plan;
+  (void)stack_base;
+  (void)stack_size;
+  (void)pidfd;
+  *err = ENOSYS;
+  return -1;
+#endif
+}
+
 // Blocks every signal in this thread around clone: the child starts with
 // our handlers, and one run on the shared memory before the child has reset
 // them would corrupt the parent.
-pid_t CloneChild(ChildPlan* plan, void* stack_top, int* pidfd, int* err) {
+pid_t CloneChild(ChildPlan* plan, const ChildStack& stack, int* pidfd,
+                 int* err) {
   sigset_t all;
   sigset_t previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  pid_t pid = clone(ChildMain, stack_top,
-                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan,
-                    pidfd);
-  // The child's failing calls wrote errno too (same thread-local storage,
-  // shared memory): only clone's own failure is meaningful here.
-  *err = errno;
+  pid_t pid = -1;
+  if (plan->cgroup_fd >= 0) {
+    // Read by the child, which runs before clone3 returns here.
+    plan->in_cgroup = true;
+    pid = Clone3IntoCgroup(plan, stack.base(), stack.size(), pidfd, err);
+    plan->in_cgroup = false;
+  }
+  if (pid < 0 && (plan->cgroup_fd < 0 || *err == ENOSYS)) {
+    pid = clone(ChildMain, stack.top(),
+                CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan, pidfd);
+    // The child's failing calls wrote errno too (same thread-local storage,
+    // shared memory): only clone's own failure is meaningful here.
+    *err = errno;
+  }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return pid;
 }
@@ -359,12 +513,15 @@ struct SpawnInput {
   int death_signal = 0;
   int uid = -1;
   int gid = -1;
+  int cgroup_fd = -1;
+  bool subreaper = false;
 };
 
 constexpr char kUsage[] =
     "spawn({ candidates: string[], argv: string[], env: string[], "
     "cwd: string | null, fdMap: number[], newSession: boolean, "
-    "terminal: number, deathSignal: number, uid: number, gid: number }): { pid, pidfd }";
+    "terminal: number, deathSignal: number, uid: number, gid: number, cgroupFd?: number, "
+    "subreaper?: boolean }): { pid, pidfd }";
 
 SpawnInput ReadOptions(Napi::Env env, const Napi::Value& value) {
   if (!value.IsObject() || value.IsArray()) {
@@ -400,6 +557,21 @@ SpawnInput ReadOptions(Napi::Env env, const Napi::Value& value) {
       IntegerArg(env, options.Get("uid"), -1, INT32_MAX, kUsage));
   input.gid = static_cast<int>(
       IntegerArg(env, options.Get("gid"), -1, INT32_MAX, kUsage));
+  // Optional: absent means no containment of the tree.
+  Napi::Value cgroup = options.Get("cgroupFd");
+  if (!cgroup.IsUndefined()) {
+    input.cgroup_fd = static_cast<int>(
+        IntegerArg(env, cgroup, -1, INT32_MAX, kUsage));
+  }
+  Napi::Value subreaper = options.Get("subreaper");
+  if (!subreaper.IsUndefined()) {
+    if (!subreaper.IsBoolean()) {
+      ThrowTypeError(env,
+                     std::string("subreaper must be a boolean; usage: ") +
+                         kUsage);
+    }
+    input.subreaper = subreaper.As<Napi::Boolean>().Value();
+  }
   return input;
 }
 
@@ -448,6 +620,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   plan.death_signal = input.death_signal;
   plan.uid = input.uid;
   plan.gid = input.gid;
+  plan.cgroup_fd = input.cgroup_fd;
+  plan.subreaper = input.subreaper;
   plan.parent_pid = getpid();
   sigemptyset(&plan.empty_mask);
 
@@ -455,7 +629,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (!stack.valid()) ThrowErrno(env, errno, "mmap");
   int pidfd_number = -1;
   int clone_err = 0;
-  pid_t pid = CloneChild(&plan, stack.top(), &pidfd_number, &clone_err);
+  pid_t pid = CloneChild(&plan, stack, &pidfd_number, &clone_err);
   if (pid < 0) ThrowErrno(env, clone_err, "clone");
   UniqueFd pidfd(pidfd_number);
   if (!pidfd.valid()) {

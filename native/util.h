@@ -158,6 +158,8 @@ Napi::Value SetTerminalSize(const Napi::CallbackInfo& info);
 // Entry points: process.cc
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
+Napi::Value PidfdOpenPid(const Napi::CallbackInfo& info);
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
 
 // Entry points: sync.cc

@@ -178,7 +178,31 @@ export interface ServerOptions {
    * @default Infinity
    */
   closeTimeout?: number;
+  /**
+   * Run programs started with `detached: true`. Such a program is not
+   * killed when its client disconnects (its exit is then reported to no
+   * one); maxRuntime, close() and the server's death still end it, and it
+   * keeps its connection's place (maxConnections, maxConnectionsPerUid)
+   * until it exits. `false` refuses them with ERR_SIDECAR_DETACHED_REFUSED.
+   * @default true
+   */
+  allowDetached?: boolean;
+  /**
+   * How the server holds every descendant of a program (setsid'd and
+   * double-forked ones too), so that a disconnect, kill(), maxRuntime and
+   * close() reach all of them: 'cgroup' (a cgroup v2 per program under one
+   * the server makes in its own, ended with cgroup.kill; listen fails
+   * where it cannot make one), 'subreaper' (the program's first process is
+   * a child subreaper and the tree is found through /proc; it holds while
+   * that process lives), 'auto' (a cgroup where the server can make one,
+   * else a subreaper), or 'none' (the program's process group only).
+   * @default 'auto'
+   */
+  containment?: ContainmentMode;
 }
+
+/** How a server holds a program's descendants; see {@link ServerOptions.containment}. */
+export type ContainmentMode = 'auto' | 'cgroup' | 'subreaper' | 'none';
 
 /** Why a program ended, as the server saw it. */
 export type ExitReason = 'exit' | 'client-signal' | 'disconnect' | 'maxRuntime' | 'close';
@@ -201,6 +225,12 @@ export interface ServerStats {
   failed: number;
   /** Requests and connections the policy refused (allowUids/allowGids at accept, the rest per request). */
   denied: number;
+  /** Programs started with `detached: true` running now, whether their client is still there or not. */
+  detached: number;
+  /** What programs left running after their first process exited, that the server still holds ('cgroup' containment; maxRuntime and close() end them). */
+  lingering: number;
+  /** The containment in effect: 'cgroup', 'subreaper' or 'none' ('auto' resolved at listen). */
+  containment: Exclude<ContainmentMode, 'auto'> | null;
 }
 
 /**
@@ -231,6 +261,8 @@ export interface ServerRequestInfo {
    * allowCommands is set.
    */
   searchPath: string;
+  /** Started with `detached: true`: a disconnect does not end it. */
+  detached: boolean;
 }
 
 export interface SidecarServerEvents {

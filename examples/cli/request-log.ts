@@ -42,11 +42,12 @@ export function logRequests(server: SidecarServer, verbosity: number): void {
     const end = info.signal ?? `exit ${info.exitCode}`;
     const why = info.reason === 'exit' ? '' : ` (${info.reason})`;
     // The PATH it was looked up in: the answer to "why that program?" (cut as any word).
-    say(`uid ${info.credentials.uid} pid ${info.credentials.pid} ${shown(info.argv[0])}: ${end}${why} in ${info.durationMs} ms; PATH ${shown(info.searchPath, MAX_PATH_SHOWN)}`);
+    const detached = info.detached ? ' detached' : '';
+    say(`uid ${info.credentials.uid} pid ${info.credentials.pid}${detached} ${shown(info.argv[0])}: ${end}${why} in ${info.durationMs} ms; PATH ${shown(info.searchPath, MAX_PATH_SHOWN)}`);
   });
   server.on('denied', (info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} denied ${shown(info.argv[0] ?? '')}: ${shown(info.reason)}`));
   server.on('clientError', (error, info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} failed: ${shown(error.message)}`));
   if (verbosity > 1) {
-    server.on('spawn', (info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} started ${info.pid}: ${describeArgv(info.argv)}`));
+    server.on('spawn', (info) => say(`uid ${info.credentials.uid} pid ${info.credentials.pid} started ${info.pid}${info.detached ? ' detached' : ''}: ${describeArgv(info.argv)}`));
   }
 }

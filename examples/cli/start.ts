@@ -6,7 +6,7 @@ import { closeSync, constants as fsConstants, existsSync, fchmodSync, fchownSync
 import { constants } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { createServer } from 'sidecar-exec';
-import type { LocatedEnvName, ServerOptions } from 'sidecar-exec';
+import type { ContainmentMode, LocatedEnvName, ServerOptions } from 'sidecar-exec';
 import { list, parseFlags, single } from './args';
 import type { Flags } from './args';
 import { logRequests } from './request-log';
@@ -31,6 +31,8 @@ const START_NUMBERS: Readonly<Record<string, NumericOption>> = {
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
+const CONTAINMENTS: readonly ContainmentMode[] = ['auto', 'cgroup', 'subreaper', 'none'];
+
 function integerFlag(flags: Flags, name: string): number | undefined {
   const text = single(flags, name);
   if (text === undefined) return undefined;
@@ -50,6 +52,7 @@ function idList(flags: Flags, name: string): number[] | undefined {
 function serverOptions(flags: Flags): ServerOptions {
   const options: ServerOptions = {
     allowStop: !flags.switches.has('no-stop'),
+    allowDetached: !flags.switches.has('no-detached'),
     allowUids: idList(flags, 'allow-uid'),
     allowGids: idList(flags, 'allow-gid'),
     allowCommands: list(flags, 'allow-command'),
@@ -64,6 +67,11 @@ function serverOptions(flags: Flags): ServerOptions {
     if (!/^[0-7]{1,4}$/.test(modeText)) throw new UsageError(`--mode must be octal, as 0660: ${modeText}`);
     options.mode = Number.parseInt(modeText, 8);
     if (options.mode > 0o777) throw new UsageError(`--mode must be at most 0777: ${modeText}`);
+  }
+  const containment = single(flags, 'containment');
+  if (containment !== undefined) {
+    if (!CONTAINMENTS.includes(containment as ContainmentMode)) throw new UsageError(`--containment must be one of ${CONTAINMENTS.join(', ')}: ${containment}`);
+    options.containment = containment as ContainmentMode;
   }
   const group = single(flags, 'group');
   if (group !== undefined) {
@@ -115,9 +123,9 @@ function makeParents(socketPath: string, options: ServerOptions): void {
 
 export function start(argv: readonly string[]): void {
   const flags = parseFlags(argv, {
-    values: ['mode', 'group', 'allow-uid', 'allow-gid', 'allow-command', 'allow-env', 'caller-env', 'ready-fd', ...Object.keys(START_NUMBERS)],
+    values: ['mode', 'group', 'allow-uid', 'allow-gid', 'allow-command', 'allow-env', 'caller-env', 'ready-fd', 'containment', ...Object.keys(START_NUMBERS)],
     // `-v` and `-vv` (parseArgs reads -vv as -v twice; --vv is the long spelling).
-    switches: ['parents', 'trust-directory', 'no-stop', 'print-ready', 'v', 'vv'],
+    switches: ['parents', 'trust-directory', 'no-stop', 'no-detached', 'print-ready', 'v', 'vv'],
   });
   const [socketPath] = flags.operands;
   if (flags.operands.length !== 1 || socketPath === undefined) throw new UsageError('start takes exactly one PATH');

@@ -12,7 +12,8 @@ export const USAGE = `usage:
                 [--caller-env NAME]...
                 [--max-concurrent N] [--max-queued N] [--queue-timeout MS] [--max-connections N]
                 [--max-connections-per-uid N] [--max-buffered-bytes N]
-                [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--disconnect-grace MS] [--no-stop] PATH
+                [--max-runtime MS] [--handshake-timeout MS] [--close-timeout MS] [--disconnect-grace MS] [--no-stop]
+                [--no-detached] [--containment auto|cgroup|subreaper|none] PATH
   sidecar stop PATH
   sidecar ping PATH
   ${EXEC_SYNOPSIS('sidecar exec')}

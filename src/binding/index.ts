@@ -73,6 +73,15 @@ export interface NativeSpawnOptions {
   uid: number;
   /** setgid(2) to this id, or -1 to keep the server's. */
   gid: number;
+  /**
+   * A cgroup v2 directory fd: the child starts in that cgroup
+   * (clone3 CLONE_INTO_CGROUP; where that is missing, the child writes
+   * itself into cgroup.procs before anything else). Absent or -1: the
+   * server's cgroup.
+   */
+  cgroupFd?: number;
+  /** prctl(PR_SET_CHILD_SUBREAPER) in the child before execve (it survives execve). */
+  subreaper?: boolean;
 }
 
 /** A started program. */
@@ -198,6 +207,10 @@ export interface NativeBinding {
   waitPidfd(pidfd: number): WaitResult | null;
   /** pidfd_send_signal(2); throws ESRCH once the program has been reaped. */
   pidfdSignal(pidfd: number, signal: number): void;
+  /** pidfd_open(2): a pidfd for a process this one did not start (close-on-exec). */
+  pidfdOpen(pid: number): number;
+  /** prctl(PR_SET_CHILD_SUBREAPER, 1) on this process. */
+  setChildSubreaper(): void;
   /** kill(2); a negative pid names a process group. */
   kill(pid: number, signal: number): void;
   /**

@@ -11,6 +11,7 @@ export const SIDECAR_CODES: { readonly [Code in SidecarErrorCode]: string } = {
   ERR_SIDECAR_BUSY: 'the server\'s work queue is full, a request waited longer than queueTimeout, or too many connections',
   ERR_SIDECAR_CONNECT: 'the server socket could not be reached',
   ERR_SIDECAR_DENIED: 'the server\'s policy refused the request',
+  ERR_SIDECAR_DETACHED_REFUSED: 'the server does not run detached programs (allowDetached: false)',
   ERR_SIDECAR_DISCONNECTED: 'the connection ended before the program\'s exit was reported',
   ERR_SIDECAR_NO_SOCKET: 'neither options.connect nor SIDECAR_SOCKET names a socket',
   ERR_SIDECAR_PROTOCOL: 'a peer sent a message that breaks the protocol',

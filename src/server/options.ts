@@ -1,7 +1,7 @@
 // createServer's options: defaults in one place, validated once.
 
 import * as os from 'node:os';
-import type { AuthorizeFunction, ServerOptions } from '../../types/index';
+import type { AuthorizeFunction, ContainmentMode, ServerOptions } from '../../types/index';
 import { invalidArgType, invalidArgValue } from '../errors';
 import { MAX_FDS, MAX_REQUEST_BYTES } from '../protocol';
 import { signalOption } from '../signals';
@@ -34,6 +34,8 @@ export interface NormalizedServerOptions {
   disconnectSignal: number;
   disconnectGrace: number;
   closeTimeout: number;
+  allowDetached: boolean;
+  containment: ContainmentMode;
 }
 
 /** The defaults, documented in docs/api.md. */
@@ -52,7 +54,18 @@ export const SERVER_DEFAULTS = {
   maxRuntime: 0,
   closeTimeout: Infinity,
   disconnectGrace: 2000,
+  containment: 'auto',
 } as const;
+
+const CONTAINMENT_MODES: readonly ContainmentMode[] = ['auto', 'cgroup', 'subreaper', 'none'];
+
+function containmentOption(value: unknown): ContainmentMode {
+  if (value === undefined) return SERVER_DEFAULTS.containment;
+  if (!CONTAINMENT_MODES.includes(value as ContainmentMode)) {
+    throw invalidArgValue('options.containment', value, `must be one of ${CONTAINMENT_MODES.map((mode) => `'${mode}'`).join(', ')}`);
+  }
+  return value as ContainmentMode;
+}
 
 function integer(options: Record<string, unknown>, name: string, fallback: number, min: number, max: number, allowInfinity: boolean): number {
   return integerOption(options[name], `options.${name}`, fallback, min, max, allowInfinity);
@@ -139,6 +152,8 @@ export function normalizeServerOptions(input: ServerOptions | undefined): Normal
     disconnectSignal: signal(options, 'disconnectSignal', os.constants.signals.SIGKILL),
     disconnectGrace: integer(options, 'disconnectGrace', SERVER_DEFAULTS.disconnectGrace, 0, 2 ** 31, false),
     closeTimeout: integer(options, 'closeTimeout', SERVER_DEFAULTS.closeTimeout, 0, 2 ** 31, true),
+    allowDetached: optionalBoolean(options.allowDetached, 'options.allowDetached', true),
+    containment: containmentOption(options.containment),
   });
   return normalized;
 }

@@ -7,6 +7,8 @@ import * as os from 'node:os';
 import type { NativeBinding, NativePoller, NativeSpawnOptions, WaitResult } from '../binding';
 import { READABLE } from '../binding';
 import { isNativeError } from '../errors';
+import type { ProgramTree } from './containment';
+import { programPids } from './orphans';
 
 const { SIGKILL } = os.constants.signals;
 
@@ -38,9 +40,16 @@ export class Program {
    * native error when it could not be started or watched (then nothing of it
    * is left: a program that cannot be watched is killed and reaped here).
    */
-  static start(binding: NativeBinding, options: NativeSpawnOptions, onExit: (result: WaitResult) => void): Program {
-    const spawned = binding.spawn(options);
-    return new Program(binding, spawned.pid, spawned.pidfd, onExit);
+  static start(binding: NativeBinding, options: NativeSpawnOptions, onExit: (result: WaitResult) => void, tree?: ProgramTree): Program {
+    let spawned: ReturnType<NativeBinding['spawn']>;
+    try {
+      spawned = binding.spawn(tree === undefined ? options : { ...options, ...tree.spawnOptions });
+    } catch (error) {
+      tree?.bind(undefined);
+      throw error;
+    }
+    tree?.bind(spawned.pid);
+    return new Program(binding, spawned.pid, spawned.pidfd, onExit, tree);
   }
 
   private constructor(
@@ -48,8 +57,11 @@ export class Program {
     readonly pid: number,
     pidfd: number,
     private readonly onExit: (result: WaitResult) => void,
+    /** Every process of the program (./containment.ts); without it, its process group. */
+    readonly tree: ProgramTree | undefined,
   ) {
     this.pidfd = pidfd;
+    programPids.add(pid);
     try {
       this.exitPoller = new binding.Poller(pidfd, () => this.onReadable());
       this.exitPoller.start(READABLE);
@@ -69,12 +81,18 @@ export class Program {
   }
 
   /**
-   * Signals the program's group. `alsoLeader`: also through the pidfd, for a
+   * Signals every process of the program's tree when it has one; else its
+   * group. `alsoLeader`: also through the pidfd, for a
    * program that left its group; the pidfd is used anyway when the group is
    * gone.
    */
   signal(signal: number, alsoLeader: boolean): void {
     if (!this.running) return;
+    if (this.tree !== undefined) {
+      // Each process of the tree once, wherever it went (setsid'd or double-forked).
+      this.tree.signal(signal, this.pidfd);
+      return;
+    }
     let reachedGroup = true;
     try {
       this.binding.kill(-this.pid, signal);
@@ -117,6 +135,7 @@ export class Program {
     this.escalation = undefined;
     this.binding.close(this.pidfd);
     this.pidfd = -1;
+    programPids.delete(this.pid);
   }
 
   /** Waits for a program that was just killed; only on the rare path where it cannot be polled. */
@@ -124,5 +143,6 @@ export class Program {
     while (this.binding.waitPidfd(this.pidfd) === null) this.binding.waitReadable(this.pidfd, 1000);
     this.binding.close(this.pidfd);
     this.pidfd = -1;
+    programPids.delete(this.pid);
   }
 }

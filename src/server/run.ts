@@ -13,6 +13,7 @@ import { isNativeError } from '../errors';
 import { closeReceived } from '../transport/seqpacket';
 import { isThenable } from '../validate';
 import { signalName, terminatesByDefault } from '../signals';
+import type { ProgramTree } from './containment';
 import { type Decision, decide } from './policy';
 import { Program, WatchError } from './program';
 import type { SessionContext } from './session-context';
@@ -69,8 +70,19 @@ export class Run {
     return this.program?.running ?? false;
   }
 
+  /** A detached program (child_process's `detached`): a disconnect does not end it. */
+  get detached(): boolean {
+    return this.request.newSession;
+  }
+
   /** Asks the policy; the rest follows from its answer. */
   start(): void {
+    if (this.detached && !this.context.options.allowDetached) {
+      const reason = 'this server does not run detached programs (allowDetached: false)';
+      this.context.report({ type: 'denied', info: { credentials: this.credentials, argv: this.request.argv, reason } });
+      this.refuse({ errno: EPERM, code: 'ERR_SIDECAR_DETACHED_REFUSED', syscall: 'detached', message: reason }, false);
+      return;
+    }
     const decision = decide(this.context.options, this.request, this.credentials);
     if (!isThenable<Decision>(decision)) this.onDecision(decision);
     else decision.then((answer) => this.onDecision(answer), (error: unknown) => this.onDecision({ allow: false, code: 'ERR_SIDECAR_DENIED', syscall: 'authorize', reason: String(error) }));
@@ -101,6 +113,11 @@ export class Run {
    */
   clientLeft(): void {
     this.clientGone = true;
+    if (this.phase === Phase.Running && this.program !== undefined && this.detached) {
+      // Outlives its caller, as locally; nobody is told of its exit any more.
+      debug('detached pid %d runs on without its client', this.program.pid);
+      return;
+    }
     if (this.phase === Phase.Running && this.program !== undefined) {
       const { disconnectSignal, disconnectGrace } = this.context.options;
       const left = this.warnedAt === undefined ? 0 : this.warnedAt + disconnectGrace - Date.now();
@@ -138,7 +155,7 @@ export class Run {
       return;
     }
     this.decision = decision;
-    this.info = { credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv, searchPath: decision.searchPath };
+    this.info = { credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv, searchPath: decision.searchPath, detached: this.detached };
     debug('request uid %d pid %d %o PATH %s', credentials.uid, credentials.pid, request.argv, decision.searchPath);
     this.context.report({ type: 'request', info: this.info });
     this.phase = Phase.Queued;
@@ -170,7 +187,7 @@ export class Run {
       this.clientLeft();
       return;
     }
-    const { binding, devNull, options } = this.context;
+    const { binding, devNull, options, containment } = this.context;
     const { request } = this;
     let program: Program;
     // [master, terminal side] of the program's pseudo-terminal (tty option).
@@ -189,12 +206,15 @@ export class Run {
         return;
       }
     }
+    let tree: ProgramTree | undefined;
     try {
+      tree = containment.tree();
       const spawnOptions = nativeSpawnOptions(request, this.decision as Extract<Decision, { allow: true }>, this.attached, devNull, SIGKILL, pty?.[1]);
-      program = Program.start(binding, spawnOptions, (result) => this.onProgramExit(result));
+      program = Program.start(binding, spawnOptions, (result) => this.onProgramExit(result), tree);
     } catch (error) {
       if (pty !== undefined) binding.close(pty[0]);
       ticket.done();
+      containment.discard(tree);
       if (!isNativeError(error)) throw error;
       // An ENOENT for a file that exists: the step that failed is the
       // lookup of its interpreter, not of the program.
@@ -233,6 +253,8 @@ export class Run {
     debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
     this.ticket?.done();
     this.timers.clearAll();
+    const { maxRuntime } = this.context.options;
+    this.context.containment.exited(program.tree, this.serverReason !== undefined, maxRuntime > 0 ? program.startedAt + maxRuntime : Infinity);
     this.context.report({
       type: 'exit',
       info: {

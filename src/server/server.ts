@@ -14,6 +14,7 @@ import { NodeCompatibleEmitter } from '../emitter';
 import { ExitReasonCode, encodeFailed } from '../protocol';
 import { Admission, type Refusal, budgetConnections } from './admission';
 import { ByteBudget } from './byte-budget';
+import { Containment } from './containment';
 import { type NormalizedServerOptions, normalizeServerOptions } from './options';
 import { Session } from './session';
 import type { SessionContext, SessionReport } from './session-context';
@@ -50,7 +51,9 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
   /** The host set maxConnections: it is warned if the fd limit cannot hold them (a default is fitted quietly). */
   readonly #maxConnectionsChosen: boolean;
   readonly #sessions = new Set<Session>();
-  readonly #counters = { spawned: 0, failed: 0, denied: 0 };
+  readonly #counters = { spawned: 0, failed: 0, denied: 0, detached: 0 };
+  /** From listen until every program and what they left is gone. */
+  #containment: Containment | undefined;
   #listener: Listening | undefined;
   /** The programs' /dev/null ('ignore' stdio entries): kept past the listener, until the last session is done. */
   #devNull = -1;
@@ -78,6 +81,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
       bufferedBytes: this.#budget.held,
       maxConnections: this.#admission.maxConnections,
       ...this.#counters,
+      lingering: this.#containment?.lingering ?? 0,
+      containment: this.#containment?.mode ?? null,
     };
   }
 
@@ -126,6 +131,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     this.#stopListening();
     for (const session of [...this.#sessions]) session.dropIfIdle();
     const { closeTimeout, killSignal } = this.#options;
+    for (const session of this.#sessions) session.endDetached(killSignal);
+    this.#containment?.killRemainders();
     if (closeTimeout !== Infinity && this.#sessions.size > 0) {
       // Programs still running after closeTimeout are ended (SIGKILL follows
       // killSignal if they linger: see Program.terminate).
@@ -159,6 +166,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     let file: SocketFile | undefined;
     let poller: NativePoller | undefined;
     try {
+      this.#containment ??= Containment.open(this.#options.containment, binding);
+      debug('containment %s %s', this.#containment.mode, this.#containment.cgroupDirectory ?? '');
       file = createSocketFile(binding, path, this.#options);
       poller = new binding.Poller(file.fd, () => this.#acceptAll());
       poller.start(READABLE);
@@ -169,6 +178,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
         removeSocketFile(file);
       }
       binding.close(devNull);
+      this.#containment?.close();
+      this.#containment = undefined;
       throw error;
     }
     this.#devNull = devNull;
@@ -177,7 +188,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
 
   /** What a session is handed: its dependencies, and the one outlet it reports through. */
   #sessionContext(report: (report: SessionReport) => void): SessionContext {
-    return { binding: this.#binding, options: this.#options, queue: this.#queue, budget: this.#budget, devNull: this.#devNull, report };
+    const containment = this.#containment as Containment;
+    return { binding: this.#binding, options: this.#options, queue: this.#queue, budget: this.#budget, devNull: this.#devNull, containment, report };
   }
 
   /** A session's report becomes an event, a counter, or both. */
@@ -185,8 +197,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     const counters = this.#counters;
     switch (report.type) {
       case 'request': this.emit('request', report.info); break;
-      case 'spawn': counters.spawned++; this.emit('spawn', report.info); break;
-      case 'exit': this.emit('exit', report.info); break;
+      case 'spawn': counters.spawned++; counters.detached += Number(report.info.detached); this.emit('spawn', report.info); break;
+      case 'exit': counters.detached -= Number(report.info.detached); this.emit('exit', report.info); break;
       case 'denied': counters.denied++; this.emit('denied', report.info); break;
       case 'failed': counters.failed++; this.emit('clientError', report.error, { credentials: report.credentials }); break;
       case 'stop': this.close(); break;
@@ -297,6 +309,8 @@ export class SidecarServer extends NodeCompatibleEmitter<SidecarServerEvents> im
     for (const timer of this.#closeTimers.splice(0)) clearTimeout(timer);
     if (this.#devNull >= 0) this.#binding.close(this.#devNull);
     this.#devNull = -1;
+    this.#containment?.close();
+    this.#containment = undefined;
     const callbacks = this.#closeCallbacks.splice(0);
     process.nextTick(() => {
       for (const callback of callbacks) callback();

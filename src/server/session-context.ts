@@ -5,6 +5,7 @@
 import type { PeerCredentials, SidecarServerEvents } from '../../types/index';
 import type { NativeBinding } from '../binding';
 import type { ByteBudget } from './byte-budget';
+import type { Containment } from './containment';
 import type { NormalizedServerOptions } from './options';
 import type { WorkQueue } from './work-queue';
 
@@ -32,5 +33,7 @@ export interface SessionContext {
   readonly budget: ByteBudget;
   /** The server's /dev/null, for the 'ignore' stdio entries. */
   readonly devNull: number;
+  /** How each program's whole tree is held (set at listen). */
+  readonly containment: Containment;
   report(report: SessionReport): void;
 }

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import type { PeerCredentials } from '../../types/index';
 import type { WaitResult } from '../binding';
 import {
-  type ClientMessage, type ExecRequest, type FailedReply, type ExitReasonCode, MessageType, ProtocolError,
+  type ClientMessage, type ExecRequest, type FailedReply, ExitReasonCode, MessageType, ProtocolError,
   decodeClientMessage, decodeExecPayload, encodeExit, encodeFailed, encodePong, encodeStarted, encodeStopping,
 } from '../protocol';
 import { SeqpacketSocket, closeReceived } from '../transport/seqpacket';
@@ -67,6 +67,11 @@ export class Session {
     this.closeAttached();
     this.socket.destroy();
     this.finish();
+  }
+
+  /** The server is closing: a detached program whose client has gone has nobody to wait for, so it ends now. */
+  endDetached(signal: number): void {
+    if (this.clientGone && this.run?.detached === true) this.run.killFor(ExitReasonCode.Close, signal);
   }
 
   /** The server decided to end the program: `signal` now, SIGKILL if it lingers. */

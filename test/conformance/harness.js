@@ -245,7 +245,7 @@ const DIFFERENCES = {
     },
   },
   'group-kill': {
-    row: '`kill()` signals that group',
+    row: '`kill()` signals every process of the program\'s tree',
     apply(local, remote) {
       // kill() of a shell whose grandchild holds stdout: here only the shell
       // dies and 'close' waits for the grandchild; there the group dies at once.

@@ -753,7 +753,7 @@ describe('server policy', function () {
       expect(result.exitArgs).to.deep.equal([3, null]);
       await pollUntil(() => named('exit').length === 1, { timeout: 2000 });
       expect(seen.map(([name]) => name)).to.deep.equal(['connection', 'request', 'spawn', 'exit']);
-      const base = { credentials: me(), argv: ['sh', '-c', 'sleep 0.2; exit 3'], cwd: dir, droppedEnv: [], searchPath: '/usr/bin:/bin' };
+      const base = { credentials: me(), argv: ['sh', '-c', 'sleep 0.2; exit 3'], cwd: dir, droppedEnv: [], searchPath: '/usr/bin:/bin', detached: false };
       expect(named('connection')[0]).to.deep.equal({ credentials: me() });
       expect(named('request')[0]).to.deep.equal(base);
       expect(named('spawn')[0]).to.deep.equal({ ...base, pid: result.pid });
@@ -793,7 +793,10 @@ describe('server policy', function () {
     it('\'denied\' and \'clientError\' carry the credentials; stats() counts connections, running, queued, bufferedBytes, spawned, failed, denied', async function () {
       // 100 connections of 66 fds fit this process's fd limit: maxConnections stays as given.
       await start({ maxConcurrent: 1, maxConnections: 100, authorize: (request) => (request.argv[0] === 'deny-me' ? 'not this one' : true) });
-      const idle = { bufferedBytes: 0, maxConnections: 100 };
+      // 'auto': a cgroup where this machine lets the server make one, else the subreaper.
+      const { containment } = server.stats();
+      expect(['cgroup', 'subreaper']).to.include(containment);
+      const idle = { bufferedBytes: 0, maxConnections: 100, detached: 0, lingering: 0, containment };
       expect(server.stats()).to.deep.equal({ connections: 0, running: 0, queued: 0, ...idle, spawned: 0, failed: 0, denied: 0 });
 
       const first = remoteSpawn('sh', ['-c', 'read line; exit 0'], { connect: server.address() });
@@ -805,7 +808,7 @@ describe('server policy', function () {
       // The waiting request's bytes are held until its program starts.
       const waiting = server.stats();
       expect(waiting.bufferedBytes).to.be.above(0);
-      expect(waiting).to.deep.equal({ connections: 2, running: 1, queued: 1, bufferedBytes: waiting.bufferedBytes, maxConnections: 100, spawned: 1, failed: 0, denied: 0 });
+      expect(waiting).to.deep.equal({ connections: 2, running: 1, queued: 1, bufferedBytes: waiting.bufferedBytes, maxConnections: 100, spawned: 1, failed: 0, denied: 0, detached: 0, lingering: 0, containment });
       first.stdin.end('go\n');
       await new Promise((resolve) => second.once('spawn', resolve));
       expect(server.stats()).to.deep.include({ running: 1, queued: 0, bufferedBytes: 0, spawned: 2 });

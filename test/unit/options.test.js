@@ -256,4 +256,23 @@ describe('normalizeServerOptions', function () {
     expect(() => normalizeServerOptions({ callerEnv: ['LD_PRELOAD'] })).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
     expect(() => normalizeServerOptions({ callerEnv: 'PATH' })).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
   });
+
+  it('allowDetached: true by default, a boolean, anything else an argument error', function () {
+    expect(normalizeServerOptions({}).allowDetached).to.equal(true);
+    expect(normalizeServerOptions({ allowDetached: false }).allowDetached).to.equal(false);
+    for (const bad of ['no', 0, null]) {
+      expect(() => normalizeServerOptions({ allowDetached: bad }), String(bad)).to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
+    }
+  });
+
+  it('containment: \'auto\' by default, one of the four modes, anything else ERR_INVALID_ARG_VALUE', function () {
+    expect(normalizeServerOptions({}).containment).to.equal('auto');
+    for (const mode of ['auto', 'cgroup', 'subreaper', 'none']) expect(normalizeServerOptions({ containment: mode }).containment).to.equal(mode);
+    for (const bad of ['Cgroup', '', true, null]) {
+      expect(() => normalizeServerOptions({ containment: bad }), String(bad)).to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_VALUE');
+    }
+    expect(() => normalizeServerOptions({ containment: 'systemd' })).to.throw(/'auto', 'cgroup', 'subreaper', 'none'/);
+  });
 });

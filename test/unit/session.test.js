@@ -12,6 +12,7 @@ const { Session } = require('../../dist/server/session');
 const { WorkQueue } = require('../../dist/server/work-queue');
 const { ByteBudget } = require('../../dist/server/byte-budget');
 const { normalizeServerOptions } = require('../../dist/server/options');
+const { Containment } = require('../../dist/server/containment');
 const {
   FD_IGNORE, FD_CLOSED, NO_ID, MAX_RECORD_BYTES, encodeExecPayload, encodeExecRecords, encodeSignal, encodePing,
   encodeStop, decodeServerMessage,
@@ -53,7 +54,7 @@ function makeServer(optionOverrides = {}, queue = undefined) {
     reports: [],
   };
   // Each session gets this plus its own report() outlet (see connectClient).
-  server.context = { binding, options, queue: server.queue, budget: server.budget, devNull: server.devNull };
+  server.context = { binding, options, queue: server.queue, budget: server.budget, devNull: server.devNull, containment: Containment.open('none', binding) };
   server.connect = () => connectClient(server);
   /**
    * Every fd the fake handed out is closed but the server's /dev/null; every
@@ -158,7 +159,7 @@ describe('unit: server Session', () => {
       expect(client.replies()).to.deep.equal([{ type: T.Started, pid: proc.pid }]);
       expect(client.reportTypes()).to.deep.equal(['request', 'spawn']);
       const credentials = server.binding.credentials;
-      expect(client.reports('request')[0].info).to.deep.equal({ credentials, argv: ['tool', 'arg'], cwd: '', droppedEnv: [], searchPath: '/opt/bin' });
+      expect(client.reports('request')[0].info).to.deep.equal({ credentials, argv: ['tool', 'arg'], cwd: '', droppedEnv: [], searchPath: '/opt/bin', detached: false });
       expect(client.reports('spawn')[0].info.pid).to.equal(proc.pid);
       expect(server.queue.running).to.equal(1);
 
@@ -761,6 +762,35 @@ describe('unit: server Session', () => {
         server.assertClean();
       });
     }
+
+    it('leaves a detached program running when the client leaves; maxRuntime still ends it, and its exit is reported to no one', () => {
+      const server = makeServer({ maxRuntime: 1000 });
+      const client = server.connect();
+      client.exec(request({ newSession: true }));
+      const proc = client.proc();
+      client.hangUp();
+      expect(proc.signals).to.deep.equal([]);
+      expect(server.binding.isOpen(client.fd)).to.equal(false);
+      expect(client.reports('spawn')[0].info.detached).to.equal(true);
+      clock.tick(1000);
+      expect(proc.signals.map((signal) => signal.signal)).to.deep.equal([SIGTERM, SIGTERM]);
+      server.binding.programExits(proc.pid, { signal: SIGTERM });
+      expect(client.reports('exit')[0].info).to.include({ reason: 'maxRuntime', detached: true });
+      expect(client.replies()).to.have.length(1); // STARTED only
+      expect(client.reportTypes()).to.deep.equal(['request', 'spawn', 'exit', 'done']);
+      server.assertClean();
+    });
+
+    it('with allowDetached: false, refuses a detached request (ERR_SIDECAR_DETACHED_REFUSED) as a denial, starting nothing', () => {
+      const server = makeServer({ allowDetached: false });
+      const client = server.connect();
+      const fds = client.exec(request({ newSession: true }));
+      expect(failed(client)).to.include({ code: 'ERR_SIDECAR_DETACHED_REFUSED', syscall: 'detached' });
+      expect(server.binding.processes.size).to.equal(0);
+      expect(client.reportTypes()).to.deep.equal(['denied', 'done']);
+      expect(fds.every((fd) => !server.binding.isOpen(fd))).to.equal(true);
+      server.assertClean();
+    });
 
     it('treats a protocol violation while the program runs as the client leaving', () => {
       const server = makeServer();

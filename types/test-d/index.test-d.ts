@@ -306,6 +306,7 @@ expectAssignable<SidecarErrorCode>('ERR_SIDECAR_START_TIMEOUT');
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_DISCONNECTED');
 // Thrown where no native addon fits the system (docs/install.md).
 expectAssignable<SidecarErrorCode>('ERR_SIDECAR_ADDON');
+expectAssignable<SidecarErrorCode>('ERR_SIDECAR_DETACHED_REFUSED');
 expectError(new SidecarError('ERR_NOT_OURS', 'x'));
 expectError(new SidecarError());
 

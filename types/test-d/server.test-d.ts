@@ -1,7 +1,7 @@
 import { expectAssignable, expectError, expectType } from 'tsd';
 import type { LocatedEnvName, RemoteFailureFacts } from '..';
 import {
-  type AuthorizeResult, type ExitReason, type PeerCredentials, type ServerStats, type SidecarErrorCode, type SidecarRequest,
+  type AuthorizeResult, type ContainmentMode, type ExitReason, type PeerCredentials, type ServerStats, type SidecarErrorCode, type SidecarRequest,
   type SidecarServer, type SidecarServerWarning, createServer, pingServer, remoteSpawn, stopServer,
 } from '..';
 
@@ -32,6 +32,8 @@ const server = createServer({
   disconnectSignal: 'SIGTERM',
   disconnectGrace: 2000,
   closeTimeout: 10_000,
+  allowDetached: false,
+  containment: 'cgroup',
   authorize(request) {
     expectType<SidecarRequest>(request);
     expectType<LocatedEnvName[]>(request.callerEnv);
@@ -53,17 +55,27 @@ expectError(createServer({ trustDirectory: 'yes' }));
 expectError(createServer({ maxConnectionsPerUid: '16' }));
 expectError(createServer({ maxBufferedBytes: 1n }));
 createServer({ maxBufferedBytes: Infinity, maxConnectionsPerUid: Infinity });
+createServer({ containment: 'auto' });
+createServer({ containment: 'subreaper' });
+createServer({ containment: 'none' });
+expectAssignable<ContainmentMode>('cgroup');
+expectError(createServer({ containment: 'systemd' }));
+expectError(createServer({ allowDetached: 'no' }));
 
 // stats() and events.
 expectType<ServerStats>(server.stats());
 expectType<number>(server.stats().queued);
 expectType<number>(server.stats().bufferedBytes);
 expectType<number>(server.stats().maxConnections);
+expectType<number>(server.stats().detached);
+expectType<number>(server.stats().lingering);
+expectType<'cgroup' | 'subreaper' | 'none' | null>(server.stats().containment);
 server.on('connection', (info) => expectType<PeerCredentials>(info.credentials));
 server.on('request', (info) => expectType<string[]>(info.droppedEnv));
 server.on('request', (info) => expectType<string>(info.searchPath));
 expectError(createServer({ callerEnv: ['CC'] }));
 server.on('spawn', (info) => expectType<number>(info.pid));
+server.on('spawn', (info) => expectType<boolean>(info.detached));
 server.on('exit', (info) => {
   expectType<ExitReason>(info.reason);
   expectType<number>(info.durationMs);

@@ -1,0 +1,209 @@
+// Containment in cgroup v2: one cgroup per program under a parent the server
+// makes in its own cgroup. The program is cloned into its cgroup
+// (CLONE_INTO_CGROUP, native/spawn.cc), so nothing it starts, setsid'd or
+// double-forked, can be outside it; cgroup.kill ends all of it at once.
+// Plain file operations on cgroupfs, so in TypeScript; the native side only
+// clones into the directory fd.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { NativeBinding } from '../binding';
+
+const { SIGKILL } = os.constants.signals;
+
+/** Empty cgroups kept for the next programs: a fresh one costs a mkdir, an rmdir and the kernel's set-up on the first clone into it. */
+const POOL_SIZE = 32;
+
+/** `\040`-style escapes of /proc/self/mountinfo (space, tab, newline, backslash). */
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+}
+
+/**
+ * The directory of this process's cgroup v2, found through the cgroup2
+ * mount in /proc/self/mountinfo (wherever it is: /sys/fs/cgroup, or
+ * /sys/fs/cgroup/unified in a hybrid layout) and the `0::` line of
+ * /proc/self/cgroup. Undefined when there is none this process can see.
+ */
+export function ownCgroupDirectory(): string | undefined {
+  try {
+    return cgroupDirectoryFrom(fs.readFileSync('/proc/self/mountinfo', 'utf8'), fs.readFileSync('/proc/self/cgroup', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** ownCgroupDirectory() from the two files' text. */
+export function cgroupDirectoryFrom(mountinfo: string, membership: string): string | undefined {
+  const own = /^0::(\/.*)$/m.exec(membership)?.[1];
+  if (own === undefined) return undefined;
+  for (const line of mountinfo.split('\n')) {
+    const [before, after] = line.split(' - ');
+    if (after?.split(' ')[0] !== 'cgroup2') continue;
+    const fields = (before as string).split(' ');
+    const root = unescapeMountField(fields[3] ?? '');
+    const mountPoint = unescapeMountField(fields[4] ?? '');
+    // A mount of a subtree (a container's) shows the cgroups below its root only.
+    if (own !== root && !own.startsWith(root === '/' ? '/' : `${root}/`)) continue;
+    const below = root === '/' ? own : own.slice(root.length);
+    return below === '/' || below === '' ? mountPoint : `${mountPoint}${below}`;
+  }
+  return undefined;
+}
+
+/** True when `dir/file` is there (a control file of a given kernel version). */
+function hasFile(dir: string, file: string): boolean {
+  return fs.existsSync(`${dir}/${file}`);
+}
+
+/** Pids in a cgroup (cgroup.procs); empty once it is gone. */
+export function cgroupPids(dir: string): number[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(`${dir}/cgroup.procs`, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((line) => line !== '').map(Number);
+}
+
+/** One program's cgroup. */
+export class CgroupTree {
+  /** The directory's fd, open only from take() until the program is cloned into it (closeFd). */
+  fd = -1;
+  /**
+   * cgroup.kill was written. Such a cgroup is never reused: the kernel
+   * (6.x, its kill sequence count) kills a process cloned into a cgroup
+   * killed before, as if it had been there.
+   */
+  killed = false;
+
+  constructor(readonly dir: string, private readonly binding: NativeBinding) {}
+
+  /** Opens the directory for the clone; throws the open error (ENOENT: removed behind the server's back). */
+  openFd(): void {
+    this.fd = fs.openSync(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  }
+
+  /** The clone is done: a running program holds no fd of the server's for its cgroup. */
+  closeFd(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** True while a process of the program, of any generation, still runs (cgroup.events). */
+  populated(): boolean {
+    try {
+      return /^populated 1$/m.test(fs.readFileSync(`${this.dir}/cgroup.events`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * `signal` to every process of the cgroup. SIGKILL goes through
+   * cgroup.kill, which also reaches what is forked meanwhile; other signals
+   * go to each process through a pidfd opened first and checked to be in
+   * this cgroup after, so that a pid reused meanwhile is never signalled.
+   * `except`: a pid the caller signals itself.
+   */
+  signal(signal: number, except?: number): void {
+    if (signal === SIGKILL && this.#killAll()) return;
+    for (const pid of cgroupPids(this.dir)) if (pid !== except) this.#signalMember(pid, signal);
+  }
+
+  #killAll(): boolean {
+    try {
+      this.killed = true;
+      fs.writeFileSync(`${this.dir}/cgroup.kill`, '1');
+      return true;
+    } catch {
+      return false; // Linux < 5.14: one by one
+    }
+  }
+
+  #signalMember(pid: number, signal: number): void {
+    let pidfd: number;
+    try {
+      pidfd = this.binding.pidfdOpen(pid);
+    } catch {
+      return; // gone
+    }
+    try {
+      if (cgroupPids(this.dir).includes(pid)) this.binding.pidfdSignal(pidfd, signal);
+    } catch {
+      // exited meanwhile
+    } finally {
+      this.binding.close(pidfd);
+    }
+  }
+}
+
+/**
+ * The server's parent cgroup: made at listen in the server's own cgroup,
+ * named after the server's pid and a number, and removed at close once empty.
+ */
+export class CgroupParent {
+  /** Empty cgroups for the next programs. */
+  readonly #pool: CgroupTree[] = [];
+  #next = 0;
+
+  private constructor(readonly dir: string, private readonly binding: NativeBinding) {}
+
+  /** A parent under `base`, or undefined when this process cannot make one there (not root, read-only). */
+  static make(base: string, name: string, binding: NativeBinding): CgroupParent | undefined {
+    if (!hasFile(base, 'cgroup.procs')) return undefined;
+    const dir = `${base}/${name}`;
+    try {
+      fs.mkdirSync(dir, { mode: 0o755 });
+    } catch {
+      return undefined;
+    }
+    return new CgroupParent(dir, binding);
+  }
+
+  /** A cgroup for the next program, its fd open: an empty one of the pool, or a new one. Throws the mkdir or open error. */
+  take(): CgroupTree {
+    const pooled = this.#pool.pop();
+    if (pooled !== undefined) {
+      try {
+        pooled.openFd();
+        return pooled;
+      } catch {
+        // removed behind the server's back: a new one
+      }
+    }
+    const tree = new CgroupTree(`${this.dir}/${this.#next++}`, this.binding);
+    fs.mkdirSync(tree.dir, { mode: 0o755 });
+    try {
+      tree.openFd();
+    } catch (error) {
+      removeCgroup(tree.dir);
+      throw error;
+    }
+    return tree;
+  }
+
+  /** Gives back the cgroup of a program whose every process has exited: kept for reuse, or removed. */
+  give(tree: CgroupTree): void {
+    tree.closeFd();
+    if (this.#pool.length < POOL_SIZE && !tree.killed && !tree.populated()) this.#pool.push(tree);
+    else removeCgroup(tree.dir);
+  }
+
+  /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
+  remove(): boolean {
+    for (const tree of this.#pool.splice(0)) removeCgroup(tree.dir);
+    return removeCgroup(this.dir);
+  }
+}
+
+/** rmdir of a cgroup; false while it still holds processes (EBUSY) or children. */
+export function removeCgroup(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
