@@ -17,8 +17,11 @@ function quote(text) {
 
 /**
  * Registers the hooks and returns the pane's handle: tmux(...args), screen(),
- * lines() (trailing blanks cut), type(line) (then Enter), file(name) and
+ * lines() (trailing blanks cut), type(line) (then Enter), run(line), file(name) and
  * read(name) in the test's directory (undefined while absent), waitFor(check, what).
+ * run(line) types `line` between two `stty -g`, so that a test can tell whether
+ * the terminal was restored: the files 'before' and 'after' hold the modes,
+ * 'shell' the pane shell's pid and 'status' "status N" once `line` ended.
  */
 function usePane({ prefix = 'sidecar-pane-', columns = 100, rows = 30 } = {}) {
   let dir;
@@ -30,6 +33,10 @@ function usePane({ prefix = 'sidecar-pane-', columns = 100, rows = 30 } = {}) {
     type: (line) => {
       pane.tmux('send-keys', '-t', 'pane', '-l', line);
       pane.tmux('send-keys', '-t', 'pane', 'Enter');
+    },
+    run: (line) => {
+      const to = (name) => quote(pane.file(name));
+      pane.type(`stty -g > ${to('before')}; echo $$ > ${to('shell')}; ${line}; echo "status $?" > ${to('status')}; stty -g > ${to('after')}`);
     },
     file: (name) => path.join(dir, name),
     read: (name) => (fs.existsSync(pane.file(name)) ? fs.readFileSync(pane.file(name), 'utf8') : undefined),

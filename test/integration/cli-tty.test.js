@@ -20,15 +20,9 @@ const CLIENTS = [
 for (const client of CLIENTS) describe(`${client.name} -t in a terminal`, function () {
   this.timeout(30000);
   const ctx = useServer();
-  const { tmux, screen, lines, file, read, waitFor } = usePane({ prefix: 'sidecar-cli-tty-' });
+  const { tmux, screen, lines, file, read, waitFor, run: type } = usePane({ prefix: 'sidecar-cli-tty-' });
   /** The command line of the client with `-t` in the pane. */
   const exec = (...words) => [...client.command, '--connect', ctx.server.path, '-t', ...words].map(quote).join(' ');
-  /** Runs `line` in the pane's shell, with the pane's modes before and after, and its status. */
-  const type = (line) => {
-    tmux('send-keys', '-t', 'pane', '-l',
-      `stty -g > ${quote(file('before'))}; echo $$ > ${quote(file('shell'))}; ${line}; echo "status $?" > ${quote(file('status'))}; stty -g > ${quote(file('after'))}`);
-    tmux('send-keys', '-t', 'pane', 'Enter');
-  };
 
   it('gives the program a /dev/pts terminal as its controlling terminal; /dev/tty opens; a window resize reaches it', async function () {
     const report = quote(file('report'));
