@@ -148,16 +148,27 @@ function finished(child) {
   });
 }
 
-/** A node client script run in its own process: unref() must let it exit while the program runs. */
-function unrefClient(whenUnref) {
+/**
+ * A node client script run in its own process: unref() must let it exit while
+ * the program runs. A program that is not `detached` sleeps (alive here,
+ * killed by the server there: 'outlives-parent'); a `detached` one waits
+ * until its caller is gone, then writes a file, on both sides.
+ */
+function unrefClient(whenUnref, { detached = false } = {}) {
   return async (api, ctx) => {
     const spawnExpr = ctx.side === 'local'
       ? 'require(\'node:child_process\').spawn'
       : `require(${JSON.stringify(PACKAGE_ROOT)}).remoteSpawn`;
+    const marker = ctx.file('finished');
+    // The caller's pid is $1: `kill -0` fails once it exited (and was reaped).
+    const program = detached
+      ? ['sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; echo "after the caller exited" > "$0"', marker]]
+      : ['sleep', ['3']];
     const script = `
       const spawn = ${spawnExpr};
+      const args = ${JSON.stringify(program[1])}.concat(${detached ? '[String(process.pid)]' : '[]'});
       // startWait: sidecar-exec's own option (child_process ignores it), so that pid is known on return.
-      const child = spawn('sleep', ['3'], { stdio: 'ignore', startWait: 2000 });
+      const child = spawn(${JSON.stringify(program[0])}, args, { stdio: 'ignore', startWait: 2000, detached: ${detached} });
       const report = (when) => process.stdout.write(JSON.stringify({ when, pid: child.pid }) + '\\n');
       ${whenUnref === 'now'
     ? 'report(\'return\'); child.unref();'
@@ -174,8 +185,14 @@ function unrefClient(whenUnref) {
       ctx.onCleanup(() => {
         try { process.kill(report.pid, 'SIGKILL'); } catch { /* gone */ }
       });
-      // The program of a client that is gone: alive here, killed by the server there.
-      ctx.extra.programAliveAfterClientExit = !(await goneWithin(report.pid, 1000));
+      if (detached) {
+        // The program, its caller gone, finishes and leaves its file.
+        ctx.extra.programFinished = await goneWithin(report.pid, 10000);
+        ctx.readFiles('finished');
+      } else {
+        // The program of a client that is gone: alive here, killed by the server there.
+        ctx.extra.programAliveAfterClientExit = !(await goneWithin(report.pid, 1000));
+      }
     }
     return {
       clientEvents: events,
@@ -861,6 +878,14 @@ const TABLE = [
     name: 'unref() at \'spawn\' lets the caller exit while the program runs',
     custom: unrefClient('spawn'),
     differences: ['outlives-parent'],
+  },
+  {
+    name: 'detached: true, unref() and exit: the program outlives its caller and finishes (the daemon idiom)',
+    custom: unrefClient('now', { detached: true }),
+    expectLocal: (observation) => {
+      expect(observation.extra.programFinished).to.equal(true);
+      expect(observation.extra.files.finished.toString()).to.equal('after the caller exited\n');
+    },
   },
 ];
 
