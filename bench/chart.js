@@ -156,9 +156,10 @@ const HEADLINES = [
   ["bytes: `head -c` through `'inherit'` into a pipe", 'bytes.inherit.local', 'bytes.inherit.remote'],
   ['shim, one process per call: `s6-sudo` vs `sidecar exec` (Node CLI)', 'shim.s6', 'shim.cli'],
   ['shim: `s6-sudo` vs the native client', 'shim.s6', 'shim.native'],
+  ["spawn `true` to `exit` from a server holding each program's whole tree (`containment: 'auto'`)", 'containment.none', 'containment.auto'],
 ];
 
-const BASELINE_NAMES = { local: 'child_process', floor: 'C floor', s6: 's6-sudo' };
+const BASELINE_NAMES = { local: 'child_process', floor: 'C floor', s6: 's6-sudo', none: "`containment: 'none'`" };
 
 function cell(r) {
   if (!r || r.median === null) return '';

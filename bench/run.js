@@ -5,13 +5,14 @@
 //
 //   node bench/run.js [--quick] [--only=NAME[,NAME...]] [--out=FILE]
 //
-// NAMEs: floor, latency, throughput, bytes, shim, servercost, register. --quick cuts
+// NAMEs: floor, latency, throughput, bytes, shim, servercost, containment, register. --quick cuts
 // every budget (for development; its figures are not the ones to publish).
 // Environment: BENCH_BYTES (bytes per run of the bytes rows, default 256 MiB;
 // each side moves at least 4 runs),
 // BENCH_WITHOUT=cc,hyperfine,s6-sudo (act as if those were not installed),
 // SIDECAR_BENCH_NATIVE_CLIENT (a shim client taking `sidecar exec`'s arguments),
-// SIDECAR_BENCH_CONTAINMENT (the bench server's containment, default 'auto').
+// SIDECAR_BENCH_CONTAINMENT (the bench server's containment, default 'auto';
+// the containment rows start their own two servers, 'none' and 'auto').
 //
 // Every figure is the median of many runs with min and max; every ratio is
 // between two sides measured in the same process, alternately (A, B, A, B...).
@@ -40,7 +41,9 @@ const FLOOR_SOURCE = path.join(__dirname, 'posix-spawn-floor.c');
  * times another client instead.
  */
 const NATIVE_CLIENT_CANDIDATES = [path.join(ROOT, 'build', 'Release', 'sidecar-client')];
-const TOTAL_BUDGET_MS = 110_000;
+// Past this, a section not yet started is skipped (timed()): room for every
+// section on a busy 2-core machine, and `npm run bench` ends within 3 minutes.
+const TOTAL_BUDGET_MS = 120_000;
 const MIB = 1 << 20;
 
 // ---- arguments ---------------------------------------------------------------
@@ -178,13 +181,15 @@ function waitForLine(child, pattern, what, timeoutMs = 15_000) {
   });
 }
 
-async function startServer(name) {
+/** A bench server (bench/server.js); `containment` overrides SIDECAR_BENCH_CONTAINMENT. */
+async function startServer(name, containment) {
   const socket = path.join(tmp, `${name}.sock`);
-  const child = startHelper(process.execPath, [SERVER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await waitForLine(child, /^ready \d+\n/, 'the sidecar server');
+  const env = containment ? { ...helperEnv, SIDECAR_BENCH_CONTAINMENT: containment } : helperEnv;
+  const child = startHelper(process.execPath, [SERVER, socket], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const ready = await waitForLine(child, /^ready \d+ \S+\n/, 'the sidecar server');
   child.removeAllListeners('exit');
   child.on('exit', () => started.delete(child));
-  return { socket, pid: child.pid, child };
+  return { socket, pid: child.pid, child, containment: ready.trim().split(' ')[2] };
 }
 
 async function stopProcess(child) {
@@ -539,6 +544,32 @@ async function serverCostScenario() {
   }
 }
 
+/**
+ * What holding every descendant of a program costs a spawn: remoteSpawn('true')
+ * against two fresh servers that differ only in `containment`, 'none' (the
+ * program's process group only) and 'auto' (a cgroup per program where the
+ * server can make one, else a subreaper), alternated in one small caller.
+ */
+async function containmentScenario() {
+  if (!timed('containment')) return;
+  const none = await startServer('containment-none', 'none');
+  const auto = await startServer('containment-auto', 'auto');
+  try {
+    log(`containment: remoteSpawn true against a server with containment 'none' and one with 'auto' (${auto.containment}), alternately`);
+    const result = await runWorker('containment', {
+      sockets: { none: none.socket, auto: auto.socket }, warmup: 20, minIters: 100, maxIters: 3000, budgetMs: 7000 * scale,
+    });
+    raw.containment = { inForce: auto.containment, none: summarize(result.exit.none), auto: summarize(result.exit.auto) };
+    const sec = `Containment: remoteSpawn true, call to exit (startWait 50), small caller, against two servers (${result.exit.none.length} pairs)`;
+    row(sec, 'containment.none', "containment 'none' (the process group only)", 'ms', msStats(result.exit.none));
+    row(sec, 'containment.auto', `containment 'auto' (here: ${auto.containment})`, 'ms', msStats(result.exit.auto),
+      { ...ratioOf(result.exit.none, result.exit.auto), versus: "containment 'none'", target: { op: '<=', value: 1.1 },
+        label: `containment ${auto.containment} / none, remoteSpawn true` });
+  } finally {
+    await Promise.all([stopProcess(none.child), stopProcess(auto.child)]);
+  }
+}
+
 /** What the register preload adds to a spawn it leaves local (bench/performance.md: < 2%). */
 async function registerScenario(server) {
   if (!timed('register')) return;
@@ -683,6 +714,7 @@ async function main() {
     await attempt('bytes', () => bytesScenario(server));
     await attempt('shim', () => shimScenario(server, floorPath));
     await attempt('servercost', () => serverCostScenario());
+    await attempt('containment', () => containmentScenario());
     await attempt('register', () => registerScenario(server));
   } finally {
     await stopProcess(server.child);

@@ -4,7 +4,7 @@
 //
 //   node bench/server.js SOCKET_PATH
 //
-// Prints "ready <pid>" on stdout once listening. Stops on SIGTERM/SIGINT,
+// Prints "ready <pid> <containment in force>" on stdout once listening. Stops on SIGTERM/SIGINT,
 // and exits at once when bench/run.js is gone or after BENCH_MAX_LIFETIME_MS
 // (the watchdog in lib.js); the programs it runs die with it (their
 // parent-death signal).
@@ -41,7 +41,7 @@ server.on('error', (error) => {
   process.exit(1);
 });
 server.listen(socketPath, () => {
-  process.stdout.write(`ready ${process.pid}\n`);
+  process.stdout.write(`ready ${process.pid} ${server.stats().containment}\n`);
 });
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -20,6 +20,9 @@
 //   sync        holds `heapMB` of Buffers, then alternates spawnSync('true')
 //               and remoteSpawnSync('true'), then execSync('echo hi') and
 //               remoteExecSync('echo hi'), each call timed whole.
+//   containment alternates remoteSpawn('true') against two servers, one per
+//               containment mode (`sockets`: { none, auto }), each from call
+//               to 'exit'.
 //   register    loads the register preload (routing `make` only), then
 //               alternates the original child_process.spawn('true') and the
 //               preload's spawn('true'), which decides it local; and times
@@ -410,7 +413,24 @@ async function register(p) {
   finish({ exit, decision });
 }
 
-const scenarios = { latency, throughput, bytes, servercost, sync, register };
+/**
+ * The same remote spawn against servers that differ only in their
+ * containment, in pairs whose order alternates (none first, then auto first),
+ * so that neither side always runs on the heels of the other.
+ */
+async function containment(p) {
+  const modes = Object.keys(p.sockets);
+  const spawnOn = (mode) => () => remoteSpawn('true', [], { connect: p.sockets[mode] });
+  const exit = Object.fromEntries(modes.map((mode) => [mode, []]));
+  for (let i = 0; i < p.warmup; i++) for (const mode of modes) await timeSpawn(spawnOn(mode));
+  const started = Date.now();
+  for (let i = 0; i < p.maxIters && (i < p.minIters || Date.now() - started < p.budgetMs); i++) {
+    for (const mode of i % 2 === 0 ? modes : [...modes].reverse()) exit[mode].push((await timeSpawn(spawnOn(mode))).exit);
+  }
+  finish({ exit });
+}
+
+const scenarios = { latency, throughput, bytes, servercost, sync, register, containment };
 const [scenario, json] = process.argv.slice(2);
 if (!scenarios[scenario]) fail(new Error(`unknown scenario ${scenario}`));
 scenarios[scenario](JSON.parse(json)).catch(fail);
