@@ -31,10 +31,19 @@ const runs = (command, args) => {
   const result = childProcess.spawnSync(command, args, { stdio: 'ignore' });
   return !result.error && result.status === 0;
 };
+/** Skips the test, saying why, unless `missing` is null. */
+function skipIf(test, missing) {
+  if (missing === null) return;
+  console.log(`      (${missing}: skipped)`);
+  test.skip();
+}
+/** Why the vi tests cannot run here, or null. */
+const viMissing = () => (runs(VI[0], [...VI.slice(1), '-es', '+q']) ? null : 'vi is not installed (Debian package vim-tiny)');
 /** Why the sudo tests cannot run here, or null. */
 const sudoMissing = () => {
   if (canSwitchUsers() !== true) return canSwitchUsers();
-  if (!runs('sudo', ['-V'])) return 'sudo is not installed';
+  if (!runs('sudo', ['-V'])) return 'sudo is not installed (Debian package sudo)';
+  if (NOBODY_NAME === '') return `uid ${NOBODY} has no name`;
   return null;
 };
 
@@ -43,7 +52,9 @@ const sudoMissing = () => {
  * never asked); -k: whatever credentials were cached, ask.
  */
 const SUDO = [...asUser(NOBODY), 'sudo', '-k', 'true'];
-const PROMPT = `[sudo] password for ${childProcess.execFileSync('id', ['-nu', String(NOBODY)], { encoding: 'utf8' }).trim()}:`;
+/** uid 65534's name ('nobody'), which sudo's prompt shows; '' where it has none. */
+const NOBODY_NAME = (childProcess.spawnSync('id', ['-nu', String(NOBODY)], { encoding: 'utf8' }).stdout ?? '').trim();
+const PROMPT = `[sudo] password for ${NOBODY_NAME}:`;
 /** What a terminal shows after three wrong passwords, from the first prompt to sudo's last word. */
 const REFUSED = [PROMPT, 'Sorry, try again.', PROMPT, 'Sorry, try again.', PROMPT, 'sudo: 3 incorrect password attempts'];
 const WRONG = 'not-the-password';
@@ -58,7 +69,7 @@ for (const runner of RUNNERS) describe(`programs that need a terminal, ${runner.
   const keys = (...args) => tmux('send-keys', '-t', 'pane', ...args);
 
   it('vi: edits and writes a new file, then leaves the terminal as it found it', async function () {
-    if (!runs('vi', ['-u', 'NONE', '-i', 'NONE', '-es', '+q'])) this.skip();
+    skipIf(this, viMissing());
     const target = file('note.txt');
     run(command(...VI, target));
     await waitFor(() => lines().includes('~'), 'vi did not draw its screen');
@@ -77,7 +88,7 @@ for (const runner of RUNNERS) describe(`programs that need a terminal, ${runner.
   });
 
   it("sudo: asks for the password on the terminal, does not echo it, and refuses a wrong one with its own message and status", async function () {
-    if (sudoMissing()) this.skip();
+    skipIf(this, sudoMissing());
     run(command(...SUDO));
     const prompts = () => lines().filter((line) => line === PROMPT).length;
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -113,7 +124,7 @@ describe('programs that need a terminal, through remoteSpawn with tty', function
   });
 
   it('vi: edits and writes a new file', async function () {
-    if (!runs('vi', ['-u', 'NONE', '-i', 'NONE', '-es', '+q'])) this.skip();
+    skipIf(this, viMissing());
     const dir = tempDir('sidecar-tty-vi-');
     try {
       const target = path.join(dir, 'note.txt');
@@ -132,7 +143,7 @@ describe('programs that need a terminal, through remoteSpawn with tty', function
   });
 
   it('sudo: the prompt comes on the terminal, the password is not echoed, a wrong one ends in status 1', async function () {
-    if (sudoMissing()) this.skip();
+    skipIf(this, sudoMissing());
     let answered = 0;
     const { code, output } = await session(SUDO, (text, child) => {
       const asked = text.split(PROMPT).length - 1;
@@ -147,7 +158,7 @@ describe('programs that need a terminal, through remoteSpawn with tty', function
   });
 
   it('sudo without a terminal cannot ask, as locally without one', async function () {
-    if (sudoMissing()) this.skip();
+    skipIf(this, sudoMissing());
     const local = childProcess.spawnSync(SUDO[0], SUDO.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const child = remoteSpawn(SUDO[0], SUDO.slice(1), { connect: ctx.server.path, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
