@@ -151,11 +151,20 @@ describe('the terminal\'s signals: forwarded, and the host ends or stops by them
     }
   });
 
+  // setpgid(0, 0), then exec the rest: the same process in a group of its own (Node has no setpgid).
+  const OWN_GROUP = 'import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])';
   const SCRIPT = 'for s in INT QUIT HUP TSTP CONT WINCH; do trap "echo GOT-$s" $s; done; echo READY; while :; do sleep 0.2; done';
 
-  /** A host without listeners of its own (cores off, for SIGQUIT), its program ready; `output()` is what the program wrote. */
+  /**
+   * A host without listeners of its own (cores off, for SIGQUIT), its
+   * program ready; `output()` is what the program wrote. The host gets a
+   * process group of its own, as a shell gives a job, so that SIGTSTP can
+   * stop it: the kernel discards a stopping signal sent to an orphaned
+   * group, which this test's own group may be (a test run in the
+   * background of a shell that has exited).
+   */
   async function startHost() {
-    const host = childProcess.spawn('/bin/sh', ['-c', 'ulimit -c 0; exec "$@"', 'sh', process.execPath, HOST, 'remote', ctx.server.path, 'default', SCRIPT],
+    const host = childProcess.spawn('python3', ['-c', OWN_GROUP, '/bin/sh', '-c', 'ulimit -c 0; exec "$@"', 'sh', process.execPath, HOST, 'remote', ctx.server.path, 'default', SCRIPT],
       { stdio: ['ignore', 'pipe', 'ignore'] });
     hosts.push(host);
     let output = '';
