@@ -468,14 +468,26 @@ pid_t CloneChild(ChildPlan* plan, const ChildStack& stack, int* pidfd,
     pid = Clone3IntoCgroup(plan, stack.base(), stack.size(), pidfd, err);
     plan->in_cgroup = false;
   }
+  bool open_pidfd = false;
   if (pid < 0 && (plan->cgroup_fd < 0 || *err == ENOSYS)) {
     pid = clone(ChildMain, stack.top(),
                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan, pidfd);
     // The child's failing calls wrote errno too (same thread-local storage,
     // shared memory): only clone's own failure is meaningful here.
     *err = errno;
+    if (pid < 0 && *err == EINVAL) {
+      // A clone that knows the other flags but not CLONE_PIDFD (user-mode
+      // emulators such as qemu-user 7): clone without it, then open the
+      // pidfd. Nothing can reap the child in between: this thread does not
+      // wait for it, and the server's orphan sweep runs on this same thread.
+      pid = clone(ChildMain, stack.top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
+                  plan);
+      *err = errno;
+      open_pidfd = pid > 0;
+    }
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (open_pidfd) *pidfd = PidfdOpen(pid);
   return pid;
 }
 
@@ -633,8 +645,9 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (pid < 0) ThrowErrno(env, clone_err, "clone");
   UniqueFd pidfd(pidfd_number);
   if (!pidfd.valid()) {
-    // A kernel older than 5.2 ignores CLONE_PIDFD: the program runs, but
-    // we cannot give it a pidfd, so stop it rather than leak it.
+    // A kernel older than 5.2 ignores CLONE_PIDFD (or has no pidfd_open, for
+    // the fallback above): the program runs, but we cannot give it a pidfd,
+    // so stop it rather than leak it.
     kill(pid, SIGKILL);
     Reap(-1, pid);
     ThrowErrno(env, ENOSYS, "clone");

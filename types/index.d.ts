@@ -671,7 +671,7 @@ export type SyncStdioOption =
  * program; a server that has not answered at all by then gets two more
  * seconds before the call hangs up and reports ETIMEDOUT.
  */
-export interface RemoteSpawnSyncOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'signal' | 'startWait'> {
+export interface RemoteSpawnSyncOptions extends Omit<RemoteSpawnOptions, 'stdio' | 'signal' | 'startWait' | 'tty'> {
   stdio?: SyncStdioOption | undefined;
   /** Written to the program's stdin (a string in `encoding`), which is then closed. */
   input?: string | NodeJS.ArrayBufferView | undefined;

@@ -17,7 +17,8 @@ import { followJobControl } from './job-control';
  * local child in the caller's process group; `exec` listens for those that
  * would end it so that it stays to report the program's exit, and forwards
  * the rest. SIGKILL and SIGSTOP cannot be caught; SIGTSTP is forwarded by
- * remoteSpawn, and job-control.ts then stops the program and this process.
+ * remoteSpawn, which then stops this process (job-control.ts does, around
+ * a terminal's raw mode).
  */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'];
 const KEPT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGQUIT'];
@@ -132,7 +133,7 @@ export function exec(argv: readonly string[]): void {
   }
 
   const running = child;
-  const stopFollowing = followJobControl(running, tty ? relayTerminal(running) : undefined);
+  const stopFollowing = tty ? followJobControl(relayTerminal(running)) : () => undefined;
   let failed = false;
   running.on('error', (error) => {
     failed = true;

@@ -1,10 +1,13 @@
-// Job control through `sidecar exec`: Ctrl-Z (SIGTSTP from the terminal, which
-// reaches this client's process group and not the remote program's) stops
-// the remote program's process group first, then this client, as a shell's
-// job would stop as a whole; `fg` or `bg` continue the client with SIGCONT,
-// which exec forwards, so the remote program continues with it.
-
-import type { RemoteChildProcess } from 'sidecar-exec';
+// Job control through `sidecar exec -t`: Ctrl-Z (SIGTSTP from the terminal,
+// which reaches this client's process group and not the remote program's)
+// must stop the remote program, then this client, as a shell's job stops as
+// a whole; `fg` or `bg` continue the client with SIGCONT. remoteSpawn does
+// most of it: it forwards SIGTSTP and SIGCONT to the program (the server
+// stops what the kernel would stop in a group that is not orphaned: see
+// src/server/stop-signal.ts), and without another listener it stops this
+// process. With a terminal relay, raw mode must also be left for the stop
+// and taken again after it, so this listens instead and stops the process
+// itself.
 
 /** What a terminal relay does around a stop: leave raw mode, and take it again. */
 export interface SuspendHooks {
@@ -12,20 +15,14 @@ export interface SuspendHooks {
   resume(): void;
 }
 
-/** Follows SIGTSTP for `child`; returns the function that stops following. */
-export function followJobControl(child: RemoteChildProcess, hooks?: SuspendHooks): () => void {
+/** Follows SIGTSTP and SIGCONT around `hooks`; returns the function that stops following. */
+export function followJobControl(hooks: SuspendHooks): () => void {
   const onStop = (): void => {
-    // remoteSpawn has forwarded SIGTSTP already, for a program that handles
-    // it (its listener runs first). SIGSTOP because the program's group,
-    // alone in its session on the server, is orphaned, and the kernel
-    // discards a SIGTSTP that would stop such a group. The SIGNAL record is
-    // written before this process stops (sendmsg is synchronous here).
-    child.kill('SIGSTOP');
-    hooks?.suspend();
-    // SIGTSTP's own default action, now that a handler replaced it; SIGSTOP cannot be caught.
+    hooks.suspend();
+    // SIGTSTP's own default action, now that a listener replaced it; SIGSTOP cannot be caught.
     process.kill(process.pid, 'SIGSTOP');
   };
-  const onContinue = (): void => hooks?.resume();
+  const onContinue = (): void => hooks.resume();
   process.on('SIGTSTP', onStop);
   process.on('SIGCONT', onContinue);
   return () => {

@@ -389,18 +389,16 @@ static void resume_terminal(void) {
 
 /*
  * Ctrl-Z (SIGTSTP, which the terminal sends to this client's process group,
- * not to the remote program's): the remote program's group is stopped
- * first, then this client stops as SIGTSTP's default action would stop it,
- * with the terminal restored. `fg` or `bg` continue it with SIGCONT, which
- * is forwarded, so the program continues too. Before the request is whole,
- * the stop is kept for after it (g_pending: SIGTSTP stands for both).
+ * not to the remote program's): SIGTSTP is forwarded, and the server stops
+ * the program as the kernel would stop a local one (src/server/stop-signal.ts);
+ * then this client stops as SIGTSTP's default action would stop it, with
+ * the terminal restored. `fg` or `bg` continue it with SIGCONT, which is
+ * forwarded, so the program continues too. Before the request is whole,
+ * the stop is kept for after it (g_pending).
  */
 static void stop_with_program(int sock) {
   if (g_request_sent) {
-    /* SIGSTOP too: the program's group, alone in its session on the server, is
-       orphaned, and the kernel discards a SIGTSTP that would stop it. */
     send_signal(sock, SIGTSTP);
-    send_signal(sock, SIGSTOP);
   } else {
     g_pending |= 1ULL << SIGTSTP;
   }
@@ -950,9 +948,7 @@ int main(int argc, char **argv) {
   free(env.data);
   g_request_sent = 1;
   for (int signo = 1; signo < 64; signo++) {
-    if (!(g_pending & (1ULL << signo))) continue;
-    send_signal(sock, signo);
-    if (signo == SIGTSTP) send_signal(sock, SIGSTOP); /* a stop kept for after the request (stop_with_program) */
+    if (g_pending & (1ULL << signo)) send_signal(sock, signo);
   }
 
   static unsigned char record[SIDECAR_MAX_RECORD_BYTES];

@@ -13,7 +13,7 @@ import {
 } from '../protocol';
 import {
   connectError, disconnected, errnoException, failedReplyError, invalidArgType, isNativeError, malformedReply, outOfRange,
-  syncSpawnError, syncToOwnServer, unexpectedServer,
+  syncSpawnError, syncToOwnServer, unexpectedServer, unsupportedOption,
 } from '../errors';
 import { signalName } from '../signals';
 import { CONNECT_RETRY_LIMIT_MS, CONNECT_RETRY_MS } from './connection';
@@ -74,6 +74,9 @@ function takeSyncExtras(options: unknown): { spawnOptions: unknown; extras: Sync
   const extras: SyncExtras = { rawInputs: new Map(), encoding: undefined };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) return { spawnOptions: options, extras };
   const opts = options as Record<string, unknown>;
+  // A terminal's master is read and written while the program runs, from
+  // the event loop that a sync call blocks (spawnSync has no such option).
+  if (opts.tty !== undefined && opts.tty !== false) throw unsupportedOption('tty', 'a sync call cannot relay a terminal; use remoteSpawn with tty');
   const copy: Record<string, unknown> = { ...opts, signal: undefined };
   if (Array.isArray(opts.stdio)) {
     copy.stdio = opts.stdio.map((entry: unknown, index: number) => {

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { NativeBinding } from '../binding';
+import { deliveredSignal } from './stop-signal';
 
 const { SIGKILL } = os.constants.signals;
 
@@ -130,7 +131,7 @@ export class CgroupTree {
       return; // gone
     }
     try {
-      if (cgroupPids(this.dir).includes(pid)) this.binding.pidfdSignal(pidfd, signal);
+      if (cgroupPids(this.dir).includes(pid)) this.binding.pidfdSignal(pidfd, deliveredSignal(pid, signal));
     } catch {
       // exited meanwhile
     } finally {

@@ -18,6 +18,7 @@ import type { NativeBinding } from '../binding';
 import { CgroupParent, type CgroupTree, ownCgroupDirectory } from './cgroup';
 import { orphanReaper } from './orphans';
 import { ProcTree } from './proc-tree';
+import { deliveredSignal } from './stop-signal';
 
 const { SIGKILL } = os.constants.signals;
 
@@ -51,7 +52,7 @@ class CgroupProgramTree implements ProgramTree {
   signal(signal: number, leaderPidfd: number): void {
     if (signal !== SIGKILL) {
       try {
-        this.binding.pidfdSignal(leaderPidfd, signal);
+        this.binding.pidfdSignal(leaderPidfd, this.#leader === undefined ? signal : deliveredSignal(this.#leader, signal));
       } catch {
         // exited; its exit is on the way
       }

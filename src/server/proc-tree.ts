@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { NativeBinding } from '../binding';
+import { deliveredSignal } from './stop-signal';
 
 const { SIGKILL, SIGSTOP } = os.constants.signals;
 
@@ -72,15 +73,15 @@ export class ProcTree {
   signal(signal: number, leaderPidfd: number): void {
     if (signal !== SIGKILL) {
       const held = this.#open();
-      this.#signalLeader(leaderPidfd, signal);
-      for (const pidfd of held) this.#send(pidfd, signal);
+      this.#signalLeader(leaderPidfd, deliveredSignal(this.leader, signal));
+      for (const [pidfd, pid] of held) this.#send(pidfd, deliveredSignal(pid, signal));
       return;
     }
     this.#signalLeader(leaderPidfd, SIGSTOP);
     for (let round = 0; round < KILL_ROUNDS; round++) {
       const held = this.#open();
       if (held.length === 0) break;
-      for (const pidfd of held) this.#send(pidfd, SIGKILL);
+      for (const [pidfd] of held) this.#send(pidfd, SIGKILL);
     }
     this.#signalLeader(leaderPidfd, SIGKILL);
   }
@@ -93,11 +94,11 @@ export class ProcTree {
     }
   }
 
-  /** Pidfds of the descendants, each checked after it was opened. */
-  #open(): number[] {
+  /** [pidfd, pid] of the descendants, each checked after it was opened. */
+  #open(): [number, number][] {
     const members = descendantsOf(this.leader);
     const tree = new Set([this.leader, ...members]);
-    const held: number[] = [];
+    const held: [number, number][] = [];
     for (const pid of members) {
       let pidfd: number;
       try {
@@ -106,7 +107,7 @@ export class ProcTree {
         continue; // gone
       }
       const parent = parentOf(pid);
-      if (parent !== undefined && tree.has(parent)) held.push(pidfd);
+      if (parent !== undefined && tree.has(parent)) held.push([pidfd, pid]);
       else this.binding.close(pidfd);
     }
     return held;

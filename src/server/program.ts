@@ -9,6 +9,7 @@ import { READABLE } from '../binding';
 import { isNativeError } from '../errors';
 import type { ProgramTree } from './containment';
 import { programPids } from './orphans';
+import { deliveredSignal } from './stop-signal';
 
 const { SIGKILL } = os.constants.signals;
 
@@ -93,15 +94,17 @@ export class Program {
       this.tree.signal(signal, this.pidfd);
       return;
     }
+    // Without a tree, the group gets what its first process would get.
+    const delivered = deliveredSignal(this.pid, signal);
     let reachedGroup = true;
     try {
-      this.binding.kill(-this.pid, signal);
+      this.binding.kill(-this.pid, delivered);
     } catch {
       reachedGroup = false;
     }
     if (alsoLeader || !reachedGroup) {
       try {
-        this.binding.pidfdSignal(this.pidfd, signal);
+        this.binding.pidfdSignal(this.pidfd, delivered);
       } catch {
         // Exited already; its exit is on the way.
       }

@@ -145,17 +145,30 @@ describe('the terminal\'s signals: forwarded, and the host ends or stops by them
 
   afterEach(async function () {
     for (const host of hosts.splice(0)) {
-      host.kill('SIGCONT');
-      host.kill('SIGKILL');
+      // The whole group: a local program is in it too.
+      for (const signal of ['SIGCONT', 'SIGKILL']) {
+        try { process.kill(-host.pid, signal); } catch { /* gone */ }
+      }
       await exited(host);
+      // Our end of its stdout, which a local program held too, is let go.
+      host.stdout.destroy();
     }
   });
 
-  const SCRIPT = 'for s in INT QUIT HUP TSTP CONT WINCH; do trap "echo GOT-$s" $s; done; echo READY; while :; do sleep 0.2; done';
+  // setpgid(0, 0), then exec the rest: the same process in a group of its own (Node has no setpgid).
+  const OWN_GROUP = 'import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])';
+  const SCRIPT = 'for s in INT QUIT HUP TSTP CONT WINCH; do trap "echo GOT-$s" $s; done; echo "READY $$"; while :; do sleep 1; done';
 
-  /** A host without listeners of its own (cores off, for SIGQUIT), its program ready; `output()` is what the program wrote. */
-  async function startHost() {
-    const host = childProcess.spawn('/bin/sh', ['-c', 'ulimit -c 0; exec "$@"', 'sh', process.execPath, HOST, 'remote', ctx.server.path, 'default', SCRIPT],
+  /**
+   * A host without listeners of its own (cores off, for SIGQUIT), its
+   * program ready; `output()` is what the program wrote. The host gets a
+   * process group of its own, as a shell gives a job, so that SIGTSTP can
+   * stop it: the kernel discards a stopping signal sent to an orphaned
+   * group, which this test's own group may be (a test run in the
+   * background of a shell that has exited).
+   */
+  async function startHost(mode = 'remote') {
+    const host = childProcess.spawn('python3', ['-c', OWN_GROUP, '/bin/sh', '-c', 'ulimit -c 0; exec "$@"', 'sh', process.execPath, HOST, mode, ctx.server.path, 'default', SCRIPT],
       { stdio: ['ignore', 'pipe', 'ignore'] });
     hosts.push(host);
     let output = '';
@@ -176,21 +189,45 @@ describe('the terminal\'s signals: forwarded, and the host ends or stops by them
     });
   }
 
-  it('SIGTSTP: the program gets it, then the host stops; SIGCONT continues both, and the next SIGTSTP stops it again', async function () {
-    const { host, output } = await startHost();
-    for (let round = 1; round <= 2; round++) {
-      host.kill('SIGTSTP');
-      expect(await pollUntil(() => procStat(host.pid).state === 'T', { timeout: 5000 }), `round ${round}: the host did not stop`).to.equal(true);
-      expect(await pollUntil(() => output().split('GOT-TSTP').length - 1 === round, { timeout: 5000 }), output()).to.equal(true);
-      host.kill('SIGCONT');
-      expect(await pollUntil(() => procStat(host.pid).state !== 'T', { timeout: 5000 })).to.equal(true);
-      expect(await pollUntil(() => output().split('GOT-CONT').length - 1 >= round, { timeout: 5000 }), output()).to.equal(true);
+  /** The states of `pid`'s children (the program's `sleep`). */
+  const childStates = (pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+        .map((child) => procStat(Number(child))?.state);
+    } catch {
+      return [];
     }
-    host.kill('SIGWINCH');
-    expect(await pollUntil(() => output().includes('GOT-WINCH'), { timeout: 5000 }), output()).to.equal(true);
-    expect(host.exitCode, 'SIGWINCH and SIGCONT do nothing to the host').to.equal(null);
-    host.kill('SIGINT');
-    await exited(host);
-    expect(host.signalCode).to.equal('SIGINT');
-  });
+  };
+
+  // Side by side: Ctrl-Z and fg as a terminal sends them, to the host's whole
+  // group; locally the program is in that group, remotely it gets them through
+  // the host. Either way the program's sleep stops (the server stops what the
+  // kernel would stop in a group that is not orphaned), the host stops, and the
+  // shell's traps run once the sleep it waits for is continued and done.
+  for (const mode of ['local', 'remote']) {
+    it(`SIGTSTP to the host's group (${mode === 'local' ? 'child_process' : 'remoteSpawn'}): the host and the program's sleep stop; SIGCONT continues both and the traps run; twice`, async function () {
+      const { host, output } = await startHost(mode);
+      const program = Number(/READY (\d+)/.exec(output())[1]);
+      const group = -host.pid;
+      for (let round = 1; round <= 2; round++) {
+        process.kill(group, 'SIGTSTP');
+        expect(await pollUntil(() => procStat(host.pid).state === 'T', { timeout: 5000 }), `round ${round}: the host did not stop`).to.equal(true);
+        expect(await pollUntil(() => childStates(program).includes('T'), { timeout: 5000 }), `round ${round}: the program's sleep did not stop: ${childStates(program)}`).to.equal(true);
+        process.kill(group, 'SIGCONT');
+        expect(await pollUntil(() => procStat(host.pid).state !== 'T', { timeout: 5000 })).to.equal(true);
+        expect(await pollUntil(() => output().split('GOT-TSTP').length - 1 === round && output().split('GOT-CONT').length - 1 >= round,
+          { timeout: 5000 }), output()).to.equal(true);
+      }
+      process.kill(group, 'SIGWINCH');
+      expect(await pollUntil(() => output().includes('GOT-WINCH'), { timeout: 5000 }), output()).to.equal(true);
+      expect(host.exitCode, 'SIGWINCH and SIGCONT do nothing to the host').to.equal(null);
+      host.kill('SIGINT');
+      await exited(host);
+      expect(host.signalCode).to.equal('SIGINT');
+      // A local program outlives its host, as child_process leaves it; the
+      // remote one is ended by the server. Either way the output ends.
+      if (mode === 'local') process.kill(group, 'SIGKILL');
+      await new Promise((resolve) => (host.stdout.destroyed ? resolve() : host.stdout.on('close', resolve)));
+    });
+  }
 });

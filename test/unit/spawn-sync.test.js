@@ -111,4 +111,13 @@ describe('remoteSpawnSync (fake binding)', function () {
     expect(() => run('prog', [], { input: 5 })).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
     expect(() => run('prog', [], { maxBuffer: -1 })).to.throw(RangeError).with.property('code', 'ERR_OUT_OF_RANGE');
   });
+
+  it('tty: ERR_SIDECAR_UNSUPPORTED, thrown before anything is made or sent (a sync call cannot relay a terminal); tty: false runs', function () {
+    for (const tty of [true, { columns: 80, rows: 24 }]) {
+      expect(() => run('prog', [], { tty })).to.throw(/"tty" is not supported/).with.property('code', 'ERR_SIDECAR_UNSUPPORTED');
+    }
+    expect(binding.callsOf('exchangeSync')).to.have.length(0);
+    run('prog', [], { tty: false });
+    expect(binding.callsOf('exchangeSync')).to.have.length(1);
+  });
 });

@@ -68,3 +68,8 @@ expectType<string | ExecBuffer>(remoteExecFileSync('ls', ['-l'], options));
 expectType<string | ExecBuffer>(remoteExecSync('ls', options));
 expectType<RemoteSpawnSyncReturns<string | ExecBuffer>>(remoteSpawnSync('ls', options));
 expectType<string>(client.execSync('ls', { encoding: 'utf8' }));
+
+// ---- what the sync calls do not take ---------------------------------------------
+
+// A terminal needs the event loop that a sync call blocks (ERR_SIDECAR_UNSUPPORTED at run time).
+expectError(remoteSpawnSync('ls', { tty: true }));
