@@ -91,7 +91,11 @@ describe('security: admission at accept (refused uids, per-uid and byte caps, RL
     expect(stats.denied, summary).to.be.at.least(done[0].replies.ERR_SIDECAR_DENIED + done[1].replies.ERR_SIDECAR_DENIED);
     // Nothing held for the refused uid: no slot (the probes' own come and go), no fd, no buffer.
     expect(mostConnections, summary).to.be.below(10);
-    expect(fdsPeak - fdsBefore, summary).to.be.below(40);
+    // Held, the 1,100 connections alone would be 1,100 fds (and 8,000 more
+    // fds passed by the partial ones). Each is closed as it is refused, on a
+    // closer thread: on a loaded machine a few hundred closes may be in
+    // flight at the peak, never all of them.
+    expect(fdsPeak - fdsBefore, summary).to.be.below(550);
     expect(rssPeak - rssBefore, summary).to.be.below(100 * MiB);
     expect(stats.bufferedBytes, summary).to.equal(0);
     // And afterwards: back to its fds (useServers' leak check) and memory.
