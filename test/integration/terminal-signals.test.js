@@ -157,7 +157,10 @@ describe('the terminal\'s signals: forwarded, and the host ends or stops by them
 
   // setpgid(0, 0), then exec the rest: the same process in a group of its own (Node has no setpgid).
   const OWN_GROUP = 'import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])';
-  const SCRIPT = 'for s in INT QUIT HUP TSTP CONT WINCH; do trap "echo GOT-$s" $s; done; echo "READY $$"; while :; do sleep 1; done';
+  // One sleep for the whole run, waited for with `wait`, which a trapped
+  // signal interrupts: the traps run at once, and the sleep is there to stop
+  // whenever a stop comes (a loop of short sleeps has gaps between them).
+  const SCRIPT = 'for s in INT QUIT HUP TSTP CONT WINCH; do trap "echo GOT-$s" $s; done; echo "READY $$"; sleep 1000 & while kill -0 $! 2>/dev/null; do wait; done';
 
   /**
    * A host without listeners of its own (cores off, for SIGQUIT), its
@@ -203,7 +206,7 @@ describe('the terminal\'s signals: forwarded, and the host ends or stops by them
   // group; locally the program is in that group, remotely it gets them through
   // the host. Either way the program's sleep stops (the server stops what the
   // kernel would stop in a group that is not orphaned), the host stops, and the
-  // shell's traps run once the sleep it waits for is continued and done.
+  // shell, which traps both, reports SIGTSTP and SIGCONT.
   for (const mode of ['local', 'remote']) {
     it(`SIGTSTP to the host's group (${mode === 'local' ? 'child_process' : 'remoteSpawn'}): the host and the program's sleep stop; SIGCONT continues both and the traps run; twice`, async function () {
       const { host, output } = await startHost(mode);
