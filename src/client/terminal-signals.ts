@@ -6,8 +6,14 @@
 // as kill() does (a SIGNAL record).
 //
 // Listening must not change what the host does. The listeners exist only
-// while such a child exists (counted over every child of this process). A
-// listener is put first, so that it sees the host's own listeners, `once`
+// while such a child exists (counted over every child of this process), and
+// until the end of the event loop's turn in which the last one ended: a
+// child started meanwhile (a build starts its next step from the last one's
+// 'close') keeps them instead of removing and adding them again, which
+// costs libuv a signal handler's set-up per signal (about 40 us for the
+// six, on each spawn of such a sequence). A listener with no child left to
+// forward to does what the host would do without it (below). A listener is
+// put first, so that it sees the host's own listeners, `once`
 // ones included, before they run; when the host has none, Node's default is
 // what the host expects: after forwarding, the listener is removed (Node
 // then restores the default action) and the signal raised again, so that
@@ -36,6 +42,8 @@ const RAISED_AGAIN: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGQUIT', 
 
 const targets = new Set<SignalTarget>();
 const listeners = new Map<NodeJS.Signals, () => void>();
+/** The listeners' removal, due at the end of this turn of the event loop: no child follows any more. */
+let removal: NodeJS.Immediate | undefined;
 
 /**
  * Forwards the terminal's signals to `target` until the returned function
@@ -45,14 +53,22 @@ const listeners = new Map<NodeJS.Signals, () => void>();
 export function followTerminalSignals(target: SignalTarget): () => void {
   if (!isMainThread) return () => undefined;
   targets.add(target);
-  if (targets.size === 1) {
-    for (const name of TERMINAL_SIGNALS) listen(name);
-  }
+  if (removal !== undefined) clearImmediate(removal);
+  removal = undefined;
+  for (const name of TERMINAL_SIGNALS) if (!listeners.has(name)) listen(name);
   return () => {
-    if (!targets.delete(target) || targets.size > 0) return;
-    for (const [name, listener] of listeners) process.removeListener(name, listener);
-    listeners.clear();
+    if (!targets.delete(target) || targets.size > 0 || removal !== undefined) return;
+    removal = setImmediate(stopListening);
+    // Nothing to keep the process alive for: listeners die with it.
+    removal.unref();
   };
+}
+
+function stopListening(): void {
+  removal = undefined;
+  if (targets.size > 0) return;
+  for (const [name, listener] of listeners) process.removeListener(name, listener);
+  listeners.clear();
 }
 
 /** How many children follow the terminal's signals now (for tests and leak checks). */

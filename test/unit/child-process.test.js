@@ -572,7 +572,7 @@ describe('unit: RemoteChildProcess', () => {
   describe('the terminal\'s signals', () => {
     const counts = () => TERMINAL_SIGNALS.map((name) => process.listenerCount(name));
 
-    it('a child that is not detached makes this process listen for them until it ends; detached ones do not', () => {
+    it('a child that is not detached makes this process listen for them until it ends (to the end of that turn); detached ones do not', async () => {
       const before = counts();
       const detached = spawn({ detached: true });
       expect(counts()).to.deep.equal(before);
@@ -585,9 +585,32 @@ describe('unit: RemoteChildProcess', () => {
       expect(counts(), 'one child still runs').to.deep.equal(before.map((count) => count + 1));
       second.on('error', () => {});
       serverHangsUp(binding.pollers[2].fd);
-      expect(counts()).to.deep.equal(before);
+      expect(followingCount()).to.equal(0);
+      await turn();
+      expect(counts(), 'removed once the turn in which the last child ended is over').to.deep.equal(before);
       expect([first.exitCode, detached.pid]).to.deep.equal([0, undefined]);
     });
+
+    it('a child started in the same turn as the last one ended keeps the same listeners (none removed and added again)', async () => {
+      const before = counts();
+      const listenersNow = () => TERMINAL_SIGNALS.map((name) => process.listeners(name)[0]);
+      const first = spawn();
+      const installed = listenersNow();
+      let second;
+      first.on('close', () => { second = spawn(); });
+      serverSends(encodeStarted(5), binding.pollers[0].fd);
+      serverSends(encodeExit({ exitCode: 0, signal: null, reason: REASON.exit }), binding.pollers[0].fd);
+      await nextTick();
+      expect(second, 'spawned from the first one\'s close').to.not.equal(undefined);
+      await turn();
+      expect(listenersNow()).to.deep.equal(installed);
+      expect(counts()).to.deep.equal(before.map((count) => count + 1));
+      serverSends(encodeStarted(6), binding.pollers[1].fd);
+      serverSends(encodeExit({ exitCode: 0, signal: null, reason: REASON.exit }), binding.pollers[1].fd);
+      await turn();
+      expect(counts()).to.deep.equal(before);
+    });
+
 
     it('each is forwarded to every running child as a SIGNAL record; the host\'s own listener keeps the process alive', () => {
       const host = () => {};
