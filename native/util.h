@@ -147,6 +147,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info);
 
 // Entry points: closer.cc
 Napi::Value CloseOffLoop(const Napi::CallbackInfo& info);
+Napi::Value CloseConnection(const Napi::CallbackInfo& info);
 
 // Entry points: spawn.cc
 Napi::Value Spawn(const Napi::CallbackInfo& info);
