@@ -249,8 +249,7 @@ bool SealedAndEmpty(int fd) {
   char byte;
   iovec data = {&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timeval))];
-  msghdr message;
-  std::memset(&message, 0, sizeof(message));
+  msghdr message{};
   message.msg_iov = &data;
   message.msg_iovlen = 1;
   message.msg_control = control;
@@ -259,21 +258,9 @@ bool SealedAndEmpty(int fd) {
     return ::recvmsg(fd, &message, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   });
   if (got < 0) return false;
-  bool quiet = got == 0 && message.msg_controllen == 0 &&
-               (message.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) == 0;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-       header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) {
-      continue;
-    }
-    size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int copy;
-      std::memcpy(&copy, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
-      ::close(copy);
-    }
-  }
-  return quiet;
+  CollectFds(&message);  // copies, closed as the result goes
+  return got == 0 && message.msg_controllen == 0 &&
+         (message.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) == 0;
 }
 
 }  // namespace

@@ -369,16 +369,17 @@ class FakeBinding {
   }
 
   closeOffLoop(fd) {
-    this.record('closeOffLoop', [fd]);
-    const outcome = this.scripted('closeOffLoop', [fd]);
-    if (outcome.scripted) return outcome.value;
-    this.release(fd);
-    return undefined;
+    return this.closeBy('closeOffLoop', fd);
   }
 
   closeConnection(fd) {
-    this.record('closeConnection', [fd]);
-    const outcome = this.scripted('closeConnection', [fd]);
+    return this.closeBy('closeConnection', fd);
+  }
+
+  /** A close that takes the fd whatever happens to it, recorded under `name`. */
+  closeBy(name, fd) {
+    this.record(name, [fd]);
+    const outcome = this.scripted(name, [fd]);
     if (outcome.scripted) return outcome.value;
     this.release(fd);
     return undefined;
