@@ -7,13 +7,12 @@
 //
 // Listening must not change what the host does. The listeners exist only
 // while such a child exists (counted over every child of this process), and
-// until the end of the event loop's turn in which the last one ended: a
-// child started meanwhile (a build starts its next step from the last one's
-// 'close') keeps them instead of removing and adding them again, which
-// costs libuv a signal handler's set-up per signal (about 40 us for the
-// six, on each spawn of such a sequence). A listener with no child left to
-// forward to does what the host would do without it (below). A listener is
-// put first, so that it sees the host's own listeners, `once`
+// for LINGER_MS after the last one ended: a child started meanwhile (a
+// build starts its next step as the last one ends) keeps them instead of
+// removing and adding them again, which costs libuv a signal handler's
+// set-up and tear-down per signal (about 40 us for the six, on each spawn of
+// such a sequence). A listener with no child left to forward to does what
+// the host would do without it (below). A listener is put first, so that it sees the host's own listeners, `once`
 // ones included, before they run; when the host has none, Node's default is
 // what the host expects: after forwarding, the listener is removed (Node
 // then restores the default action) and the signal raised again, so that
@@ -42,8 +41,10 @@ const RAISED_AGAIN: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGQUIT', 
 
 const targets = new Set<SignalTarget>();
 const listeners = new Map<NodeJS.Signals, () => void>();
-/** The listeners' removal, due at the end of this turn of the event loop: no child follows any more. */
-let removal: NodeJS.Immediate | undefined;
+/** How long the listeners outlive the last child that follows them. */
+export const LINGER_MS = 50;
+/** The listeners' removal, due LINGER_MS after the last child ended. */
+let removal: NodeJS.Timeout | undefined;
 
 /**
  * Forwards the terminal's signals to `target` until the returned function
@@ -53,12 +54,12 @@ let removal: NodeJS.Immediate | undefined;
 export function followTerminalSignals(target: SignalTarget): () => void {
   if (!isMainThread) return () => undefined;
   targets.add(target);
-  if (removal !== undefined) clearImmediate(removal);
+  if (removal !== undefined) clearTimeout(removal);
   removal = undefined;
   for (const name of TERMINAL_SIGNALS) if (!listeners.has(name)) listen(name);
   return () => {
     if (!targets.delete(target) || targets.size > 0 || removal !== undefined) return;
-    removal = setImmediate(stopListening);
+    removal = setTimeout(stopListening, LINGER_MS);
     // Nothing to keep the process alive for: listeners die with it.
     removal.unref();
   };
