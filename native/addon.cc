@@ -35,6 +35,7 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"dup", Dup},
       // closer.cc
       {"closeOffLoop", CloseOffLoop},
+      {"closeConnection", CloseConnection},
       // spawn.cc
       {"spawn", Spawn},
       // pty.cc

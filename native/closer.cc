@@ -39,12 +39,15 @@
 // Man pages: close(2), fcntl(2) (F_GETPIPE_SZ), pipe(7), socket(7) (SO_LINGER), signal(7) (interrupted
 // waits), sigaction(2), timer_create(2) (SIGEV_THREAD_ID), timer_settime(2),
 // pthread_create(3), pthread_attr_setstacksize(3), pthread_setname_np(3),
-// pthread_sigmask(3).
+// pthread_sigmask(3); for closeConnection: shutdown(2), unix(7) (SCM_RIGHTS,
+// MSG_PEEK), socket(7) (SO_TIMESTAMP), recvmsg(2), cmsg(3).
 
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,7 +216,68 @@ void StartThread(Closer& closer) {
   if (failed == 0) closer.threads++;
 }
 
+// Hands fd to a closer thread. Never blocks.
+void Enqueue(int fd) {
+  Closer& closer = TheCloser();
+  std::lock_guard<std::mutex> lock(closer.mutex);
+  closer.pending.push_back(fd);
+  // Each fd beyond the threads waiting for work gets a thread of its own.
+  if (closer.pending.size() > static_cast<size_t>(closer.waiting) &&
+      closer.threads < kMaxThreads) {
+    StartThread(closer);
+  }
+  closer.work.notify_one();
+}
+
+// True when the receive queue of `fd`, a connected AF_UNIX SOCK_SEQPACKET
+// socket, is empty and can never be filled again, so that its close
+// releases nothing a peer sent. Shut down first: the kernel refuses the
+// peer's sends from then on (EPIPE: the check and the queueing happen under
+// the lock that shutdown(2) takes), so the queue can only shrink. Then one
+// look at its head: with SO_TIMESTAMP set, every record, even one of 0
+// bytes, comes with a timestamp, and only the end of the queue (0, no
+// control message) comes without. The look is a MSG_PEEK with room for the
+// timestamp alone: a record's fds are not installed here (the kernel drops
+// the extra references it took to them, never the last ones); any that were
+// are closed, as copies, at once.
+bool SealedAndEmpty(int fd) {
+  if (::shutdown(fd, SHUT_RDWR) != 0) return false;
+  int on = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof(on)) != 0) {
+    return false;
+  }
+  char byte;
+  iovec data = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timeval))];
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  ssize_t got = RetryOnEintr([&] {
+    return ::recvmsg(fd, &message, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  });
+  if (got < 0) return false;
+  CollectFds(&message);  // copies, closed as the result goes
+  return got == 0 && message.msg_controllen == 0 &&
+         (message.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) == 0;
+}
+
 }  // namespace
+
+Napi::Value CloseConnection(const Napi::CallbackInfo& info) {
+  Args args(info, 1, "closeConnection(fd: number): void");
+  Napi::Env env = args.Env();
+  int fd = args.Fd(0);
+  // The common end of a request: the client read its last reply and left
+  // nothing behind, and the close costs no thread's wake-up.
+  if (SealedAndEmpty(fd)) {
+    ::close(fd);  // EINTR counts as closed on Linux
+  } else {
+    Enqueue(fd);
+  }
+  return env.Undefined();
+}
 
 Napi::Value CloseOffLoop(const Napi::CallbackInfo& info) {
   Args args(info, 1, "closeOffLoop(fd: number): void");
@@ -228,15 +292,7 @@ Napi::Value CloseOffLoop(const Napi::CallbackInfo& info) {
     ::close(fd);  // EINTR counts as closed on Linux
     return env.Undefined();
   }
-  Closer& closer = TheCloser();
-  std::lock_guard<std::mutex> lock(closer.mutex);
-  closer.pending.push_back(fd);
-  // Each fd beyond the threads waiting for work gets a thread of its own.
-  if (closer.pending.size() > static_cast<size_t>(closer.waiting) &&
-      closer.threads < kMaxThreads) {
-    StartThread(closer);
-  }
-  closer.work.notify_one();
+  Enqueue(fd);
   return env.Undefined();
 }
 

@@ -93,23 +93,6 @@ Napi::Object MakeReceived(Napi::Env env, ssize_t bytes,
   return result;
 }
 
-// Takes ownership of every descriptor of every SCM_RIGHTS message.
-std::vector<UniqueFd> CollectFds(msghdr* message) {
-  std::vector<UniqueFd> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr;
-       c = CMSG_NXTHDR(message, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const unsigned char* data = CMSG_DATA(c);
-    for (size_t i = 0; i < count; i++) {
-      int fd;
-      std::memcpy(&fd, data + i * sizeof(int), sizeof(int));
-      fds.emplace_back(fd);
-    }
-  }
-  return fds;
-}
-
 }  // namespace
 
 Napi::Value Listen(const Napi::CallbackInfo& info) {

@@ -1,6 +1,6 @@
 // Shared helpers: descriptor ownership, errno-shaped errors, argument checks.
 //
-// Man pages: close(2), errno(3), signal(7).
+// Man pages: close(2), errno(3), signal(7), cmsg(3) (SCM_RIGHTS).
 
 #include "util.h"
 
@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace sidecar {
@@ -144,6 +145,22 @@ Napi::Uint8Array BytesArg(Napi::Env env, const Napi::Value& value,
                    std::string("expected a Uint8Array; usage: ") + usage);
   }
   return value.As<Napi::Uint8Array>();
+}
+
+std::vector<UniqueFd> CollectFds(msghdr* message) {
+  std::vector<UniqueFd> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr;
+       c = CMSG_NXTHDR(message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const unsigned char* data = CMSG_DATA(c);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      std::memcpy(&fd, data + i * sizeof(int), sizeof(int));
+      fds.emplace_back(fd);
+    }
+  }
+  return fds;
 }
 
 }  // namespace sidecar

@@ -10,6 +10,7 @@
 #define SIDECAR_EXEC_UTIL_H_
 
 #include <napi.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -45,6 +46,10 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// Takes ownership of every descriptor of every SCM_RIGHTS control message
+// of a received `message`.
+std::vector<UniqueFd> CollectFds(msghdr* message);
 
 // Repeats a system call interrupted by a signal handler. Only for calls that
 // are safe to repeat (never close(2): on Linux the fd is gone after EINTR).
@@ -147,6 +152,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info);
 
 // Entry points: closer.cc
 Napi::Value CloseOffLoop(const Napi::CallbackInfo& info);
+Napi::Value CloseConnection(const Napi::CallbackInfo& info);
 
 // Entry points: spawn.cc
 Napi::Value Spawn(const Napi::CallbackInfo& info);

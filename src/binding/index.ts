@@ -188,6 +188,14 @@ export interface NativeBinding {
    * thread), and must not be used again.
    */
   closeOffLoop(fd: number): void;
+  /**
+   * Closes a connected AF_UNIX SOCK_SEQPACKET socket whose peer is untrusted:
+   * shuts it down both ways (the peer can queue nothing more), then closes it
+   * at once when no record is left unread in it, so that the close releases
+   * nothing the peer sent; otherwise as closeOffLoop. Never blocks and never
+   * fails; fd must not be used again.
+   */
+  closeConnection(fd: number): void;
   /** fcntl(F_DUPFD_CLOEXEC, 3): a close-on-exec copy of fd at 3 or above. */
   dup(fd: number): number;
   /**

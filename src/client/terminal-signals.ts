@@ -6,8 +6,13 @@
 // as kill() does (a SIGNAL record).
 //
 // Listening must not change what the host does. The listeners exist only
-// while such a child exists (counted over every child of this process). A
-// listener is put first, so that it sees the host's own listeners, `once`
+// while such a child exists (counted over every child of this process), and
+// for LINGER_MS after the last one ended: a child started meanwhile (a
+// build starts its next step as the last one ends) keeps them instead of
+// removing and adding them again, which costs libuv a signal handler's
+// set-up and tear-down per signal (about 40 us for the six, on each spawn of
+// such a sequence). A listener with no child left to forward to does what
+// the host would do without it (below). A listener is put first, so that it sees the host's own listeners, `once`
 // ones included, before they run; when the host has none, Node's default is
 // what the host expects: after forwarding, the listener is removed (Node
 // then restores the default action) and the signal raised again, so that
@@ -36,6 +41,10 @@ const RAISED_AGAIN: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGQUIT', 
 
 const targets = new Set<SignalTarget>();
 const listeners = new Map<NodeJS.Signals, () => void>();
+/** How long the listeners outlive the last child that follows them. */
+export const LINGER_MS = 50;
+/** The listeners' removal, due LINGER_MS after the last child ended. */
+let removal: NodeJS.Timeout | undefined;
 
 /**
  * Forwards the terminal's signals to `target` until the returned function
@@ -45,14 +54,22 @@ const listeners = new Map<NodeJS.Signals, () => void>();
 export function followTerminalSignals(target: SignalTarget): () => void {
   if (!isMainThread) return () => undefined;
   targets.add(target);
-  if (targets.size === 1) {
-    for (const name of TERMINAL_SIGNALS) listen(name);
-  }
+  if (removal !== undefined) clearTimeout(removal);
+  removal = undefined;
+  for (const name of TERMINAL_SIGNALS) if (!listeners.has(name)) listen(name);
   return () => {
-    if (!targets.delete(target) || targets.size > 0) return;
-    for (const [name, listener] of listeners) process.removeListener(name, listener);
-    listeners.clear();
+    if (!targets.delete(target) || targets.size > 0 || removal !== undefined) return;
+    removal = setTimeout(stopListening, LINGER_MS);
+    // Nothing to keep the process alive for: listeners die with it.
+    removal.unref();
   };
+}
+
+function stopListening(): void {
+  removal = undefined;
+  if (targets.size > 0) return;
+  for (const [name, listener] of listeners) process.removeListener(name, listener);
+  listeners.clear();
 }
 
 /** How many children follow the terminal's signals now (for tests and leak checks). */

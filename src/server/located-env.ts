@@ -19,6 +19,11 @@ export interface ServerSide {
   isExecutableFile(path: string): boolean;
   /** The server's own value of a located name, or undefined where it has none. */
   own(name: string): string | undefined;
+  /**
+   * PATH made from the caller's (what madePath() makes over isDirectory());
+   * a side may remember it. Absent: madePath() over isDirectory().
+   */
+  makePath?(callerPath: string): string;
 }
 
 /**
@@ -30,7 +35,7 @@ export const MAX_CALLER_PATH_ENTRIES = 256;
 
 /** A PATH's entries without trailing slashes, for comparing. */
 function entryKey(entry: string): string {
-  return entry.length > 1 ? entry.replace(/\/+$/, '') : entry;
+  return entry.length > 1 && entry.endsWith('/') ? entry.replace(/\/+$/, '') : entry;
 }
 
 /**
@@ -39,9 +44,15 @@ function entryKey(entry: string): string {
  * program's working directory, which the client chooses).
  */
 export function serverSearchPath(ownPath: string | undefined): string {
+  // Asked for each request, nearly always of the same PATH: the last answer is kept.
+  if (ownPath === lastOwnPath.given) return lastOwnPath.search;
   const absolute = (ownPath ?? '').split(':').filter((entry) => entry.startsWith('/'));
-  return absolute.length > 0 ? absolute.join(':') : DEFAULT_PATH;
+  const search = absolute.length > 0 ? absolute.join(':') : DEFAULT_PATH;
+  lastOwnPath = { given: ownPath, search };
+  return search;
 }
+
+let lastOwnPath: { given: string | undefined; search: string } = { given: undefined, search: DEFAULT_PATH };
 
 /**
  * PATH made on the server: the caller's absolute entries that are
@@ -95,7 +106,7 @@ export function locateEnvironment(env: Environment, fromCaller: Iterable<string>
     if (value === undefined || options.keep.has(name)) continue;
     switch (name) {
       case 'PATH':
-        env.set(name, madePath(value, server.own('PATH'), (dir) => server.isDirectory(dir)));
+        env.set(name, server.makePath?.(value) ?? madePath(value, server.own('PATH'), (dir) => server.isDirectory(dir)));
         break;
       case 'HOME':
       case 'TMPDIR':
@@ -165,42 +176,88 @@ function statOf(path: string): fs.Stats | undefined {
 }
 
 /**
- * Directories found lately, and when: a build's requests send the same PATH
- * again and again, and a stat(2) of each entry each time was most of what
- * the rule cost. Only what exists is remembered, for a second: a directory
- * made since is seen at once, and one gone since stays listed at most that
- * long, where a lookup passes over it as over any entry without the file.
+ * What the real side found lately, and when: a build's requests send the
+ * same PATH, HOME and SHELL again and again, and a stat(2) of each each time
+ * was most of what the rule cost. Only what exists is remembered, for a
+ * second: a directory or file made since is seen at once, and one gone
+ * since stays counted at most that long, where a lookup passes over a
+ * directory as over any entry without the file, and a SHELL gone is as if
+ * removed just after the spawn.
  */
-const foundDirectories = new Map<string, number>();
 const FOUND_FOR_MS = 1000;
 const MAX_FOUND = 4096;
 
-function isFoundDirectory(path: string): boolean {
-  const now = Date.now();
-  const found = foundDirectories.get(path);
-  if (found !== undefined && now - found < FOUND_FOR_MS) return true;
-  if (!(statOf(path)?.isDirectory() ?? false)) {
-    foundDirectories.delete(path);
+/** When each path was last found a directory (Date.now()). */
+const foundDirectories = new Map<string, number>();
+/** When each path was last found an executable regular file. */
+const foundExecutables = new Map<string, number>();
+
+/** When `path` was found to pass `check`, within the last FOUND_FOR_MS (checked now if not), or undefined: it does not. */
+function foundAt(found: Map<string, number>, path: string, now: number, check: (path: string) => boolean): number | undefined {
+  const at = found.get(path);
+  if (at !== undefined && now - at < FOUND_FOR_MS) return at;
+  if (!check(path)) {
+    found.delete(path);
+    return undefined;
+  }
+  if (found.size >= MAX_FOUND) found.clear();
+  found.set(path, now);
+  return now;
+}
+
+const isDirectoryNow = (path: string): boolean => statOf(path)?.isDirectory() ?? false;
+
+function isExecutableFileNow(path: string): boolean {
+  if (!(statOf(path)?.isFile() ?? false)) return false;
+  try {
+    fs.accessSync(path, fs.constants.X_OK);
+    return true;
+  } catch {
     return false;
   }
-  if (foundDirectories.size >= MAX_FOUND) foundDirectories.clear();
-  foundDirectories.set(path, now);
-  return true;
+}
+
+const isFoundDirectory = (path: string): boolean => foundAt(foundDirectories, path, Date.now(), isDirectoryNow) !== undefined;
+
+/**
+ * PATHs made lately, by the caller's PATH: the whole answer is kept where
+ * every entry looked at was found, until the oldest of those findings is a
+ * second old, so that it never says more than the directories found would.
+ * One with an entry missing is made afresh each time (that entry may be
+ * made meanwhile). Bounded in count and in the length of the PATHs kept.
+ */
+interface MadePath { own: string | undefined; made: string; since: number }
+const madePaths = new Map<string, MadePath>();
+const MAX_MADE_PATHS = 64;
+const MAX_KEPT_PATH_LENGTH = 8192;
+
+function makePathRemembered(callerPath: string, own: string | undefined): string {
+  const now = Date.now();
+  const kept = madePaths.get(callerPath);
+  if (kept !== undefined && kept.own === own && now - kept.since < FOUND_FOR_MS) return kept.made;
+  let since = now;
+  let allFound = true;
+  const made = madePath(callerPath, own, (dir) => {
+    const at = foundAt(foundDirectories, dir, now, isDirectoryNow);
+    if (at === undefined) allFound = false;
+    else if (at < since) since = at;
+    return at !== undefined;
+  });
+  if (!allFound || callerPath.length > MAX_KEPT_PATH_LENGTH) {
+    madePaths.delete(callerPath);
+    return made;
+  }
+  if (madePaths.size >= MAX_MADE_PATHS) madePaths.clear();
+  madePaths.set(callerPath, { own, made, since });
+  return made;
 }
 
 /** The real server side: stat(2) and access(2) on this file system, and the server's own environment. */
 export function serverSide(env: Readonly<Record<string, string | undefined>> = process.env): ServerSide {
   return {
     isDirectory: isFoundDirectory,
-    isExecutableFile(path) {
-      if (!(statOf(path)?.isFile() ?? false)) return false;
-      try {
-        fs.accessSync(path, fs.constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    isExecutableFile: (path) => foundAt(foundExecutables, path, Date.now(), isExecutableFileNow) !== undefined,
     own: (name) => ownValue(name, env),
+    makePath: (callerPath) => makePathRemembered(callerPath, ownValue('PATH', env)),
   };
 }

@@ -84,9 +84,19 @@ function candidatesFor(options: NormalizedServerOptions, file: string, searchPat
   return candidatePaths(file, searchPath);
 }
 
+const NONE_KEPT: ReadonlySet<string> = new Set();
+
 /** The located names the caller's values of which stand as given: the server's callerEnv and the request's. */
-function keptNames(options: NormalizedServerOptions, request: ExecRequest): Set<string> {
+function keptNames(options: NormalizedServerOptions, request: ExecRequest): ReadonlySet<string> {
+  if (options.callerEnv.size === 0 && (request.callerEnv === undefined || request.callerEnv.length === 0)) return NONE_KEPT;
   return new Set([...options.callerEnv, ...(request.callerEnv ?? [])]);
+}
+
+/** The real side over the server's environment, made once per environment object (process.env, nearly always). */
+let lastSide: { env: NodeJS.ProcessEnv; side: ServerSide } | undefined;
+function realSide(env: NodeJS.ProcessEnv): ServerSide {
+  if (lastSide?.env !== env) lastSide = { env, side: serverSide(env) };
+  return lastSide.side;
 }
 
 /**
@@ -178,9 +188,9 @@ export function decide(options: NormalizedServerOptions, request: ExecRequest, c
   // server's side; under a policy, only those it let through are the caller's.
   const keep = keptNames(options, request);
   const fromCaller = LOCATED_NAMES.filter((name) => asked.has(name) && (!policed || options.allowEnv?.has(name) === true));
-  const euid = process.geteuid?.() ?? -1;
   if (fromCaller.length > 0) {
-    locateEnvironment(env, fromCaller, { keep, switchesUser: request.uid !== NO_ID && request.uid !== euid }, side ?? serverSide(serverEnv));
+    const switchesUser = request.uid !== NO_ID && request.uid !== (process.geteuid?.() ?? -1);
+    locateEnvironment(env, fromCaller, { keep, switchesUser }, side ?? realSide(serverEnv));
   }
   const searchPath = options.allowCommands !== undefined ? serverSearchPath(serverEnv.PATH) : lookupPath(env, serverEnv.PATH, keep.has('PATH'));
   const candidates = candidatesFor(options, request.file, searchPath);

@@ -14,7 +14,10 @@
 // (binding.closeOffLoop), the fds it attached and this socket itself, whose
 // unread records may still hold fds that the kernel releases with it. The
 // peer chooses those fds, and the last close of some (a TCP socket lingering
-// on unsent data) waits as long as the peer likes. A socket that receives
+// on unsent data) waits as long as the peer likes. The socket itself goes
+// through binding.closeConnection, which closes it at once when, shut down,
+// it holds no unread record (the usual end of a request: then nothing of
+// the peer's is released with it, and no closer thread wakes up). A socket that receives
 // none is a client's, whose peer is the server it chose to trust: it closes
 // at once, and a client's process gets no closer thread. A client that asked
 // for a terminal receives its master (`receivesFds: 'trusted'`): fds are
@@ -165,7 +168,7 @@ export class SeqpacketSocket {
     this.destroyed = true;
     this.poller.close();
     for (const record of this.queue.splice(0)) this.closeAll(record.fds);
-    if (this.receivesFds === true) this.binding.closeOffLoop(this.fd);
+    if (this.receivesFds === true) this.binding.closeConnection(this.fd);
     else this.binding.close(this.fd);
     this.handlers.onClose?.();
   }

@@ -20,7 +20,8 @@
 //   kernel, so a double close fails the test; so does any call on a closed fd.
 //   closeOffLoop() closes at once, with close()'s checks (the real one closes
 //   on another thread a moment later); binding.callsOf('closeOffLoop') tells
-//   which fds went that way.
+//   which fds went that way. closeConnection() the same (the real one closes
+//   at once or off the loop, as the socket's queue says).
 //   binding.isOpen(fd)               true while open
 //   binding.openFds()                the open fds, sorted
 //   binding.labelOf(fd)              how the fd was made ('connect:/path', 'pidfd:500', 'received', ...)
@@ -368,8 +369,17 @@ class FakeBinding {
   }
 
   closeOffLoop(fd) {
-    this.record('closeOffLoop', [fd]);
-    const outcome = this.scripted('closeOffLoop', [fd]);
+    return this.closeBy('closeOffLoop', fd);
+  }
+
+  closeConnection(fd) {
+    return this.closeBy('closeConnection', fd);
+  }
+
+  /** A close that takes the fd whatever happens to it, recorded under `name`. */
+  closeBy(name, fd) {
+    this.record(name, [fd]);
+    const outcome = this.scripted(name, [fd]);
     if (outcome.scripted) return outcome.value;
     this.release(fd);
     return undefined;

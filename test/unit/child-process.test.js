@@ -10,7 +10,7 @@ const { expect } = require('chai');
 const { RemoteChildProcess } = require('../../dist/client/child-process');
 const { normalizeSpawnArguments } = require('../../dist/client/spawn-options');
 const { remoteKill } = require('../../dist/client/pids');
-const { TERMINAL_SIGNALS, followingCount } = require('../../dist/client/terminal-signals');
+const { TERMINAL_SIGNALS, LINGER_MS, followingCount } = require('../../dist/client/terminal-signals');
 const {
   FD_IGNORE, FD_CLOSED, FD_TERMINAL, NO_ID, MAX_FDS, decodeClientMessage, decodeExecPayload, encodeStarted, encodeFailed, encodeExit,
 } = require('../../dist/protocol');
@@ -50,6 +50,7 @@ describe('unit: RemoteChildProcess', () => {
       binding.queueEnd(poller.fd);
       poller.fire(0, READABLE);
     }
+    clock.tick(LINGER_MS); // the terminal's signal listeners outlive the last child that long
     clock.uninstall();
     expect(followingCount(), 'children still following the terminal\'s signals').to.equal(0);
     for (const { pid } of children) {
@@ -308,6 +309,7 @@ describe('unit: RemoteChildProcess', () => {
       clock.tick(10);
       expect(events.map(([name]) => name)).to.deep.equal(['error', 'close']);
       expect(events[0][1]).to.include({ code: 'ERR_SIDECAR_CONNECT', errno: -errno.EAGAIN });
+      clock.tick(LINGER_MS); // past the terminal's signal listeners' removal: no other timer is left
       expect(clock.pending()).to.deep.equal([]);
       binding.assertClean();
     });
@@ -520,6 +522,7 @@ describe('unit: RemoteChildProcess', () => {
       expect(child.kill('SIGINT'), 'a second kill() before its exit').to.equal(true);
       await nextTick();
       expect(events).to.deep.equal([['exit', null, 'SIGINT'], ['close', null, 'SIGINT']]);
+      clock.tick(LINGER_MS); // past the terminal's signal listeners' removal (and a retry that was not cancelled)
       expect(clock.pending(), 'the connect retry was cancelled').to.deep.equal([]);
       expect(binding.callsOf('connect')).to.have.length(1);
       expect([child.pid, child.killed, child.exitReason]).to.deep.equal([undefined, true, null]);
@@ -616,7 +619,7 @@ describe('unit: RemoteChildProcess', () => {
   describe('the terminal\'s signals', () => {
     const counts = () => TERMINAL_SIGNALS.map((name) => process.listenerCount(name));
 
-    it('a child that is not detached makes this process listen for them until it ends; detached ones do not', () => {
+    it('a child that is not detached makes this process listen for them until it ends (and LINGER_MS more); detached ones do not', () => {
       const before = counts();
       const detached = spawn({ detached: true });
       expect(counts()).to.deep.equal(before);
@@ -629,9 +632,34 @@ describe('unit: RemoteChildProcess', () => {
       expect(counts(), 'one child still runs').to.deep.equal(before.map((count) => count + 1));
       second.on('error', () => {});
       serverHangsUp(binding.pollers[2].fd);
-      expect(counts()).to.deep.equal(before);
+      expect(followingCount()).to.equal(0);
+      clock.tick(LINGER_MS - 1);
+      expect(counts(), 'kept a moment for a next child').to.deep.equal(before.map((count) => count + 1));
+      clock.tick(1);
+      expect(counts(), 'removed LINGER_MS after the last child ended').to.deep.equal(before);
       expect([first.exitCode, detached.pid]).to.deep.equal([0, undefined]);
     });
+
+    it('a child started within LINGER_MS of the last one\'s end keeps the same listeners (none removed and added again)', async () => {
+      const before = counts();
+      const listenersNow = () => TERMINAL_SIGNALS.map((name) => process.listeners(name)[0]);
+      const first = spawn();
+      const installed = listenersNow();
+      let second;
+      first.on('close', () => { second = spawn(); });
+      serverSends(encodeStarted(5), binding.pollers[0].fd);
+      serverSends(encodeExit({ exitCode: 0, signal: null, reason: REASON.exit }), binding.pollers[0].fd);
+      await nextTick();
+      expect(second, 'spawned from the first one\'s close').to.not.equal(undefined);
+      clock.tick(LINGER_MS);
+      expect(listenersNow()).to.deep.equal(installed);
+      expect(counts()).to.deep.equal(before.map((count) => count + 1));
+      serverSends(encodeStarted(6), binding.pollers[1].fd);
+      serverSends(encodeExit({ exitCode: 0, signal: null, reason: REASON.exit }), binding.pollers[1].fd);
+      clock.tick(LINGER_MS);
+      expect(counts()).to.deep.equal(before);
+    });
+
 
     it('each is forwarded to every running child as a SIGNAL record; the host\'s own listener keeps the process alive', () => {
       const host = () => {};

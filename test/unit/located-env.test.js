@@ -163,6 +163,33 @@ describe('unit: where the program runs decides what locates things', () => {
       expect(await pollUntil(() => !side.isDirectory(made), { timeout: 5000 }), 'still a directory 5 s after its removal').to.equal(true);
     });
 
+    it('makes PATH with what it found lately: an entry made since is in it at once, one removed since leaves it within seconds', async () => {
+      const side = serverSide({ PATH: '/usr/bin' });
+      const a = path.join(dir, 'a');
+      const b = path.join(dir, 'b');
+      fs.mkdirSync(a);
+      const caller = `${a}:${b}`;
+      expect(side.makePath(caller)).to.equal(`${a}:/usr/bin`);
+      fs.mkdirSync(b);
+      // b was missing: that PATH was not remembered.
+      expect(side.makePath(caller)).to.equal(`${a}:${b}:/usr/bin`);
+      // Now every entry was found: the answer is remembered, for a moment only.
+      fs.rmdirSync(a);
+      expect(await pollUntil(() => side.makePath(caller) === `${b}:/usr/bin`, { timeout: 5000 }), 'a removed directory still listed after 5 s').to.equal(true);
+      // The same as madePath() over the side's own checks, for the server's PATH too.
+      expect(serverSide({ PATH: '/bin' }).makePath(caller)).to.equal(madePath(caller, '/bin', (d) => side.isDirectory(d)));
+    });
+
+    it('sees an executable file made since at once, and forgets one removed since within seconds', async () => {
+      const side = serverSide({});
+      const shell = path.join(dir, 'shell');
+      expect(side.isExecutableFile(shell)).to.equal(false);
+      fs.writeFileSync(shell, '#!/bin/sh\n', { mode: 0o755 });
+      expect(side.isExecutableFile(shell)).to.equal(true);
+      fs.rmSync(shell);
+      expect(await pollUntil(() => !side.isExecutableFile(shell), { timeout: 5000 }), 'still an executable file 5 s after its removal').to.equal(true);
+    });
+
     it('takes the server\'s values from its environment, else from its user database entry', () => {
       const me = os.userInfo();
       expect(serverSide({ USER: 'from-env' }).own('USER')).to.equal('from-env');

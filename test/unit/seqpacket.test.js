@@ -112,7 +112,7 @@ describe('unit: SeqpacketSocket', () => {
       binding.assertClean();
     });
 
-    it('destroy() closes the fds of records still queued, the poller and the socket (off the loop: its unread records may hold a client\'s fds), once', () => {
+    it('destroy() closes the fds of records still queued, the poller and the socket (closeConnection: its unread records may hold a client\'s fds), once', () => {
       const { socket, poller } = open();
       binding.blockSends(fd);
       const queued = binding.newFd('queued');
@@ -121,7 +121,8 @@ describe('unit: SeqpacketSocket', () => {
       socket.destroy();
       expect(poller.closed).to.equal(true);
       expect(binding.callsOf('close').map(([closed]) => closed)).to.deep.equal([queued]);
-      expect(binding.callsOf('closeOffLoop').map(([closed]) => closed)).to.deep.equal([fd]);
+      expect(binding.callsOf('closeConnection').map(([closed]) => closed)).to.deep.equal([fd]);
+      expect(binding.callsOf('closeOffLoop')).to.deep.equal([]);
       binding.assertClean();
     });
 
@@ -222,6 +223,7 @@ describe('unit: SeqpacketSocket', () => {
       // A client's socket: its peer is the server it trusts, and its process gets no closer thread.
       expect(binding.callsOf('close').map(([closed]) => closed)).to.deep.equal([...fds, fd]);
       expect(binding.callsOf('closeOffLoop')).to.deep.equal([]);
+      expect(binding.callsOf('closeConnection')).to.deep.equal([]);
       binding.assertClean();
     });
 

@@ -6,17 +6,20 @@
 // froze it for as long as the linger: for ever. Now every fd a client sends,
 // and every connection (its unread records may hold such fds), is closed on
 // a closer thread (native/closer.cc), which interrupts a close still waiting
-// after a second. Each test hands the server such a socket, so that the
+// after a second; a connection is closed at once only when, shut down, it
+// holds no unread record (the usual end of a request). Each test hands the server such a socket, so that the
 // server's close is the last, and shows: the close is under way, another
 // client gets a PONG within 1 s meanwhile, the close is cut short while the
 // socket's peer still does not read, and the server's fds come back to
 // their baseline.
 
+const fs = require('node:fs');
 const { expect } = require('chai');
+const { remoteSpawn } = require('../../..');
 const { getBinding } = require('../../../dist/binding');
 const protocol = require('../../../dist/protocol');
 const {
-  useServer, receiveRecord, execHead, pollUntil, fdCount, lingerHelperPath, lingeringSockets, closeInProgress, tcpSocket, pingWithin,
+  useServer, receiveRecord, execHead, pollUntil, fdCount, lingerHelperPath, lingeringSockets, closeInProgress, tcpSocket, pingWithin, run,
 } = require('../../helpers');
 
 const { MessageType } = protocol;
@@ -129,19 +132,58 @@ describe('security: a client\'s socket whose close lingers (needs cc)', function
     await expectServedWhileClosing(port);
   });
 
-  it('in a record the server never reads (after a PING): the connection\'s close releases it, and other clients are served meanwhile', async function () {
+  /**
+   * A PING, then `between` records of 0 bytes, then one the server never
+   * reads carrying the socket: PONG, then the server closes the connection
+   * with the last record(s) unread.
+   */
+  async function unreadAfterPing(between) {
     sockets = await lingeringSockets(1);
     const [port] = sockets.ports;
     pause();
     const fd = connect();
     const ping = protocol.encodePing();
     expect(binding.send(fd, ping, 0, ping.length, [])).to.equal(ping.length);
+    for (let i = 0; i < between; i++) expect(binding.send(fd, ping, 0, 0, [])).to.equal(0);
     expect(binding.send(fd, ping, 0, ping.length, sockets.fds)).to.equal(ping.length);
     letGo();
     resume();
-    // PONG, then the server closes the connection with the second record unread.
     expect((await replyOn(binding, fd)).type).to.equal(MessageType.Pong);
     await expectServedWhileClosing(port);
+  }
+
+  it('in a record the server never reads (after a PING): the connection\'s close releases it, and other clients are served meanwhile', async function () {
+    await unreadAfterPing(0);
+  });
+
+  it('behind an empty record the server never reads: no end of the queue, so the connection\'s close still goes off the loop', async function () {
+    // 0 bytes and no fds: what the end of the queue reads as, but for the timestamp every record gets.
+    await unreadAfterPing(1);
+  });
+});
+
+describe('security: the connection of a request that ended as usual', function () {
+  this.timeout(30000);
+  const ctx = useServer();
+
+  /** The server's threads that close what clients chose (native/closer.cc names them). */
+  function closerThreads(pid) {
+    return fs.readdirSync(`/proc/${pid}/task`).filter((tid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'sidecar-close';
+      } catch {
+        return false; // the thread ended meanwhile
+      }
+    }).length;
+  }
+
+  it('is closed at once, on the loop, when it holds no unread record: no closer thread is woken or started for it', async function () {
+    for (let i = 0; i < 5; i++) {
+      const { exitArgs } = await run(remoteSpawn('true', [], { connect: ctx.server.path }));
+      expect(exitArgs).to.deep.equal([0, null]);
+    }
+    // Its pipes are closed at once too (a pipe's close never waits): nothing went to the closer.
+    expect(closerThreads(ctx.server.pid)).to.equal(0);
   });
 });
 
