@@ -43,8 +43,14 @@ const targets = new Set<SignalTarget>();
 const listeners = new Map<NodeJS.Signals, () => void>();
 /** How long the listeners outlive the last child that follows them. */
 export const LINGER_MS = 50;
-/** The listeners' removal, due LINGER_MS after the last child ended. */
+/**
+ * The listeners' removal, checked LINGER_MS after the last child ended. One
+ * timer serves a whole sequence of children: each end only notes the time,
+ * and the timer, when due, looks again if a child ended since.
+ */
 let removal: NodeJS.Timeout | undefined;
+/** Date.now() when the last child ended with no other left. */
+let lastEnded = 0;
 
 /**
  * Forwards the terminal's signals to `target` until the returned function
@@ -54,20 +60,29 @@ let removal: NodeJS.Timeout | undefined;
 export function followTerminalSignals(target: SignalTarget): () => void {
   if (!isMainThread) return () => undefined;
   targets.add(target);
-  if (removal !== undefined) clearTimeout(removal);
-  removal = undefined;
   for (const name of TERMINAL_SIGNALS) if (!listeners.has(name)) listen(name);
   return () => {
-    if (!targets.delete(target) || targets.size > 0 || removal !== undefined) return;
-    removal = setTimeout(stopListening, LINGER_MS);
-    // Nothing to keep the process alive for: listeners die with it.
-    removal.unref();
+    if (!targets.delete(target) || targets.size > 0) return;
+    lastEnded = Date.now();
+    if (removal === undefined) scheduleRemoval(LINGER_MS);
   };
 }
 
-function stopListening(): void {
+function scheduleRemoval(ms: number): void {
+  removal = setTimeout(maybeStopListening, ms);
+  // Nothing to keep the process alive for: listeners die with it.
+  removal.unref();
+}
+
+function maybeStopListening(): void {
   removal = undefined;
-  if (targets.size > 0) return;
+  if (targets.size > 0) return; // the child that ends last schedules again
+  const idle = Date.now() - lastEnded;
+  // A clock set back (idle < 0) ends the linger rather than stretch it.
+  if (idle >= 0 && idle < LINGER_MS) {
+    scheduleRemoval(LINGER_MS - idle);
+    return;
+  }
   for (const [name, listener] of listeners) process.removeListener(name, listener);
   listeners.clear();
 }

@@ -68,6 +68,10 @@ export function cgroupPids(dir: string): number[] {
   return text.split('\n').filter((line) => line !== '').map(Number);
 }
 
+/** cgroup.events ("populated N", "frozen N"; a few more lines on newer kernels). */
+const eventsBuffer = Buffer.alloc(256);
+const POPULATED = /^populated 1$/m;
+
 /** One program's cgroup. */
 export class CgroupTree {
   /** The directory's fd, open only from take() until the program is cloned into it (closeFd). */
@@ -92,12 +96,25 @@ export class CgroupTree {
     this.fd = -1;
   }
 
-  /** True while a process of the program, of any generation, still runs (cgroup.events). */
+  /**
+   * True while a process of the program, of any generation, still runs
+   * (cgroup.events). Read on every program's exit, so into a buffer kept for
+   * it: a readFileSync here cost about a third more.
+   */
   populated(): boolean {
+    let fd: number;
     try {
-      return /^populated 1$/m.test(fs.readFileSync(`${this.dir}/cgroup.events`, 'utf8'));
+      fd = fs.openSync(`${this.dir}/cgroup.events`, fs.constants.O_RDONLY);
+    } catch {
+      return false; // removed: nothing runs in it
+    }
+    try {
+      const length = fs.readSync(fd, eventsBuffer, 0, eventsBuffer.length, 0);
+      return POPULATED.test(eventsBuffer.toString('latin1', 0, length));
     } catch {
       return false;
+    } finally {
+      fs.closeSync(fd);
     }
   }
 
@@ -185,10 +202,14 @@ export class CgroupParent {
     return tree;
   }
 
-  /** Gives back the cgroup of a program whose every process has exited: kept for reuse, or removed. */
-  give(tree: CgroupTree): void {
+  /**
+   * Gives back the cgroup of a program whose every process has exited: kept
+   * for reuse, or removed. `knownEmpty`: the caller has just read that it is
+   * empty (cgroup.events is not read again).
+   */
+  give(tree: CgroupTree, knownEmpty = false): void {
     tree.closeFd();
-    if (this.#pool.length < POOL_SIZE && !tree.killed && !tree.populated()) this.#pool.push(tree);
+    if (this.#pool.length < POOL_SIZE && !tree.killed && (knownEmpty || !tree.populated())) this.#pool.push(tree);
     else removeCgroup(tree.dir);
   }
 

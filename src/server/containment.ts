@@ -172,7 +172,7 @@ export class Containment {
     for (const remainder of this.#remainders) {
       if (!remainder.cgroup.populated()) {
         this.#remainders.delete(remainder);
-        this.parent?.give(remainder.cgroup);
+        this.parent?.give(remainder.cgroup, true);
       } else if (now >= remainder.deadline) {
         remainder.cgroup.signal(SIGKILL);
       }

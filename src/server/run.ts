@@ -253,8 +253,6 @@ export class Run {
     debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
     this.ticket?.done();
     this.timers.clearAll();
-    const { maxRuntime } = this.context.options;
-    this.context.containment.exited(program.tree, this.serverReason !== undefined, maxRuntime > 0 ? program.startedAt + maxRuntime : Infinity);
     this.context.report({
       type: 'exit',
       info: {
@@ -264,6 +262,10 @@ export class Run {
       },
     });
     this.events.exited(result, reason);
+    // After the exit record is on its way: what is left of the tree is the
+    // server's business, not on the client's path to its 'exit'.
+    const { maxRuntime } = this.context.options;
+    this.context.containment.exited(program.tree, this.serverReason !== undefined, maxRuntime > 0 ? program.startedAt + maxRuntime : Infinity);
   }
 
   private refuse(reply: FailedReply, counted = true): void {
