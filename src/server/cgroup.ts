@@ -177,11 +177,29 @@ export class CgroupParent {
     } catch {
       return undefined;
     }
-    return new CgroupParent(dir, binding);
+    const parent = new CgroupParent(dir, binding);
+    try {
+      parent.#ready = parent.#fresh();
+    } catch {
+      // take() makes one when asked, and reports why it cannot.
+    }
+    return parent;
   }
 
-  /** A cgroup for the next program, its fd open: an empty one of the pool, or a new one. Throws the mkdir or open error. */
+  /**
+   * The cgroup the next program is cloned into, its fd already open: made
+   * ready at listen and again as a program's cgroup comes back, so that
+   * neither the mkdir nor the open(2) of cgroupfs (a long path, and locks
+   * that each exit's notification takes) is on a spawn's way. One at most,
+   * so that the server holds one fd for it at rest, whatever it has run.
+   */
+  #ready: CgroupTree | undefined;
+
+  /** A cgroup for the next program, its fd open: the ready one, an empty one of the pool, or a new one. Throws the mkdir or open error. */
   take(): CgroupTree {
+    const ready = this.#ready;
+    this.#ready = undefined;
+    if (ready !== undefined) return ready;
     const pooled = this.#pool.pop();
     if (pooled !== undefined) {
       try {
@@ -191,6 +209,11 @@ export class CgroupParent {
         // removed behind the server's back: a new one
       }
     }
+    return this.#fresh();
+  }
+
+  /** A new cgroup, its fd open. */
+  #fresh(): CgroupTree {
     const tree = new CgroupTree(`${this.dir}/${this.#next++}`, this.binding);
     fs.mkdirSync(tree.dir, { mode: 0o755 });
     try {
@@ -203,18 +226,35 @@ export class CgroupParent {
   }
 
   /**
-   * Gives back the cgroup of a program whose every process has exited: kept
-   * for reuse, or removed. `knownEmpty`: the caller has just read that it is
-   * empty (cgroup.events is not read again).
+   * Gives back the cgroup of a program whose every process has exited: made
+   * the ready one, kept for reuse, or removed. `knownEmpty`: the caller has
+   * just read that it is empty (cgroup.events is not read again).
    */
   give(tree: CgroupTree, knownEmpty = false): void {
+    const reusable = !tree.killed && (knownEmpty || !tree.populated());
+    if (reusable && this.#ready === undefined) {
+      try {
+        if (tree.fd < 0) tree.openFd();
+        this.#ready = tree;
+        return;
+      } catch {
+        removeCgroup(tree.dir); // removed behind the server's back
+        return;
+      }
+    }
     tree.closeFd();
-    if (this.#pool.length < POOL_SIZE && !tree.killed && (knownEmpty || !tree.populated())) this.#pool.push(tree);
+    if (reusable && this.#pool.length < POOL_SIZE) this.#pool.push(tree);
     else removeCgroup(tree.dir);
   }
 
   /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
   remove(): boolean {
+    const ready = this.#ready;
+    this.#ready = undefined;
+    if (ready !== undefined) {
+      ready.closeFd();
+      removeCgroup(ready.dir);
+    }
     for (const tree of this.#pool.splice(0)) removeCgroup(tree.dir);
     return removeCgroup(this.dir);
   }
