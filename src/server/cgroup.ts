@@ -228,27 +228,44 @@ export class CgroupParent {
   /**
    * Gives back the cgroup of a program whose every process has exited: made
    * the ready one, kept for reuse, or removed. `knownEmpty`: the caller has
-   * just read that it is empty (cgroup.events is not read again).
+   * just read that it is empty (cgroup.events is not read again). A ready
+   * one taken is made again here, whatever becomes of this one, so that the
+   * server holds exactly one at rest.
    */
   give(tree: CgroupTree, knownEmpty = false): void {
-    const reusable = !tree.killed && (knownEmpty || !tree.populated());
+    const reusable = !this.#removed && !tree.killed && (knownEmpty || !tree.populated());
     if (reusable && this.#ready === undefined) {
-      try {
-        if (tree.fd < 0) tree.openFd();
-        this.#ready = tree;
-        return;
-      } catch {
-        removeCgroup(tree.dir); // removed behind the server's back
-        return;
-      }
+      this.#ready = this.#readied(tree);
+      return;
     }
     tree.closeFd();
     if (reusable && this.#pool.length < POOL_SIZE) this.#pool.push(tree);
     else removeCgroup(tree.dir);
+    if (this.#ready === undefined && !this.#removed) this.#ready = this.#readied(this.#pool.pop());
   }
+
+  /** `tree` (or, failing it, a new cgroup) with its fd open; undefined when none can be had now (take() will say why). */
+  #readied(tree: CgroupTree | undefined): CgroupTree | undefined {
+    if (tree !== undefined) {
+      try {
+        if (tree.fd < 0) tree.openFd();
+        return tree;
+      } catch {
+        removeCgroup(tree.dir); // removed behind the server's back
+      }
+    }
+    try {
+      return this.#fresh();
+    } catch {
+      return undefined;
+    }
+  }
+
+  #removed = false;
 
   /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
   remove(): boolean {
+    this.#removed = true;
     const ready = this.#ready;
     this.#ready = undefined;
     if (ready !== undefined) {
