@@ -4,7 +4,7 @@
 // compares with an earlier version of the project itself (what a change
 // cost or won).
 //
-//   node bench/compare.js OTHER_CHECKOUT [--rounds=N] [--containment=none,auto]
+//   node bench/compare.js OTHER_CHECKOUT [--rounds=N] [--chunks=N] [--containment=none,auto]
 //
 // OTHER_CHECKOUT is a built checkout (dist/ and the addon), for example
 //   git worktree add ../before REV && (cd ../before && npm install)
@@ -15,7 +15,9 @@
 // containment has none. child_process.spawn runs in the same rounds as a
 // yardstick. Every round runs each side once, in a new random order (a side
 // always following another would inherit its caches and its noise), and each
-// ratio is the median of the per-round ratios.
+// ratio is the median of the per-round ratios. Then throughput, as the bench
+// measures it (32 spawns in flight, startWait 50 and 0): chunks of 300 spawns
+// per side, alternating in the same way, the ratio of median rates.
 'use strict';
 
 const childProcess = require('node:child_process');
@@ -35,7 +37,10 @@ if (other === undefined) {
 const OTHER = path.resolve(other);
 const ROUNDS = Number(value('rounds', '400'));
 const MODES = value('containment', 'none,auto').split(',');
+const CHUNKS = Number(value('chunks', '6'));
 const WARMUP_ROUNDS = 30;
+const CHUNK_SPAWNS = 300;
+const IN_FLIGHT = 32;
 
 for (const [what, file] of [['dist/', 'dist/index.js'], ['bench/server.js', 'bench/server.js']]) {
   if (!fs.existsSync(path.join(OTHER, file))) {
@@ -43,8 +48,8 @@ for (const [what, file] of [['dist/', 'dist/index.js'], ['bench/server.js', 'ben
     process.exit(2);
   }
 }
-if (!Number.isInteger(ROUNDS) || ROUNDS < 10) {
-  process.stderr.write('compare: --rounds must be an integer from 10\n');
+if (!Number.isInteger(ROUNDS) || ROUNDS < 10 || !Number.isInteger(CHUNKS) || CHUNKS < 0) {
+  process.stderr.write('compare: --rounds must be an integer from 10, --chunks one from 0\n');
   process.exit(2);
 }
 
@@ -76,6 +81,27 @@ function timed(start) {
   });
 }
 
+/** Spawns per second over `CHUNK_SPAWNS` spawns, `IN_FLIGHT` at a time. */
+function chunkRate(start) {
+  return new Promise((resolve, reject) => {
+    const begin = nowNs();
+    let started = 0;
+    let done = 0;
+    const next = () => {
+      if (started === CHUNK_SPAWNS) return;
+      started++;
+      const child = start();
+      child.once('error', reject);
+      child.once('exit', () => {
+        done++;
+        if (done === CHUNK_SPAWNS) resolve(CHUNK_SPAWNS / (Number(nowNs() - begin) / 1e9));
+        else next();
+      });
+    };
+    for (let i = 0; i < IN_FLIGHT; i++) next();
+  });
+}
+
 function shuffled(items) {
   const copy = [...items];
   for (let i = copy.length - 1; i > 0; i--) {
@@ -88,29 +114,47 @@ function shuffled(items) {
 async function main() {
   const otherLib = require(OTHER);
   const hereLib = require(HERE);
-  const sides = [{ name: 'child_process.spawn', start: () => childProcess.spawn('true') }];
+  // Each side: a name and how it spawns `true` with a given startWait.
+  const sides = [{ name: 'child_process.spawn', start: () => () => childProcess.spawn('true') }];
   const otherServer = await startServer(OTHER, 'other', 'none');
-  sides.push({ name: `other (${path.basename(OTHER)})`, start: () => otherLib.remoteSpawn('true', [], { connect: otherServer.socket }) });
+  sides.push({ name: `other (${path.basename(OTHER)})`, start: (startWait) => () => otherLib.remoteSpawn('true', [], { connect: otherServer.socket, startWait }) });
   for (const mode of MODES) {
     const server = await startServer(HERE, `here-${mode}`, mode);
-    sides.push({ name: `this tree, containment ${server.containment}`, start: () => hereLib.remoteSpawn('true', [], { connect: server.socket }) });
+    sides.push({ name: `this tree, containment ${server.containment}`, start: (startWait) => () => hereLib.remoteSpawn('true', [], { connect: server.socket, startWait }) });
   }
-  for (let round = 0; round < WARMUP_ROUNDS; round++) for (const side of sides) await timed(side.start);
+  const fmt = (x, digits) => x.toFixed(digits);
+
+  const latency = sides.map((side) => side.start(50));
+  for (let round = 0; round < WARMUP_ROUNDS; round++) for (const start of latency) await timed(start);
   const samples = sides.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const index of shuffled(sides.map((_, i) => i))) samples[index].push(await timed(sides[index].start));
+    for (const index of shuffled(sides.map((_, i) => i))) samples[index].push(await timed(latency[index]));
   }
   const perRound = (a, b) => summarize(samples[b].map((x, i) => x / samples[a][i])).median;
-  const rows = sides.map((side, i) => ({
-    side: side.name,
-    medianMs: Number(summarize(samples[i]).median.toFixed(4)),
-    vsChildProcess: Number(perRound(0, i).toFixed(3)),
-    vsOther: i === 0 ? null : Number(perRound(1, i).toFixed(3)),
-  }));
   process.stdout.write(`remoteSpawn('true'), call to 'exit', ${ROUNDS} rounds (medians; ratios: median of per-round ratios)\n`);
-  for (const row of rows) {
-    process.stdout.write(`${row.side.padEnd(36)} ${row.medianMs.toFixed(3).padStart(7)} ms  /child_process ${row.vsChildProcess.toFixed(3)}${row.vsOther === null ? '' : `  /other ${row.vsOther.toFixed(3)}`}\n`);
+  sides.forEach((side, i) => {
+    const versusOther = i === 0 ? '' : `  /other ${fmt(perRound(1, i), 3)}`;
+    process.stdout.write(`  ${side.name.padEnd(36)} ${fmt(summarize(samples[i]).median, 3).padStart(7)} ms  /child_process ${fmt(perRound(0, i), 3)}${versusOther}\n`);
+  });
+
+  if (CHUNKS === 0) return;
+  // child_process once; every sidecar side with startWait 50 and 0.
+  const runs = [{ name: sides[0].name, start: sides[0].start(), side: 0 }];
+  for (const startWait of [50, 0]) {
+    sides.forEach((side, i) => { if (i > 0) runs.push({ name: `${side.name}, startWait ${startWait}`, start: side.start(startWait), side: i, startWait }); });
   }
+  for (const run of runs) await chunkRate(run.start); // warm-up
+  const rates = runs.map(() => []);
+  for (let round = 0; round < CHUNKS; round++) {
+    for (const index of shuffled(runs.map((_, i) => i))) rates[index].push(await chunkRate(runs[index].start));
+  }
+  const median = (i) => summarize(rates[i]).median;
+  process.stdout.write(`throughput: ${CHUNKS} chunks of ${CHUNK_SPAWNS} spawns per side, ${IN_FLIGHT} in flight (median spawns/s; ratios of medians)\n`);
+  runs.forEach((run, i) => {
+    const other = runs.findIndex((r) => r.side === 1 && r.startWait === run.startWait);
+    const versusOther = run.side === 0 ? '' : `  /other ${fmt(median(i) / median(other), 3)}`;
+    process.stdout.write(`  ${run.name.padEnd(50)} ${fmt(median(i), 0).padStart(6)}/s  /child_process ${fmt(median(i) / median(0), 3)}${versusOther}\n`);
+  });
 }
 
 function cleanUp() {

@@ -22,6 +22,8 @@ import { nativeSpawnOptions, spawnFailureMessage } from './spawn-options';
 import { TimerSet } from './timers';
 import type { Ticket } from './work-queue';
 
+// Guarded by debug.enabled on every request's path: a call with several
+// arguments costs a spread and an iterator even when NODE_DEBUG is off.
 const debug = util.debuglog('sidecar');
 
 const { EAGAIN, ETIMEDOUT, EPERM } = os.constants.errno;
@@ -156,7 +158,7 @@ export class Run {
     }
     this.decision = decision;
     this.info = { credentials, argv: request.argv, cwd: decision.cwd, droppedEnv: decision.droppedEnv, searchPath: decision.searchPath, detached: this.detached };
-    debug('request uid %d pid %d %o PATH %s', credentials.uid, credentials.pid, request.argv, decision.searchPath);
+    if (debug.enabled) debug('request uid %d pid %d %o PATH %s', credentials.uid, credentials.pid, request.argv, decision.searchPath);
     this.context.report({ type: 'request', info: this.info });
     this.phase = Phase.Queued;
     const ticket = this.context.queue.enter((granted) => this.launch(granted));
@@ -235,7 +237,7 @@ export class Run {
     this.request = { ...request, env: [] };
     this.program = program;
     this.phase = Phase.Running;
-    debug('spawn pid %d %o', program.pid, request.argv);
+    if (debug.enabled) debug('spawn pid %d %o', program.pid, request.argv);
     this.context.report({ type: 'spawn', info: { ...(this.info as ServerRequestInfo), pid: program.pid } });
     if (options.maxRuntime > 0) this.timers.add(options.maxRuntime, () => this.killFor(ExitReasonCode.MaxRuntime, options.killSignal));
     if (this.clientGone) {
@@ -250,7 +252,7 @@ export class Run {
     const program = this.program as Program;
     this.phase = Phase.Done;
     const reason = this.serverReason ?? (result.signal !== null && this.clientSignalled ? ExitReasonCode.ClientSignal : ExitReasonCode.Exited);
-    debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
+    if (debug.enabled) debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
     this.ticket?.done();
     this.timers.clearAll();
     this.context.report({
