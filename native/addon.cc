@@ -31,6 +31,7 @@ Napi::Object InitSidecarExec(Napi::Env env, Napi::Object exports) {
       {"socketPair", SocketPair},
       {"waitReadable", WaitReadable},
       {"openReadWrite", OpenReadWrite},
+      {"readFileAt", ReadFileAt},
       {"close", Close},
       {"dup", Dup},
       // closer.cc

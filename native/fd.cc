@@ -1,9 +1,10 @@
 // Descriptor utilities: pipes, socket pairs, opening a device, close, dup,
-// and a short blocking wait for readability. Every descriptor created here is
+// a small file read below an open directory, and a short blocking wait for
+// readability. Every descriptor created here is
 // close-on-exec so that no spawn can leak it.
 //
-// Man pages: pipe2(2), socketpair(2), open(2), close(2), fcntl(2)
-// (F_DUPFD_CLOEXEC), ppoll(2), clock_gettime(2).
+// Man pages: pipe2(2), socketpair(2), open(2), openat(2), read(2), close(2),
+// fcntl(2) (F_DUPFD_CLOEXEC), ppoll(2), clock_gettime(2).
 
 #include <fcntl.h>
 #include <poll.h>
@@ -86,6 +87,40 @@ Napi::Value OpenReadWrite(const Napi::CallbackInfo& info) {
       [&] { return ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY); });
   if (fd < 0) ThrowErrno(env, errno, "open");
   return Napi::Number::New(env, fd);
+}
+
+// The first kReadAtLimit bytes of the file `name` in an open directory, as a
+// string: a cgroup's control file (cgroup.events) read where the cgroup's
+// directory is held open already. No path walk from the root of cgroupfs,
+// and one call where fs.readFileSync takes four and a Buffer.
+constexpr size_t kReadAtLimit = 4096;
+
+Napi::Value ReadFileAt(const Napi::CallbackInfo& info) {
+  Args args(info, 2, "readFileAt(dirFd: number, name: string): string");
+  Napi::Env env = args.Env();
+  int dir = args.Fd(0);
+  std::string name = args.CString(1);
+  // A name in the directory itself: never a path that leaves it.
+  if (name.empty() || name == "." || name == ".." ||
+      name.find('/') != std::string::npos) {
+    ThrowTypeError(env, "readFileAt: name must be a file name, not a path");
+  }
+  int fd = RetryOnEintr([&] {
+    return ::openat(dir, name.c_str(),
+                    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+  });
+  if (fd < 0) ThrowErrno(env, errno, "openat");
+  UniqueFd file(fd);
+  char buffer[kReadAtLimit];
+  size_t length = 0;
+  while (length < sizeof(buffer)) {
+    ssize_t got = ::read(file.get(), buffer + length, sizeof(buffer) - length);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) ThrowErrno(env, errno, "read");
+    if (got == 0) break;
+    length += static_cast<size_t>(got);
+  }
+  return Napi::String::New(env, buffer, length);
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -147,6 +147,7 @@ Napi::Value Pipe(const Napi::CallbackInfo& info);
 Napi::Value SocketPair(const Napi::CallbackInfo& info);
 Napi::Value WaitReadable(const Napi::CallbackInfo& info);
 Napi::Value OpenReadWrite(const Napi::CallbackInfo& info);
+Napi::Value ReadFileAt(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value Dup(const Napi::CallbackInfo& info);
 

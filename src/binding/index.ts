@@ -177,6 +177,12 @@ export interface NativeBinding {
   waitReadable(fd: number, timeoutMs: number): boolean;
   /** open(path, O_RDWR | O_CLOEXEC | O_NOCTTY); used for /dev/null. */
   openReadWrite(path: string): number;
+  /**
+   * The first 4 KiB of the file `name` (a file name, not a path) in the open
+   * directory `dirFd`: openat(O_NOFOLLOW), read, close. For a cgroup's
+   * control files, read through the cgroup's directory fd.
+   */
+  readFileAt(dirFd: number, name: string): string;
   /** close(2). EINTR counts as closed. */
   close(fd: number): void;
   /**

@@ -24,11 +24,12 @@ export const RESERVED_FDS = 32;
 
 /**
  * fds one connection may hold: its socket, the fds its request carries,
- * and, once its program runs, the program's pidfd (while the request's fds
- * are closed only after the start).
+ * and, once its program runs, the program's pidfd and (containment
+ * 'cgroup') its cgroup's directory (while the request's fds are closed only
+ * after the start).
  */
 export function fdsPerConnection(maxFds: number): number {
-  return maxFds + 2;
+  return maxFds + 3;
 }
 
 /**

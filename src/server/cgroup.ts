@@ -68,13 +68,16 @@ export function cgroupPids(dir: string): number[] {
   return text.split('\n').filter((line) => line !== '').map(Number);
 }
 
-/** cgroup.events ("populated N", "frozen N"; a few more lines on newer kernels). */
-const eventsBuffer = Buffer.alloc(256);
 const POPULATED = /^populated 1$/m;
 
 /** One program's cgroup. */
 export class CgroupTree {
-  /** The directory's fd, open only from take() until the program is cloned into it (closeFd). */
+  /**
+   * The directory's fd: open while the server holds this cgroup for a
+   * program (from take() to give(), for the clone into it and to read its
+   * cgroup.events at the end without a path walk), and while it is the
+   * parent's ready one; closed in the pool.
+   */
   fd = -1;
   /**
    * cgroup.kill was written. Such a cgroup is never reused: the kernel
@@ -85,12 +88,11 @@ export class CgroupTree {
 
   constructor(readonly dir: string, private readonly binding: NativeBinding) {}
 
-  /** Opens the directory for the clone; throws the open error (ENOENT: removed behind the server's back). */
+  /** Opens the directory; throws the open error (ENOENT: removed behind the server's back). */
   openFd(): void {
     this.fd = fs.openSync(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   }
 
-  /** The clone is done: a running program holds no fd of the server's for its cgroup. */
   closeFd(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
@@ -98,23 +100,15 @@ export class CgroupTree {
 
   /**
    * True while a process of the program, of any generation, still runs
-   * (cgroup.events). Read on every program's exit, so into a buffer kept for
-   * it: a readFileSync here cost about a third more.
+   * (cgroup.events). Read on every program's exit: through the directory's
+   * fd, one native call.
    */
   populated(): boolean {
-    let fd: number;
     try {
-      fd = fs.openSync(`${this.dir}/cgroup.events`, fs.constants.O_RDONLY);
+      const events = this.fd >= 0 ? this.binding.readFileAt(this.fd, 'cgroup.events') : fs.readFileSync(`${this.dir}/cgroup.events`, 'latin1');
+      return POPULATED.test(events);
     } catch {
       return false; // removed: nothing runs in it
-    }
-    try {
-      const length = fs.readSync(fd, eventsBuffer, 0, eventsBuffer.length, 0);
-      return POPULATED.test(eventsBuffer.toString('latin1', 0, length));
-    } catch {
-      return false;
-    } finally {
-      fs.closeSync(fd);
     }
   }
 
@@ -188,10 +182,11 @@ export class CgroupParent {
 
   /**
    * The cgroup the next program is cloned into, its fd already open: made
-   * ready at listen and again as a program's cgroup comes back, so that
-   * neither the mkdir nor the open(2) of cgroupfs (a long path, and locks
-   * that each exit's notification takes) is on a spawn's way. One at most,
-   * so that the server holds one fd for it at rest, whatever it has run.
+   * ready at listen and again as a program's cgroup comes back (with the fd
+   * it kept), so that neither the mkdir nor the open(2) of cgroupfs (a long
+   * path, and locks that each exit's notification takes) is on a spawn's
+   * way. One at most, so that the server holds one fd for it at rest,
+   * whatever it has run.
    */
   #ready: CgroupTree | undefined;
 
@@ -241,7 +236,7 @@ export class CgroupParent {
     tree.closeFd();
     if (reusable && this.#pool.length < POOL_SIZE) this.#pool.push(tree);
     else removeCgroup(tree.dir);
-    if (this.#ready === undefined && !this.#removed) this.#ready = this.#readied(this.#pool.pop());
+    this.refill();
   }
 
   /** `tree` (or, failing it, a new cgroup) with its fd open; undefined when none can be had now (take() will say why). */
@@ -262,6 +257,11 @@ export class CgroupParent {
   }
 
   #removed = false;
+
+  /** Makes a ready cgroup if none is (a program's cgroup was kept by what it left running). */
+  refill(): void {
+    if (this.#ready === undefined && !this.#removed) this.#ready = this.#readied(this.#pool.pop());
+  }
 
   /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
   remove(): boolean {

@@ -39,8 +39,8 @@ class CgroupProgramTree implements ProgramTree {
   #leader: number | undefined;
   constructor(readonly cgroup: CgroupTree, private readonly binding: NativeBinding) {}
   get spawnOptions() { return { cgroupFd: this.cgroup.fd }; }
+  /** The cgroup's fd stays open until the cgroup is given back: its cgroup.events is read through it. */
   bind(pid: number | undefined): void {
-    this.cgroup.closeFd();
     this.#leader = pid;
   }
 
@@ -173,9 +173,13 @@ export class Containment {
       if (!remainder.cgroup.populated()) {
         this.#remainders.delete(remainder);
         this.parent?.give(remainder.cgroup, true);
-      } else if (now >= remainder.deadline) {
-        remainder.cgroup.signal(SIGKILL);
+        continue;
       }
+      // A remainder outlives its connection, so it holds no fd of the
+      // server's (the fd budget counts connections): looked at by path.
+      remainder.cgroup.closeFd();
+      this.parent?.refill();
+      if (now >= remainder.deadline) remainder.cgroup.signal(SIGKILL);
     }
     const done = this.#remainders.size === 0 && (!this.#closing || this.parent === undefined || this.parent.remove());
     if (done) {

@@ -11,8 +11,9 @@ const path = require('node:path');
 const { expect } = require('chai');
 const { remoteSpawn } = require('../..');
 const { ownCgroupDirectory } = require('../../dist/server/cgroup');
+const { getBinding } = require('../../dist/binding');
 const {
-  startServer, fixture, tempDir, readReport, exited, allProcesses, pollUntil, listenHere, closeHere, sleep,
+  startServer, fixture, tempDir, readReport, exited, allProcesses, pollUntil, listenHere, closeHere, sleep, fdTable,
 } = require('../helpers');
 
 /** Whether this process may make a cgroup below its own (root, with cgroup v2 mounted writable). */
@@ -162,6 +163,74 @@ describe('containment: what a program leaves behind (cgroup)', function () {
     } finally {
       killAll(markers);
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('containment: the cgroups a server holds open (cgroup)', function () {
+  this.timeout(20000);
+  let dir;
+  let server;
+
+  beforeEach(async function () {
+    if (!CGROUP) this.skip();
+    dir = tempDir();
+    server = await listenHere(path.join(dir, 'sock'), { containment: 'cgroup' });
+  });
+
+  afterEach(async function () {
+    if (server !== undefined) await closeHere(server);
+    server = undefined;
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** This process's fds on directories of its server's cgroups. */
+  const cgroupFds = () => [...fdTable(process.pid).values()].filter((link) => link.startsWith(`${ownCgroupDirectory()}/sidecar-exec.${process.pid}.`));
+  const run = (file, args, options = {}) => new Promise((resolve) => {
+    const child = remoteSpawn(file, args, { connect: server.address(), stdio: ['ignore', 'pipe', 'ignore'], ...options });
+    let out = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.on('close', (code, signal) => resolve({ code, signal, out }));
+  });
+
+  it('one at rest (the next program\'s), one per running program, none for what a program leaves running', async function () {
+    expect(cgroupFds(), 'after listen').to.have.length(1);
+    const sleeps = [1, 2, 3].map(() => remoteSpawn('sleep', ['30'], { connect: server.address(), stdio: 'ignore' }));
+    await Promise.all(sleeps.map((child) => new Promise((resolve) => child.on('spawn', resolve))));
+    expect(cgroupFds(), 'three programs running').to.have.length(3);
+    for (const child of sleeps) child.kill('SIGKILL');
+    await Promise.all(sleeps.map((child) => new Promise((resolve) => child.on('close', resolve))));
+    expect(await pollUntil(() => cgroupFds().length === 1, { timeout: 3000 }), `at rest: ${cgroupFds().length}`).to.equal(true);
+
+    const { markers } = treeScript();
+    try {
+      expect((await run('sh', ['-c', `setsid sleep ${markers[0]} > /dev/null 2>&1 &`])).code).to.equal(0);
+      expect(await pollUntil(() => server.stats().lingering === 1, { timeout: 3000 })).to.equal(true);
+      expect(cgroupFds(), 'a remainder lingers; the next program\'s cgroup is ready').to.have.length(1);
+    } finally {
+      killAll(markers);
+    }
+  });
+
+  it('programs run one after another reuse one cgroup, read through its open directory', async function () {
+    const places = [];
+    for (let i = 0; i < 3; i++) places.push((await run('cat', ['/proc/self/cgroup'])).out.match(/^0::(.*)$/m)?.[1]);
+    expect(places[0]).to.match(/\/sidecar-exec\.\d+\.[0-9a-f]+\/\d+$/);
+    expect(places).to.deep.equal([places[0], places[0], places[0]]);
+  });
+
+  it('readFileAt reads a file of an open directory, and only a name in it', function () {
+    const binding = getBinding();
+    // The ready cgroup's parent, the server's own cgroup directory.
+    const fd = fs.openSync(path.dirname(cgroupFds()[0]), 'r');
+    try {
+      expect(binding.readFileAt(fd, 'cgroup.events')).to.match(/^populated [01]$/m);
+      for (const name of ['../cgroup.events', 'a/b', '', '.', '..']) {
+        expect(() => binding.readFileAt(fd, name), name).to.throw(TypeError, /a file name, not a path/);
+      }
+      expect(() => binding.readFileAt(fd, 'no-such-file')).to.throw().with.property('code', 'ENOENT');
+    } finally {
+      fs.closeSync(fd);
     }
   });
 });

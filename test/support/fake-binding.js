@@ -342,6 +342,15 @@ class FakeBinding {
     return this.newFd(`open:${path}`);
   }
 
+  /** Scripted, or an empty file: the unit tests run no cgroup. */
+  readFileAt(dirFd, name) {
+    this.record('readFileAt', [dirFd, name]);
+    this.requireOpen(dirFd, 'openat');
+    const outcome = this.scripted('readFileAt', [dirFd, name]);
+    if (outcome.scripted) return outcome.value;
+    return '';
+  }
+
   /**
    * The sync exchange: takes every fd but the socket (closed here, as the
    * addon closes them). Scripted outcomes return what the exchange gathered;

@@ -101,16 +101,16 @@ describe('unit: admission at accept', () => {
   });
 
   describe('maxConnections against RLIMIT_NOFILE', () => {
-    it('budgets each connection its socket, maxFds fds and a pidfd, above the fds open and a reserve', () => {
-      expect(fdsPerConnection(64)).to.equal(66);
-      expect(fitConnections(1024, 64, 20000, 25)).to.equal(Math.floor((20000 - 25 - RESERVED_FDS) / 66));
+    it('budgets each connection its socket, maxFds fds, a pidfd and a cgroup\'s directory, above the fds open and a reserve', () => {
+      expect(fdsPerConnection(64)).to.equal(67);
+      expect(fitConnections(1024, 64, 20000, 25)).to.equal(Math.floor((20000 - 25 - RESERVED_FDS) / 67));
       expect(fitConnections(1024, 64, 1_048_576, 25)).to.equal(1024);
-      expect(fitConnections(1024, 0, 1000, 18)).to.equal(Math.floor((1000 - 18 - RESERVED_FDS) / 2));
+      expect(fitConnections(1024, 0, 1000, 18)).to.equal(Math.floor((1000 - 18 - RESERVED_FDS) / 3));
     });
 
     it('keeps maxConnections without a limit, and at least 1 under a tiny one', () => {
       expect(fitConnections(Infinity, 64, undefined, 25)).to.equal(Infinity);
-      expect(fitConnections(Infinity, 64, 20000, 25)).to.equal(302);
+      expect(fitConnections(Infinity, 64, 20000, 25)).to.equal(297);
       expect(fitConnections(1024, 64, 64, 25)).to.equal(1);
     });
 
@@ -130,9 +130,9 @@ describe('unit: admission at accept', () => {
       expect(fits).to.deep.equal({ maxConnections: 1 });
       const quiet = budgetConnections({ maxConnections: limit, maxFds: 64 }, false);
       expect(quiet.warning).to.equal(undefined);
-      expect(quiet.maxConnections).to.be.below(limit / 66);
+      expect(quiet.maxConnections).to.be.below(limit / 67);
       const { maxConnections, warning } = budgetConnections({ maxConnections: limit, maxFds: 64 }, true);
-      expect(maxConnections).to.be.below(limit / 66);
+      expect(maxConnections).to.be.below(limit / 67);
       expect(warning).to.be.an.instanceOf(Error);
       expect(warning).to.include({ name: 'SidecarWarning', code: 'SIDECAR_NOFILE_LIMIT', limit, maxConnections, configured: limit });
       expect(warning.message).to.include(`RLIMIT_NOFILE ${limit}`).and.to.include(`holds ${maxConnections} connections`);

@@ -163,8 +163,8 @@ describe('security: admission at accept (refused uids, per-uid and byte caps, RL
     const warning = await server.waitEvent((event) => event.event === 'warning');
     const stats = await server.stats();
     expect(stats.maxConnections).to.be.above(0).and.below(1024);
-    // Each connection may hold its socket, 64 fds and a pidfd.
-    expect(stats.maxConnections * 66).to.be.at.most(nofile - server.fdBaseline);
+    // Each connection may hold its socket, 64 fds, a pidfd and a cgroup's directory.
+    expect(stats.maxConnections * 67).to.be.at.most(nofile - server.fdBaseline);
     expect(warning).to.deep.include({ code: 'SIDECAR_NOFILE_LIMIT', maxConnections: stats.maxConnections });
     expect(warning.message).to.include(String(nofile)).and.to.include(String(stats.maxConnections));
 
