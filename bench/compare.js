@@ -4,7 +4,7 @@
 // compares with an earlier version of the project itself (what a change
 // cost or won).
 //
-//   node bench/compare.js OTHER_CHECKOUT [--rounds=N] [--chunks=N] [--containment=none,auto]
+//   node bench/compare.js OTHER_CHECKOUT [--rounds=N] [--chunks=N] [--warmup=N] [--containment=none,auto]
 //
 // OTHER_CHECKOUT is a built checkout (dist/ and the addon), for example
 //   git worktree add ../before REV && (cd ../before && npm install)
@@ -38,7 +38,11 @@ const OTHER = path.resolve(other);
 const ROUNDS = Number(value('rounds', '400'));
 const MODES = value('containment', 'none,auto').split(',');
 const CHUNKS = Number(value('chunks', '6'));
-const WARMUP_ROUNDS = 30;
+// Rounds before the measured ones: a fresh server runs its first thousand
+// requests or so partly unoptimised (V8 compiles its hot functions as they
+// get hot), and more code takes longer to get there; --warmup=2000 measures
+// servers that have run a while.
+const WARMUP_ROUNDS = Number(value('warmup', '30'));
 const CHUNK_SPAWNS = 300;
 const IN_FLIGHT = 32;
 
@@ -48,8 +52,8 @@ for (const [what, file] of [['dist/', 'dist/index.js'], ['bench/server.js', 'ben
     process.exit(2);
   }
 }
-if (!Number.isInteger(ROUNDS) || ROUNDS < 10 || !Number.isInteger(CHUNKS) || CHUNKS < 0) {
-  process.stderr.write('compare: --rounds must be an integer from 10, --chunks one from 0\n');
+if (!Number.isInteger(ROUNDS) || ROUNDS < 10 || !Number.isInteger(CHUNKS) || CHUNKS < 0 || !Number.isInteger(WARMUP_ROUNDS) || WARMUP_ROUNDS < 0) {
+  process.stderr.write('compare: --rounds must be an integer from 10, --chunks and --warmup from 0\n');
   process.exit(2);
 }
 
