@@ -213,7 +213,8 @@ function markdown(svgWritten) {
     lines.push(`Server cost: one server process holding ${raw.count} running remote \`sleep\`s grew from` +
       ` ${(raw.idle.rss / 2 ** 20).toFixed(1)} to ${(raw.holding.rss / 2 ** 20).toFixed(1)} MiB RSS` +
       ` (${(raw.rssPerProgram / 1024).toFixed(1)} KiB per program) and from ${raw.idle.fds} to ${raw.holding.fds} fds` +
-      ` (${raw.fdsPerProgram.toFixed(2)} per program: its connection and its pidfd); ${raw.after.fds} fds once they were all killed.`);
+      ` (${raw.fdsPerProgram.toFixed(2)} per program: its connection, its pidfd and, with a cgroup per program, its cgroup's directory);` +
+      ` ${raw.after.fds} fds once they were all killed.`);
   }
   if (results.skipped?.length) {
     lines.push('');
