@@ -25,12 +25,15 @@ const { useServers } = require('./server');
 
 const ROOT = path.join(__dirname, '..', '..');
 
-/** The tools only the server has (sh scripts). napper writes its pid to $NAP_PIDFILE, then becomes `sleep 60`. */
+/** The tools only the server has (sh scripts). napper says "napping", writes its pid to $NAP_PIDFILE, then becomes `sleep 60`. */
 const SERVER_TOOLS = {
   greet: 'echo "greet $*"',
   'fail-with': 'echo "failing with $1" >&2\nexit "$1"',
-  napper: 'if [ -n "$NAP_PIDFILE" ]; then echo $$ > "$NAP_PIDFILE.new" && mv "$NAP_PIDFILE.new" "$NAP_PIDFILE"; fi\n'
-    + 'echo napping\nexec sleep 60',
+  // "napping" first: once the pid file is there, it has been written, so a
+  // caller that kills the napper then always reads it.
+  napper: 'echo napping\n'
+    + 'if [ -n "$NAP_PIDFILE" ]; then echo $$ > "$NAP_PIDFILE.new" && mv "$NAP_PIDFILE.new" "$NAP_PIDFILE"; fi\n'
+    + 'exec sleep 60',
 };
 
 async function startToolServer(servers, { tools = SERVER_TOOLS, copy = [], serverOptions = {} } = {}) {
