@@ -31,7 +31,7 @@ const argv = process.argv.slice(2);
 const value = (name, fallback) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const other = argv.find((a) => !a.startsWith('--'));
 if (other === undefined) {
-  process.stderr.write('usage: node bench/compare.js OTHER_CHECKOUT [--rounds=N] [--containment=none,auto]\n');
+  process.stderr.write('usage: node bench/compare.js OTHER_CHECKOUT [--rounds=N] [--chunks=N] [--warmup=N] [--containment=none,auto]\n');
   process.exit(2);
 }
 const OTHER = path.resolve(other);

@@ -78,7 +78,9 @@ function maybeStopListening(): void {
   removal = undefined;
   if (targets.size > 0) return; // the child that ends last schedules again
   const idle = Date.now() - lastEnded;
-  // A clock set back (idle < 0) ends the linger rather than stretch it.
+  // The wall clock is enough: the listeners are removed only while no child
+  // runs, when the host's own handling is right anyway; a clock set back
+  // (idle < 0) ends the linger rather than stretch it.
   if (idle >= 0 && idle < LINGER_MS) {
     scheduleRemoval(LINGER_MS - idle);
     return;

@@ -74,9 +74,11 @@ const POPULATED = /^populated 1$/m;
 export class CgroupTree {
   /**
    * The directory's fd: open while the server holds this cgroup for a
-   * program (from take() to give(), for the clone into it and to read its
-   * cgroup.events at the end without a path walk), and while it is the
-   * parent's ready one; closed in the pool.
+   * running program (from take(), for the clone into it and to read its
+   * cgroup.events at the exit without a path walk), and while it is the
+   * parent's ready one; closed in the pool and for a remainder (what a
+   * program left running outlives its connection, and the fd budget counts
+   * connections).
    */
   fd = -1;
   /**
@@ -101,14 +103,16 @@ export class CgroupTree {
   /**
    * True while a process of the program, of any generation, still runs
    * (cgroup.events). Read on every program's exit: through the directory's
-   * fd, one native call.
+   * fd, one native call. A cgroup that cannot be read (EMFILE...) counts as
+   * running: taken for empty, it could be given to another client's program
+   * with this one's processes still in it.
    */
   populated(): boolean {
     try {
       const events = this.fd >= 0 ? this.binding.readFileAt(this.fd, 'cgroup.events') : fs.readFileSync(`${this.dir}/cgroup.events`, 'latin1');
       return POPULATED.test(events);
-    } catch {
-      return false; // removed: nothing runs in it
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code !== 'ENOENT'; // ENOENT: removed, nothing runs in it
     }
   }
 
@@ -201,7 +205,8 @@ export class CgroupParent {
         pooled.openFd();
         return pooled;
       } catch {
-        // removed behind the server's back: a new one
+        // Removed behind the server's back (or out of fds): not kept, a new one.
+        removeCgroup(pooled.dir);
       }
     }
     return this.#fresh();
@@ -225,7 +230,8 @@ export class CgroupParent {
    * the ready one, kept for reuse, or removed. `knownEmpty`: the caller has
    * just read that it is empty (cgroup.events is not read again). A ready
    * one taken is made again here, whatever becomes of this one, so that the
-   * server holds exactly one at rest.
+   * server holds one at rest (none after remove(), or while no cgroup can
+   * be made; take() then says why).
    */
   give(tree: CgroupTree, knownEmpty = false): void {
     const reusable = !this.#removed && !tree.killed && (knownEmpty || !tree.populated());

@@ -39,7 +39,7 @@ class CgroupProgramTree implements ProgramTree {
   #leader: number | undefined;
   constructor(readonly cgroup: CgroupTree, private readonly binding: NativeBinding) {}
   get spawnOptions() { return { cgroupFd: this.cgroup.fd }; }
-  /** The cgroup's fd stays open until the cgroup is given back: its cgroup.events is read through it. */
+  /** The cgroup's fd stays open after the clone: its cgroup.events is read through it when the program exits. */
   bind(pid: number | undefined): void {
     this.#leader = pid;
   }
@@ -135,14 +135,21 @@ export class Containment {
   /**
    * The program's first process was reaped. `ending`: the server was ending
    * it (what is left is killed now). Else a remainder is kept until it is
-   * empty, killed at `deadline` or at close.
+   * empty, killed at `deadline` or at close. Called before the program's
+   * exit is reported, so that close() and the client's 'exit' find what is
+   * left already held (and killed, when ending); whether it is empty is
+   * looked at by settle(), once the exit record is on its way.
    */
   exited(tree: ProgramTree | undefined, ending: boolean, deadline: number): void {
     if (!(tree instanceof CgroupProgramTree)) return;
     const { cgroup } = tree;
     if (ending) cgroup.signal(SIGKILL);
     this.#remainders.add({ cgroup, deadline });
-    this.#check();
+  }
+
+  /** After exited(): empty cgroups are given back, the others kept as remainders. */
+  settle(): void {
+    if (this.#remainders.size > 0) this.#check();
   }
 
   /** Programs' remainders still running. */
@@ -176,7 +183,8 @@ export class Containment {
         continue;
       }
       // A remainder outlives its connection, so it holds no fd of the
-      // server's (the fd budget counts connections): looked at by path.
+      // server's (the fd budget counts connections): looked at by path
+      // from now on.
       remainder.cgroup.closeFd();
       this.parent?.refill();
       if (now >= remainder.deadline) remainder.cgroup.signal(SIGKILL);

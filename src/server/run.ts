@@ -255,6 +255,11 @@ export class Run {
     if (debug.enabled) debug('exit pid %d code %s signal %s reason %s', program.pid, result.exitCode, result.signal, exitReasonName(reason));
     this.ticket?.done();
     this.timers.clearAll();
+    // Before the exit is reported: what is left of the tree is held (and
+    // killed, if the server was ending it) when the client or close() learns
+    // of the exit. Whether it is empty is looked at after the record is sent.
+    const { containment, options: { maxRuntime } } = this.context;
+    containment.exited(program.tree, this.serverReason !== undefined, maxRuntime > 0 ? program.startedAt + maxRuntime : Infinity);
     this.context.report({
       type: 'exit',
       info: {
@@ -264,10 +269,7 @@ export class Run {
       },
     });
     this.events.exited(result, reason);
-    // After the exit record is on its way: what is left of the tree is the
-    // server's business, not on the client's path to its 'exit'.
-    const { maxRuntime } = this.context.options;
-    this.context.containment.exited(program.tree, this.serverReason !== undefined, maxRuntime > 0 ? program.startedAt + maxRuntime : Infinity);
+    containment.settle();
   }
 
   private refuse(reply: FailedReply, counted = true): void {

@@ -212,6 +212,23 @@ describe('containment: the cgroups a server holds open (cgroup)', function () {
     }
   });
 
+  it('close() while a program runs: what it leaves behind as it ends on its own is killed, not left after \'close\'', async function () {
+    const { markers } = treeScript();
+    try {
+      const child = remoteSpawn('sh', ['-c', `setsid sleep ${markers[0]} > /dev/null 2>&1 & sleep 0.5`], { connect: server.address(), stdio: 'ignore' });
+      await new Promise((resolve) => child.on('spawn', resolve));
+      expect(await pollUntil(() => sleepsOf(markers).length === 1, { timeout: 2000 })).to.equal(true);
+      // A graceful close waits for the program; its exit is what closes the server.
+      const closed = closeHere(server);
+      server = undefined;
+      expect(await new Promise((resolve) => child.on('exit', resolve))).to.equal(0);
+      await closed;
+      expect(await pollUntil(() => sleepsOf(markers).length === 0, { timeout: 2000 }), 'the leftover sleep outlived the closed server').to.equal(true);
+    } finally {
+      killAll(markers);
+    }
+  });
+
   it('programs run one after another reuse one cgroup, read through its open directory', async function () {
     const places = [];
     for (let i = 0; i < 3; i++) places.push((await run('cat', ['/proc/self/cgroup'])).out.match(/^0::(.*)$/m)?.[1]);

@@ -1,7 +1,8 @@
 'use strict';
 // Where the server finds its own cgroup v2: the cgroup2 mount of
 // /proc/self/mountinfo (never a fixed path) and the 0:: line of
-// /proc/self/cgroup.
+// /proc/self/cgroup. And when a program's cgroup counts as empty, so that
+// it may be given to the next program.
 
 const { expect } = require('chai');
 const { cgroupDirectoryFrom } = require('../../dist/server/cgroup');
@@ -39,5 +40,29 @@ describe('unit: cgroupDirectoryFrom (the server\'s own cgroup v2)', function () 
   it('has no answer without a cgroup2 mount or without a 0:: line (cgroup v1 only)', function () {
     expect(cgroupDirectoryFrom(HYBRID.split('\n').slice(0, 2).join('\n'), '0::/\n')).to.equal(undefined);
     expect(cgroupDirectoryFrom(HYBRID, '4:memory:/a\n')).to.equal(undefined);
+  });
+});
+
+describe('unit: CgroupTree.populated (whether a cgroup may be reused)', function () {
+  const { CgroupTree } = require('../../dist/server/cgroup');
+  const { FakeBinding } = require('../support/fake-binding');
+  const errnoError = (code) => Object.assign(new Error(`openat: ${code}`), { code, syscall: 'openat' });
+
+  function treeReading(...outcomes) {
+    const binding = new FakeBinding().script('readFileAt', ...outcomes);
+    const tree = new CgroupTree('/no/such/cgroup', binding);
+    tree.fd = binding.newFd('cgroup directory');
+    return tree;
+  }
+
+  it('reads cgroup.events through the directory\'s fd', function () {
+    expect(treeReading({ return: 'populated 1\nfrozen 0\n' }).populated()).to.equal(true);
+    expect(treeReading({ return: 'populated 0\nfrozen 0\n' }).populated()).to.equal(false);
+  });
+
+  it('counts a cgroup it cannot read as running (never handed to another program), and a removed one as empty', function () {
+    expect(treeReading(errnoError('EMFILE')).populated(), 'EMFILE').to.equal(true);
+    expect(treeReading(errnoError('EACCES')).populated(), 'EACCES').to.equal(true);
+    expect(treeReading(errnoError('ENOENT')).populated(), 'ENOENT').to.equal(false);
   });
 });
