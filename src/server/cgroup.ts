@@ -230,11 +230,11 @@ export class CgroupParent {
    * the ready one, kept for reuse, or removed. `knownEmpty`: the caller has
    * just read that it is empty (cgroup.events is not read again). A ready
    * one taken is made again here, whatever becomes of this one, so that the
-   * server holds one at rest (none after remove(), or while no cgroup can
-   * be made; take() then says why).
+   * server holds one at rest (none once closed, or while no cgroup can be
+   * made; take() then says why).
    */
   give(tree: CgroupTree, knownEmpty = false): void {
-    const reusable = !this.#removed && !tree.killed && (knownEmpty || !tree.populated());
+    const reusable = !this.#closed && !tree.killed && (knownEmpty || !tree.populated());
     if (reusable && this.#ready === undefined) {
       this.#ready = this.#readied(tree);
       return;
@@ -262,22 +262,32 @@ export class CgroupParent {
     }
   }
 
-  #removed = false;
+  /** No program starts any more (the server is closed): nothing is made ready or kept. */
+  #closed = false;
 
   /** Makes a ready cgroup if none is (a program's cgroup was kept by what it left running). */
   refill(): void {
-    if (this.#ready === undefined && !this.#removed) this.#ready = this.#readied(this.#pool.pop());
+    if (this.#ready === undefined && !this.#closed) this.#ready = this.#readied(this.#pool.pop());
   }
 
-  /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
-  remove(): boolean {
-    this.#removed = true;
+  /**
+   * The server is closed: the ready cgroup goes at once, fd and directory,
+   * and cgroups given back from now on are removed. What programs left
+   * running may keep the parent a while (remove()).
+   */
+  close(): void {
+    this.#closed = true;
     const ready = this.#ready;
     this.#ready = undefined;
     if (ready !== undefined) {
       ready.closeFd();
       removeCgroup(ready.dir);
     }
+  }
+
+  /** Removes the pool and the parent; false while a cgroup below still holds processes (retry later). */
+  remove(): boolean {
+    this.close();
     for (const tree of this.#pool.splice(0)) removeCgroup(tree.dir);
     return removeCgroup(this.dir);
   }

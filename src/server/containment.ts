@@ -167,6 +167,7 @@ export class Containment {
   close(): void {
     if (this.#reaping) orphanReaper.release();
     this.#reaping = false;
+    this.parent?.close();
     this.killRemainders();
     this.#closing = true;
     this.#check();

@@ -172,10 +172,17 @@ describe('containment: the cgroups a server holds open (cgroup)', function () {
   let dir;
   let server;
 
+  let parentDir;
+
   beforeEach(async function () {
     if (!CGROUP) this.skip();
     dir = tempDir();
+    const before = new Set(fdTable(process.pid).values());
     server = await listenHere(path.join(dir, 'sock'), { containment: 'cgroup' });
+    // This server's cgroups: below the parent of the cgroup it made ready at listen.
+    const ready = [...fdTable(process.pid).values()].filter((link) => !before.has(link) && link.startsWith(`${ownCgroupDirectory()}/sidecar-exec.`));
+    expect(ready, 'one cgroup made ready at listen').to.have.length(1);
+    parentDir = path.dirname(ready[0]);
   });
 
   afterEach(async function () {
@@ -184,8 +191,8 @@ describe('containment: the cgroups a server holds open (cgroup)', function () {
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** This process's fds on directories of its server's cgroups. */
-  const cgroupFds = () => [...fdTable(process.pid).values()].filter((link) => link.startsWith(`${ownCgroupDirectory()}/sidecar-exec.${process.pid}.`));
+  /** This process's fds on directories of the server's cgroups. */
+  const cgroupFds = () => [...fdTable(process.pid).values()].filter((link) => link.startsWith(`${parentDir}/`));
   const run = (file, args, options = {}) => new Promise((resolve) => {
     const child = remoteSpawn(file, args, { connect: server.address(), stdio: ['ignore', 'pipe', 'ignore'], ...options });
     let out = '';
@@ -223,6 +230,7 @@ describe('containment: the cgroups a server holds open (cgroup)', function () {
       server = undefined;
       expect(await new Promise((resolve) => child.on('exit', resolve))).to.equal(0);
       await closed;
+      expect(cgroupFds(), 'cgroup fds after \'close\'').to.deep.equal([]);
       expect(await pollUntil(() => sleepsOf(markers).length === 0, { timeout: 2000 }), 'the leftover sleep outlived the closed server').to.equal(true);
     } finally {
       killAll(markers);
