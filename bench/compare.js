@@ -24,7 +24,7 @@ const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { summarize, nowNs, sleep } = require('./lib');
+const { summarize, sleep, timeSpawn, runBatch } = require('./lib');
 
 const HERE = path.resolve(__dirname, '..');
 const argv = process.argv.slice(2);
@@ -76,34 +76,13 @@ function startServer(tree, name, containment) {
 }
 
 /** Milliseconds from the call to 'exit'. */
-function timed(start) {
-  return new Promise((resolve, reject) => {
-    const begin = nowNs();
-    const child = start();
-    child.once('error', reject);
-    child.once('exit', () => resolve(Number(nowNs() - begin) / 1e6));
-  });
+async function timed(start) {
+  return Number((await timeSpawn(start)).exit) / 1e6;
 }
 
 /** Spawns per second over `CHUNK_SPAWNS` spawns, `IN_FLIGHT` at a time. */
-function chunkRate(start) {
-  return new Promise((resolve, reject) => {
-    const begin = nowNs();
-    let started = 0;
-    let done = 0;
-    const next = () => {
-      if (started === CHUNK_SPAWNS) return;
-      started++;
-      const child = start();
-      child.once('error', reject);
-      child.once('exit', () => {
-        done++;
-        if (done === CHUNK_SPAWNS) resolve(CHUNK_SPAWNS / (Number(nowNs() - begin) / 1e9));
-        else next();
-      });
-    };
-    for (let i = 0; i < IN_FLIGHT; i++) next();
-  });
+async function chunkRate(start) {
+  return CHUNK_SPAWNS / (Number(await runBatch(start, CHUNK_SPAWNS, IN_FLIGHT)) / 1e9);
 }
 
 function shuffled(items) {

@@ -100,4 +100,46 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-module.exports = { nowNs, summarize, ratioOf, quantile, startWatchdog, rssBytes, fdCount, openFileLimit, sleep };
+/**
+ * One spawn from the call (`make()`) to 'close': resolves with the
+ * nanoseconds until make() returned (`sync`) and until 'exit' (`exit`);
+ * rejects if the program did not exit 0.
+ */
+function timeSpawn(make) {
+  return new Promise((resolve, reject) => {
+    const t0 = nowNs();
+    const child = make();
+    const sync = nowNs() - t0;
+    let exit = 0;
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      exit = nowNs() - t0;
+      if (code !== 0) reject(new Error(`${child.spawnfile} ended with ${code ?? signal}`));
+    });
+    // Wait for 'close' too, so that the next run starts with nothing pending.
+    child.on('close', () => resolve({ sync, exit }));
+  });
+}
+
+/** `total` spawns of `make()`, `inFlight` at a time, each to 'close' with status 0: resolves with the nanoseconds they took. */
+function runBatch(make, total, inFlight) {
+  return new Promise((resolve, reject) => {
+    let launched = 0;
+    let done = 0;
+    const t0 = nowNs();
+    const launch = () => {
+      launched++;
+      const child = make();
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        if (code !== 0) return reject(new Error(`true ended with ${code ?? signal}`));
+        done++;
+        if (done === total) resolve(nowNs() - t0);
+        else if (launched < total) launch();
+      });
+    };
+    for (let i = 0; i < Math.min(inFlight, total); i++) launch();
+  });
+}
+
+module.exports = { nowNs, summarize, ratioOf, quantile, startWatchdog, rssBytes, fdCount, openFileLimit, sleep, timeSpawn, runBatch };

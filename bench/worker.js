@@ -32,7 +32,7 @@
 const fs = require('node:fs');
 const childProcess = require('node:child_process');
 const { remoteSpawn, remoteExec, remoteSpawnSync, remoteExecSync } = require('..');
-const { nowNs, startWatchdog, rssBytes, fdCount, openFileLimit, sleep } = require('./lib');
+const { nowNs, startWatchdog, rssBytes, fdCount, openFileLimit, sleep, timeSpawn, runBatch } = require('./lib');
 
 const RESULT_FD = 3;
 
@@ -85,23 +85,6 @@ function holdMemory(kind, mb) {
 }
 
 // ---- one measured spawn ------------------------------------------------------
-
-/** Runs make(), resolves { sync, exit } in ns: time until make() returned, and until 'exit'. */
-function timeSpawn(make) {
-  return new Promise((resolve, reject) => {
-    const t0 = nowNs();
-    const child = make();
-    const sync = nowNs() - t0;
-    let exit = 0;
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      exit = nowNs() - t0;
-      if (code !== 0) reject(new Error(`${child.spawnfile} ended with ${code ?? signal}`));
-    });
-    // Wait for 'close' too, so that the next run starts with nothing pending.
-    child.on('close', () => resolve({ sync, exit }));
-  });
-}
 
 function timeExec(run) {
   return new Promise((resolve, reject) => {
@@ -201,25 +184,6 @@ async function latency(p) {
   });
 }
 
-function runBatch(make, total, inFlight) {
-  return new Promise((resolve, reject) => {
-    let launched = 0;
-    let done = 0;
-    const t0 = nowNs();
-    const launch = () => {
-      launched++;
-      const child = make();
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        if (code !== 0) return reject(new Error(`true ended with ${code ?? signal}`));
-        done++;
-        if (done === total) resolve(nowNs() - t0);
-        else if (launched < total) launch();
-      });
-    };
-    for (let i = 0; i < Math.min(inFlight, total); i++) launch();
-  });
-}
 
 async function throughput(p) {
   const sides = {

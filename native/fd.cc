@@ -18,17 +18,11 @@
 namespace sidecar {
 namespace {
 
-// [ends[0], ends[1]] as a JS array; the fds stay owned (and are closed on a
-// throw) until the array exists.
-Napi::Array FdPair(Napi::Env env, const int ends[2]) {
+// The two ends a pipe2 or socketpair call made, as a JS array.
+Napi::Array EndsArray(Napi::Env env, const int ends[2]) {
   UniqueFd first(ends[0]);
   UniqueFd second(ends[1]);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, first.get()));
-  result.Set(1u, Napi::Number::New(env, second.get()));
-  first.release();
-  second.release();
-  return result;
+  return FdPair(env, first, second);
 }
 
 }  // namespace
@@ -38,7 +32,7 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = args.Env();
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
-  return FdPair(env, ends);
+  return EndsArray(env, ends);
 }
 
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
@@ -48,7 +42,7 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
     ThrowErrno(env, errno, "socketpair");
   }
-  return FdPair(env, ends);
+  return EndsArray(env, ends);
 }
 
 // Blocks the calling thread until fd is readable or timeout_ms passed. For

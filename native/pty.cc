@@ -72,12 +72,7 @@ Napi::Value OpenPty(const Napi::CallbackInfo& info) {
   }
   if (fchmod(slave.get(), 0620) != 0) ThrowErrno(env, errno, "fchmod");
   SetWindowSize(env, master.get(), columns, rows);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, master.get()));
-  result.Set(1u, Napi::Number::New(env, slave.get()));
-  master.release();
-  slave.release();
-  return result;
+  return FdPair(env, master, slave);
 }
 
 Napi::Value SetTerminalSize(const Napi::CallbackInfo& info) {

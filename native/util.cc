@@ -46,6 +46,15 @@ void ThrowTypeError(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, message);
 }
 
+Napi::Array FdPair(Napi::Env env, UniqueFd& first, UniqueFd& second) {
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, first.get()));
+  result.Set(1u, Napi::Number::New(env, second.get()));
+  first.release();
+  second.release();
+  return result;
+}
+
 void ThrowRangeError(Napi::Env env, const std::string& message) {
   throw Napi::RangeError::New(env, message);
 }

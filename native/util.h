@@ -70,6 +70,10 @@ const char* ErrnoName(int err);
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall);
 
 [[noreturn]] void ThrowTypeError(Napi::Env env, const std::string& message);
+
+// [first, second] as a JS array of fd numbers. Both stay owned (closed on a
+// throw) until the array exists; then they are released to JavaScript.
+Napi::Array FdPair(Napi::Env env, UniqueFd& first, UniqueFd& second);
 [[noreturn]] void ThrowRangeError(Napi::Env env, const std::string& message);
 
 // Argument checks. Each throws a TypeError (RangeError for a value of the

@@ -13,7 +13,7 @@ const { remoteSpawn } = require('../..');
 const { ownCgroupDirectory } = require('../../dist/server/cgroup');
 const { getBinding } = require('../../dist/binding');
 const {
-  startServer, fixture, tempDir, readReport, exited, allProcesses, pollUntil, listenHere, closeHere, sleep, fdTable,
+  startServer, fixture, tempDir, readReport, exited, allProcesses, pollUntil, listenHere, closeHere, sleep, fdTable, run,
 } = require('../helpers');
 
 /** Whether this process may make a cgroup below its own (root, with cgroup v2 mounted writable). */
@@ -193,12 +193,7 @@ describe('containment: the cgroups a server holds open (cgroup)', function () {
 
   /** This process's fds on directories of the server's cgroups. */
   const cgroupFds = () => [...fdTable(process.pid).values()].filter((link) => link.startsWith(`${parentDir}/`));
-  const run = (file, args, options = {}) => new Promise((resolve) => {
-    const child = remoteSpawn(file, args, { connect: server.address(), stdio: ['ignore', 'pipe', 'ignore'], ...options });
-    let out = '';
-    child.stdout.on('data', (chunk) => { out += chunk; });
-    child.on('close', (code, signal) => resolve({ code, signal, out }));
-  });
+  const runHere = (file, args) => run(remoteSpawn(file, args, { connect: server.address(), stdio: ['ignore', 'pipe', 'ignore'] }));
 
   it('one at rest (the next program\'s), one per running program, none for what a program leaves running', async function () {
     expect(cgroupFds(), 'after listen').to.have.length(1);
@@ -211,7 +206,7 @@ describe('containment: the cgroups a server holds open (cgroup)', function () {
 
     const { markers } = treeScript();
     try {
-      expect((await run('sh', ['-c', `setsid sleep ${markers[0]} > /dev/null 2>&1 &`])).code).to.equal(0);
+      expect((await runHere('sh', ['-c', `setsid sleep ${markers[0]} > /dev/null 2>&1 &`])).closeArgs).to.deep.equal([0, null]);
       expect(await pollUntil(() => server.stats().lingering === 1, { timeout: 3000 })).to.equal(true);
       expect(cgroupFds(), 'a remainder lingers; the next program\'s cgroup is ready').to.have.length(1);
     } finally {
@@ -239,7 +234,7 @@ describe('containment: the cgroups a server holds open (cgroup)', function () {
 
   it('programs run one after another reuse one cgroup, read through its open directory', async function () {
     const places = [];
-    for (let i = 0; i < 3; i++) places.push((await run('cat', ['/proc/self/cgroup'])).out.match(/^0::(.*)$/m)?.[1]);
+    for (let i = 0; i < 3; i++) places.push((await runHere('cat', ['/proc/self/cgroup'])).stdout.toString().match(/^0::(.*)$/m)?.[1]);
     expect(places[0]).to.match(/\/sidecar-exec\.\d+\.[0-9a-f]+\/\d+$/);
     expect(places).to.deep.equal([places[0], places[0], places[0]]);
   });
